@@ -1,0 +1,40 @@
+package app
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+var spec = Spec{Name: "segment", GRPCAddr: "127.0.0.1:7073", Peers: []string{"event", "profile"}}
+
+func TestParseFlagsWithEnvironmentFallback(t *testing.T) {
+	t.Setenv("BARISTA_SEGMENT_EVENT_ADDR", "event:7070")
+	t.Setenv("BARISTA_SEGMENT_LOG_LEVEL", "debug")
+	t.Setenv("DATABASE_URL", "postgres://fallback")
+	cfg, err := parse(spec, []string{"--profile-addr", "profile:7070", "--grpc-addr", ":9000"})
+	require.NoError(t, err)
+	require.Equal(t, ":9000", cfg.GRPCAddr)
+	require.Equal(t, "debug", cfg.LogLevel)
+	require.Equal(t, "postgres://fallback", cfg.DatabaseURL)
+	require.Equal(t, map[string]string{"event": "event:7070", "profile": "profile:7070"}, cfg.PeerAddrs)
+	require.NoError(t, cfg.Validate())
+
+	// A flag wins over the environment.
+	cfg, err = parse(spec, []string{"--event-addr", "other:1"})
+	require.NoError(t, err)
+	require.Equal(t, "other:1", cfg.PeerAddrs["event"])
+}
+
+func TestValidateNamesEveryMissingPeer(t *testing.T) {
+	cfg, err := parse(spec, nil)
+	require.NoError(t, err)
+	err = cfg.Validate()
+	require.ErrorContains(t, err, "--event-addr must name the event service's gRPC address")
+	require.ErrorContains(t, err, "--profile-addr must name the profile service's gRPC address")
+}
+
+func TestMigrateNeedsOnlyTheDatabase(t *testing.T) {
+	err := run(t.Context(), spec, []string{"migrate"})
+	require.ErrorContains(t, err, "migrate needs --database-url")
+}

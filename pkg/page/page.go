@@ -1,0 +1,58 @@
+// Package page implements the paging conventions of every Barista list
+// method: page sizes with a default and a cap, and opaque keyset page tokens
+// (never offsets), so that pages stay stable while data changes.
+package page
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+
+	"github.com/barista-cdp/barista/pkg/apierror"
+)
+
+// Default and maximum page sizes of list methods.
+const (
+	DefaultSize = 50
+	MaxSize     = 1000
+)
+
+// Size returns the page size to use for a requested size: DefaultSize for 0,
+// an error for negative sizes, and at most MaxSize.
+func Size(requested int32) (int, error) {
+	switch {
+	case requested < 0:
+		return 0, apierror.Invalid("page_size", "must not be negative, got %d", requested)
+	case requested == 0:
+		return DefaultSize, nil
+	case requested > MaxSize:
+		return MaxSize, nil
+	}
+	return int(requested), nil
+}
+
+// Encode returns the opaque token for a page that starts after key. key is
+// any JSON-encodable value, typically the sort key of the last item returned.
+func Encode(key any) string {
+	b, err := json.Marshal(key)
+	if err != nil {
+		panic(fmt.Sprintf("page: encoding key %v: %v", key, err))
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Decode reads a token made by Encode into key. An empty token leaves key
+// untouched and returns false: the first page.
+func Decode(token string, key any) (bool, error) {
+	if token == "" {
+		return false, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err == nil {
+		err = json.Unmarshal(b, key)
+	}
+	if err != nil {
+		return false, apierror.Invalid("page_token", "is not a token returned by this method")
+	}
+	return true, nil
+}

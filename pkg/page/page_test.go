@@ -1,0 +1,42 @@
+package page_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/barista-cdp/barista/pkg/page"
+)
+
+func TestSize(t *testing.T) {
+	for _, tt := range []struct {
+		requested int32
+		want      int
+	}{{0, page.DefaultSize}, {1, 1}, {page.MaxSize, page.MaxSize}, {page.MaxSize + 1, page.MaxSize}} {
+		got, err := page.Size(tt.requested)
+		require.NoError(t, err)
+		require.Equal(t, tt.want, got, "page size %d", tt.requested)
+	}
+	_, err := page.Size(-1)
+	require.ErrorContains(t, err, "page_size")
+}
+
+func TestTokenRoundTrip(t *testing.T) {
+	type key struct {
+		ID  string
+		Seq int64
+	}
+	token := page.Encode(key{"p-1", 42})
+	var got key
+	ok, err := page.Decode(token, &got)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, key{"p-1", 42}, got)
+
+	ok, err = page.Decode("", &got)
+	require.NoError(t, err)
+	require.False(t, ok)
+
+	_, err = page.Decode("not a token!", &got)
+	require.ErrorContains(t, err, "page_token")
+}
