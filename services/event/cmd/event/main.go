@@ -1,0 +1,9 @@
+// Command event runs the Barista event service: the append-only event log.
+package main
+
+import (
+	"github.com/barista-cdp/barista/pkg/app"
+	"github.com/barista-cdp/barista/services/event/service"
+)
+
+func main() { app.Main(service.Spec) }

@@ -1,0 +1,231 @@
+// Package api implements barista.event.v1.EventService: it validates
+// requests, translates between protos and the event domain, and calls the
+// event Log. Errors are returned as domain errors; the server's interceptor
+// turns them into statuses.
+package api
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/barista-cdp/barista/pkg/apierror"
+	"github.com/barista-cdp/barista/pkg/feed"
+	eventv1 "github.com/barista-cdp/barista/pkg/gen/barista/event/v1"
+	"github.com/barista-cdp/barista/pkg/ident"
+	"github.com/barista-cdp/barista/pkg/page"
+	"github.com/barista-cdp/barista/services/event/internal/event"
+	"github.com/barista-cdp/barista/services/event/internal/identity"
+)
+
+// Limits of the API.
+const (
+	// MaxBatch is the most events one IngestEvents call may carry.
+	MaxBatch = 1000
+	// DefaultStreamBatch and MaxStreamBatch bound the events per
+	// StreamEvents message.
+	DefaultStreamBatch = 500
+	MaxStreamBatch     = 1000
+)
+
+// Server implements eventv1.EventServiceServer.
+type Server struct {
+	eventv1.UnimplementedEventServiceServer
+	log      *event.Log
+	now      func() time.Time
+	ingested metric.Int64Counter
+}
+
+// Options adjusts NewServer.
+type Options struct {
+	// Now is the clock that stamps receive times; time.Now when nil.
+	Now func() time.Time
+}
+
+// NewServer returns a Server over log.
+func NewServer(log *event.Log, opts Options) *Server {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	// On error the meter still returns a usable (no-op) counter, and metrics
+	// are not worth refusing to serve for.
+	ingested, _ := otel.Meter("github.com/barista-cdp/barista/services/event").Int64Counter(
+		"barista.event.ingested",
+		metric.WithDescription("Events received by IngestEvents, by outcome."),
+		metric.WithUnit("{event}"),
+	)
+	return &Server{log: log, now: opts.Now, ingested: ingested}
+}
+
+// IngestEvents validates each event on its own, rejecting only the bad
+// ones, and ingests the rest as one batch.
+func (s *Server) IngestEvents(ctx context.Context, req *eventv1.IngestEventsRequest) (*eventv1.IngestEventsResponse, error) {
+	n := len(req.GetEvents())
+	if n > MaxBatch {
+		return nil, apierror.Invalid("events", "a batch holds at most %d events, got %d; split it into smaller batches", MaxBatch, n)
+	}
+	now := s.now()
+	results := make([]*eventv1.IngestResult, n)
+	valid := make([]event.Event, 0, n)
+	at := make([]int, 0, n)
+	for i, pe := range req.GetEvents() {
+		ev, violation := parseEvent(pe, now)
+		if violation != nil {
+			results[i] = rejected(i, pe.GetMessageId(), violation.Field, violation.Description)
+			continue
+		}
+		valid = append(valid, ev)
+		at = append(at, i)
+	}
+	outcomes, err := s.log.Ingest(ctx, valid)
+	if err != nil {
+		return nil, err
+	}
+	for k, o := range outcomes {
+		i := at[k]
+		switch o.Status {
+		case event.StatusRejected:
+			results[i] = rejected(i, req.GetEvents()[i].GetMessageId(), o.Field, o.Reason)
+		case event.StatusAccepted, event.StatusDuplicate:
+			status := eventv1.IngestResult_STATUS_ACCEPTED
+			if o.Status == event.StatusDuplicate {
+				status = eventv1.IngestResult_STATUS_DUPLICATE
+			}
+			results[i] = &eventv1.IngestResult{
+				Index: int32(i), Status: status, MessageId: o.Event.MessageID,
+				Name: eventName(o.Event.Seq), Profile: profileName(o.Event.ProfileID),
+			}
+		default:
+			return nil, fmt.Errorf("event %d: no outcome", i)
+		}
+	}
+	s.count(ctx, results)
+	return &eventv1.IngestEventsResponse{Results: results}, nil
+}
+
+func (s *Server) count(ctx context.Context, results []*eventv1.IngestResult) {
+	counts := map[eventv1.IngestResult_Status]int64{}
+	for _, r := range results {
+		counts[r.GetStatus()]++
+	}
+	for st, n := range counts {
+		outcome := strings.ToLower(strings.TrimPrefix(st.String(), "STATUS_"))
+		s.ingested.Add(ctx, n, metric.WithAttributes(attribute.String("outcome", outcome)))
+	}
+}
+
+func rejected(i int, messageID, field, reason string) *eventv1.IngestResult {
+	path := fmt.Sprintf("events[%d]", i)
+	if field != "" {
+		path += "." + field
+	}
+	return &eventv1.IngestResult{Index: int32(i), Status: eventv1.IngestResult_STATUS_REJECTED, MessageId: messageID, Field: path, Error: reason}
+}
+
+// pageKey is the content of ListProfileEvents page tokens: the sequence of
+// the last event returned.
+type pageKey struct {
+	After int64 `json:"after"`
+}
+
+// ListProfileEvents lists one profile's events by sequence, with keyset
+// paging.
+func (s *Server) ListProfileEvents(ctx context.Context, req *eventv1.ListProfileEventsRequest) (*eventv1.ListProfileEventsResponse, error) {
+	size, err := page.Size(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	var key pageKey
+	if _, err := page.Decode(req.GetPageToken(), &key); err != nil {
+		return nil, err
+	}
+	var profileID string
+	switch {
+	case req.GetProfile() != "":
+		var ok bool
+		if profileID, ok = identity.ProfileID(req.GetProfile()); !ok {
+			return nil, apierror.Invalid("profile", "%q is not a profile name; want profiles/{profile}", req.GetProfile())
+		}
+	case req.GetIdentifier() != nil:
+		id, err := ident.Normalize(req.GetIdentifier())
+		if err != nil {
+			return nil, apierror.Invalid("identifier", "%s", err)
+		}
+		if profileID, err = s.log.LookupProfile(ctx, event.Identifier{Type: id.GetType(), Value: id.GetValue()}); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, apierror.Invalid("profile", "either profile or identifier is required")
+	}
+
+	events, err := s.log.ListProfile(ctx, profileID, key.After, size+1)
+	if err != nil {
+		return nil, err
+	}
+	resp := &eventv1.ListProfileEventsResponse{}
+	if len(events) > size {
+		events = events[:size]
+		resp.NextPageToken = page.Encode(pageKey{After: events[size-1].Seq})
+	}
+	resp.Events = make([]*eventv1.Event, len(events))
+	for i, ev := range events {
+		if resp.Events[i], err = toProto(ev); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// StreamEvents sends the log after the request's cursor and then follows
+// it, woken by commits in this process and polling for other replicas'.
+func (s *Server) StreamEvents(req *eventv1.StreamEventsRequest, stream eventv1.EventService_StreamEventsServer) error {
+	after, err := feed.DecodeCursor("after_cursor", req.GetAfterCursor())
+	if err != nil {
+		return err
+	}
+	batch := int(req.GetMaxBatchSize())
+	switch {
+	case batch < 0:
+		return apierror.Invalid("max_batch_size", "must not be negative, got %d", batch)
+	case batch == 0:
+		batch = DefaultStreamBatch
+	case batch > MaxStreamBatch:
+		batch = MaxStreamBatch
+	}
+	read := func(ctx context.Context, after int64) ([]event.Event, int64, error) {
+		events, err := s.log.ReadAfter(ctx, after, batch)
+		if err != nil || len(events) == 0 {
+			return nil, after, err
+		}
+		return events, events[len(events)-1].Seq, nil
+	}
+	send := func(events []event.Event) error {
+		msg := &eventv1.StreamEventsResponse{Events: make([]*eventv1.DeliveredEvent, len(events))}
+		for i, ev := range events {
+			pe, err := toProto(ev)
+			if err != nil {
+				return err
+			}
+			msg.Events[i] = &eventv1.DeliveredEvent{Event: pe, Cursor: feed.EncodeCursor(ev.Seq), TraceContext: ev.TraceContext}
+		}
+		return stream.Send(msg)
+	}
+	return feed.Tail(stream.Context(), after, s.log.Signal(), read, send)
+}
+
+func eventName(seq int64) string {
+	return "events/" + strconv.FormatInt(seq, 10)
+}
+
+func profileName(id string) string {
+	if id == "" {
+		return ""
+	}
+	return identity.ProfilePrefix + id
+}

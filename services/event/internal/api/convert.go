@@ -1,0 +1,156 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/barista-cdp/barista/pkg/apierror"
+	eventv1 "github.com/barista-cdp/barista/pkg/gen/barista/event/v1"
+	typev1 "github.com/barista-cdp/barista/pkg/gen/barista/type/v1"
+	"github.com/barista-cdp/barista/pkg/ident"
+	"github.com/barista-cdp/barista/services/event/internal/event"
+)
+
+// Limits of one event.
+const (
+	// MaxEventBytes bounds the serialized size of one event.
+	MaxEventBytes = 32 << 10
+	// MaxNameLen bounds the event name, in characters.
+	MaxNameLen = 200
+	// MaxMessageIDLen bounds the message id, in characters.
+	MaxMessageIDLen = 200
+	// MaxFutureSkew is how far ahead of the server's clock a timestamp may
+	// be, for clients with a fast clock.
+	MaxFutureSkew = 24 * time.Hour
+)
+
+// Epoch is the earliest timestamp accepted; anything before is a client bug
+// (an unset clock, seconds read as milliseconds).
+var Epoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// parseEvent validates an event received at now and returns it normalized
+// for the domain, or the first problem found, with a field relative to the
+// event.
+func parseEvent(pe *eventv1.Event, now time.Time) (event.Event, *apierror.FieldViolation) {
+	bad := func(field, format string, args ...any) (event.Event, *apierror.FieldViolation) {
+		return event.Event{}, &apierror.FieldViolation{Field: field, Description: fmt.Sprintf(format, args...)}
+	}
+	if size := proto.Size(pe); size > MaxEventBytes {
+		return bad("", "the event is %d bytes serialized; the limit is %d bytes (32 KiB)", size, MaxEventBytes)
+	}
+	ev := event.Event{Type: event.Type(pe.GetType()), Name: pe.GetEvent(), MessageID: pe.GetMessageId(), ReceivedAt: now}
+	switch t := pe.GetType(); {
+	case t == eventv1.EventType_EVENT_TYPE_UNSPECIFIED:
+		ev.Type = event.TypeTrack
+	case eventv1.EventType_name[int32(t)] == "":
+		return bad("type", "unknown event type %d", t)
+	}
+
+	if len(pe.GetIdentifiers()) == 0 {
+		return bad("identifiers", "at least one identifier is required, such as anonymous_id or user_id")
+	}
+	seen := make(map[event.Identifier]bool, len(pe.GetIdentifiers()))
+	for k, raw := range pe.GetIdentifiers() {
+		id, err := ident.Normalize(raw)
+		if err != nil {
+			return bad(fmt.Sprintf("identifiers[%d]", k), "%s", err)
+		}
+		e := event.Identifier{Type: id.GetType(), Value: id.GetValue()}
+		if !seen[e] {
+			seen[e] = true
+			ev.Identifiers = append(ev.Identifiers, e)
+		}
+	}
+
+	if ev.Type == event.TypeTrack && ev.Name == "" {
+		return bad("event", "a track event needs an event name, such as \"Order Completed\"")
+	}
+	if n := utf8.RuneCountInString(ev.Name); n > MaxNameLen {
+		return bad("event", "the event name is %d characters long; the limit is %d", n, MaxNameLen)
+	}
+	if n := utf8.RuneCountInString(ev.MessageID); n > MaxMessageIDLen {
+		return bad("message_id", "the message id is %d characters long; the limit is %d", n, MaxMessageIDLen)
+	}
+	if ev.MessageID == "" {
+		ev.MessageID = uuid.NewString()
+	}
+
+	ev.OccurredAt = now
+	if ts := pe.GetTimestamp(); ts != nil {
+		if err := ts.CheckValid(); err != nil {
+			return bad("timestamp", "not a valid time: %v", err)
+		}
+		t := ts.AsTime()
+		switch {
+		case t.Before(Epoch):
+			return bad("timestamp", "%s is before %s; send the time the event happened", t.Format(time.RFC3339Nano), Epoch.Format(time.DateOnly))
+		case t.After(now.Add(MaxFutureSkew)):
+			return bad("timestamp", "%s is more than %s ahead of the server's clock (%s)", t.Format(time.RFC3339Nano), "24h", now.UTC().Format(time.RFC3339))
+		}
+		ev.OccurredAt = t
+	}
+
+	for _, f := range []struct {
+		name string
+		s    *structpb.Struct
+		dst  *json.RawMessage
+	}{
+		{"properties", pe.GetProperties(), &ev.Properties},
+		{"traits", pe.GetTraits(), &ev.Traits},
+		{"context", pe.GetContext(), &ev.Context},
+	} {
+		if len(f.s.GetFields()) == 0 {
+			continue
+		}
+		b, err := protojson.Marshal(f.s)
+		if err != nil {
+			return bad(f.name, "not representable as JSON: %v", err)
+		}
+		*f.dst = b
+	}
+	return ev, nil
+}
+
+// toProto returns the API form of a stored event.
+func toProto(ev event.Event) (*eventv1.Event, error) {
+	pe := &eventv1.Event{
+		Name:        eventName(ev.Seq),
+		MessageId:   ev.MessageID,
+		Type:        eventv1.EventType(ev.Type),
+		Event:       ev.Name,
+		Identifiers: make([]*typev1.Identifier, len(ev.Identifiers)),
+		Timestamp:   timestamppb.New(ev.OccurredAt),
+		ReceiveTime: timestamppb.New(ev.ReceivedAt),
+		Profile:     profileName(ev.ProfileID),
+		Sequence:    ev.Seq,
+	}
+	for i, id := range ev.Identifiers {
+		pe.Identifiers[i] = &typev1.Identifier{Type: id.Type, Value: id.Value}
+	}
+	for _, f := range []struct {
+		raw json.RawMessage
+		dst **structpb.Struct
+	}{
+		{ev.Properties, &pe.Properties},
+		{ev.Traits, &pe.Traits},
+		{ev.Context, &pe.Context},
+	} {
+		if len(f.raw) == 0 {
+			continue
+		}
+		s := &structpb.Struct{}
+		if err := protojson.Unmarshal(f.raw, s); err != nil {
+			return nil, fmt.Errorf("decode stored event %d: %w", ev.Seq, err)
+		}
+		*f.dst = s
+	}
+	return pe, nil
+}

@@ -1,0 +1,288 @@
+package event
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/barista-cdp/barista/pkg/apierror"
+	"github.com/barista-cdp/barista/pkg/feed"
+	"github.com/barista-cdp/barista/pkg/telemetry"
+)
+
+// Resolver maps identifiers to profiles; the profile service implements it.
+type Resolver interface {
+	// Resolve returns the id of the profile that identifiers seen together at
+	// time at belong to, creating, linking or merging profiles as needed, and
+	// sets traits (a JSON object, or nil) on it. Bad input is reported as an
+	// *apierror.InvalidError whose field is a field of Event, such as
+	// "identifiers[1]"; any other error means the profile service failed.
+	Resolve(ctx context.Context, ids []Identifier, traits json.RawMessage, at time.Time) (string, error)
+	// Lookup returns the id of the profile that holds id, or an error
+	// wrapping ErrProfileNotFound.
+	Lookup(ctx context.Context, id Identifier) (string, error)
+}
+
+// Status is the outcome of ingesting one event.
+type Status int
+
+// Outcomes of ingesting one event.
+const (
+	// StatusAccepted means the event was stored by this call.
+	StatusAccepted Status = iota + 1
+	// StatusDuplicate means an event with the same message id was stored
+	// before (or earlier in the batch) and this one was not stored.
+	StatusDuplicate
+	// StatusRejected means the event was not stored because of bad input.
+	StatusRejected
+)
+
+// String returns the status in lower case, as logs show it.
+func (s Status) String() string {
+	switch s {
+	case StatusAccepted:
+		return "accepted"
+	case StatusDuplicate:
+		return "duplicate"
+	case StatusRejected:
+		return "rejected"
+	}
+	return "unknown"
+}
+
+// Outcome is the result of ingesting one event.
+type Outcome struct {
+	Status Status
+	// Event is the stored event, for accepted and duplicate events.
+	Event Event
+	// Field is the field of the event at fault for rejected events, such
+	// as "identifiers[0]"; empty when the event as a whole is at fault.
+	Field string
+	// Reason says why the event was rejected.
+	Reason string
+}
+
+// DefaultParallelism is how many profile resolutions of one batch run at
+// once.
+const DefaultParallelism = 16
+
+// Log is the event log: it ingests batches and serves what was stored.
+type Log struct {
+	store       Store
+	resolver    Resolver
+	logger      *slog.Logger
+	signal      *feed.Signal
+	parallelism int
+}
+
+// NewLog returns a Log over store that resolves profiles with resolver.
+func NewLog(store Store, resolver Resolver, logger *slog.Logger) *Log {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Log{store: store, resolver: resolver, logger: logger, signal: feed.NewSignal(), parallelism: DefaultParallelism}
+}
+
+// Signal is notified after every commit of new events, to wake tailing
+// readers in this process.
+func (l *Log) Signal() *feed.Signal { return l.signal }
+
+// Ingest stores a batch of valid events and returns one Outcome per event,
+// in order. Message ids must be set. The stages, in order:
+//
+//  1. The second occurrence of a message id in the batch is a duplicate of
+//     the first.
+//  2. Events whose message id is already stored are duplicates, answered
+//     from the store without asking the profile service.
+//  3. The others are resolved to profiles. An event the profile service
+//     rejects as bad input is rejected; any other failure fails the whole
+//     call with ErrProfileUnavailable before anything is stored.
+//  4. The resolved events are appended in one transaction; the call returns
+//     only after it committed, so every accepted or duplicate outcome is
+//     durable. A concurrent batch that stored a message id first turns the
+//     event into a duplicate of that one.
+//
+// Each event keeps the trace context of ctx so that consumers continue the
+// trace of the ingest call. Ingest sets the trace context, the profile and
+// the time precision of the events it is given.
+func (l *Log) Ingest(ctx context.Context, events []Event) ([]Outcome, error) {
+	out := make([]Outcome, len(events))
+	traceContext := telemetry.Inject(ctx)
+	if len(traceContext) == 0 {
+		traceContext = nil
+	}
+	first := make(map[string]int, len(events))
+	copyOf := map[int]int{}
+	var primaries []int
+	var ids []string
+	for i := range events {
+		ev := &events[i]
+		ev.OccurredAt = ev.OccurredAt.UTC().Truncate(time.Microsecond)
+		ev.ReceivedAt = ev.ReceivedAt.UTC().Truncate(time.Microsecond)
+		ev.TraceContext = traceContext
+		if j, ok := first[ev.MessageID]; ok {
+			copyOf[i] = j
+			continue
+		}
+		first[ev.MessageID] = i
+		primaries = append(primaries, i)
+		ids = append(ids, ev.MessageID)
+	}
+
+	stored, err := l.store.ByMessageIDs(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("look up message ids: %w", err)
+	}
+	var fresh []int
+	for _, i := range primaries {
+		if ev, ok := stored[events[i].MessageID]; ok {
+			out[i] = Outcome{Status: StatusDuplicate, Event: ev}
+			continue
+		}
+		fresh = append(fresh, i)
+	}
+
+	if err := l.resolve(ctx, events, fresh, out); err != nil {
+		return nil, err
+	}
+
+	var batch []Event
+	var at []int
+	for _, i := range fresh {
+		if out[i].Status == 0 {
+			batch = append(batch, events[i])
+			at = append(at, i)
+		}
+	}
+	if len(batch) > 0 {
+		appended, err := l.store.Append(ctx, batch)
+		if err != nil {
+			return nil, fmt.Errorf("append events: %w", err)
+		}
+		l.signal.Notify()
+		for k, a := range appended {
+			status := StatusAccepted
+			if a.Duplicate {
+				status = StatusDuplicate
+			}
+			out[at[k]] = Outcome{Status: status, Event: a.Event}
+		}
+	}
+
+	for i, j := range copyOf {
+		if out[j].Status == StatusRejected {
+			out[i] = Outcome{Status: StatusRejected, Field: "message_id", Reason: "repeats the message_id of an earlier event of the batch, which was rejected"}
+			continue
+		}
+		out[i] = Outcome{Status: StatusDuplicate, Event: out[j].Event}
+	}
+	return out, nil
+}
+
+// resolve resolves events[i] for every i in idx, setting its ProfileID or
+// rejecting it in out[i].
+//
+// Resolutions run in parallel, but an event waits for every earlier event
+// of the batch that shares an identifier with it. Events that may join or
+// merge profiles (an identify linking an anonymous id to a user id) are thus
+// resolved in batch order, exactly as if the batch had been sent one event at
+// a time, while unrelated customers' events do not wait for each other.
+func (l *Log) resolve(parent context.Context, events []Event, idx []int, out []Outcome) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		fatal error
+	)
+	fail := func(err error) {
+		once.Do(func() {
+			fatal = err
+			cancel()
+		})
+	}
+	slots := make(chan struct{}, l.parallelism)
+	last := map[Identifier]chan struct{}{}
+	for _, i := range idx {
+		ev := &events[i]
+		var deps []chan struct{}
+		done := make(chan struct{})
+		for _, id := range ev.Identifiers {
+			if d, ok := last[id]; ok {
+				deps = append(deps, d)
+			}
+			last[id] = done
+		}
+		wg.Go(func() {
+			defer close(done)
+			for _, d := range deps {
+				select {
+				case <-d:
+				case <-ctx.Done():
+					return
+				}
+			}
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-slots }()
+			var traits json.RawMessage
+			if ev.Type == TypeIdentify {
+				traits = ev.Traits
+			}
+			profile, err := l.resolver.Resolve(ctx, ev.Identifiers, traits, ev.OccurredAt)
+			var invalid *apierror.InvalidError
+			switch {
+			case err == nil:
+				ev.ProfileID = profile
+			case errors.As(err, &invalid):
+				out[i] = rejection(invalid)
+			default:
+				fail(err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := parent.Err(); err != nil {
+		return err
+	}
+	if fatal != nil {
+		l.logger.WarnContext(parent, "profile resolution failed; batch not stored", "error", fatal)
+		return fmt.Errorf("%w; nothing was stored, retry the batch", ErrProfileUnavailable)
+	}
+	return nil
+}
+
+func rejection(invalid *apierror.InvalidError) Outcome {
+	o := Outcome{Status: StatusRejected, Reason: invalid.Error()}
+	if len(invalid.Violations) > 0 {
+		o.Field = invalid.Violations[0].Field
+		o.Reason = invalid.Violations[0].Description
+	}
+	return o
+}
+
+// LookupProfile returns the id of the profile that holds id.
+func (l *Log) LookupProfile(ctx context.Context, id Identifier) (string, error) {
+	return l.resolver.Lookup(ctx, id)
+}
+
+// ListProfile returns at most limit events of a profile after sequence
+// after, oldest first.
+func (l *Log) ListProfile(ctx context.Context, profileID string, after int64, limit int) ([]Event, error) {
+	return l.store.ListProfile(ctx, profileID, after, limit)
+}
+
+// ReadAfter returns at most limit events after sequence after, in log order.
+func (l *Log) ReadAfter(ctx context.Context, after int64, limit int) ([]Event, error) {
+	return l.store.ReadAfter(ctx, after, limit)
+}

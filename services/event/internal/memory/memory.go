@@ -1,0 +1,102 @@
+// Package memory is the in-memory event Store of the single-process dev mode
+// and of fast tests. It is not durable.
+package memory
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	"github.com/barista-cdp/barista/services/event/internal/event"
+)
+
+// Store keeps the log in a slice ordered by sequence. Appends hold the write
+// lock while they assign sequences and add events, so readers see events in
+// sequence order with no gaps.
+type Store struct {
+	mu        sync.RWMutex
+	log       []event.Event
+	byMessage map[string]int
+	byProfile map[string][]int
+}
+
+var _ event.Store = (*Store)(nil)
+
+// New returns an empty Store.
+func New() *Store {
+	return &Store{byMessage: map[string]int{}, byProfile: map[string][]int{}}
+}
+
+// Append implements event.Store.
+func (s *Store) Append(ctx context.Context, events []event.Event) ([]event.Appended, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]event.Appended, len(events))
+	for i, ev := range events {
+		if at, ok := s.byMessage[ev.MessageID]; ok {
+			out[i] = event.Appended{Event: s.log[at], Duplicate: true}
+			continue
+		}
+		ev.Seq = int64(len(s.log)) + 1
+		if len(ev.TraceContext) == 0 {
+			ev.TraceContext = nil
+		}
+		at := len(s.log)
+		s.log = append(s.log, ev)
+		s.byMessage[ev.MessageID] = at
+		s.byProfile[ev.ProfileID] = append(s.byProfile[ev.ProfileID], at)
+		out[i] = event.Appended{Event: ev}
+	}
+	return out, nil
+}
+
+// ByMessageIDs implements event.Store.
+func (s *Store) ByMessageIDs(ctx context.Context, messageIDs []string) (map[string]event.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	found := map[string]event.Event{}
+	for _, id := range messageIDs {
+		if at, ok := s.byMessage[id]; ok {
+			found[id] = s.log[at]
+		}
+	}
+	return found, nil
+}
+
+// ListProfile implements event.Store.
+func (s *Store) ListProfile(ctx context.Context, profileID string, after int64, limit int) ([]event.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	// Positions in the log are sequence-1, so they order like sequences.
+	positions := s.byProfile[profileID]
+	start := sort.Search(len(positions), func(k int) bool { return int64(positions[k])+1 > after })
+	var out []event.Event
+	for _, at := range positions[start:] {
+		if len(out) == limit {
+			break
+		}
+		out = append(out, s.log[at])
+	}
+	return out, nil
+}
+
+// ReadAfter implements event.Store.
+func (s *Store) ReadAfter(ctx context.Context, after int64, limit int) ([]event.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	start := int(min(max(after, 0), int64(len(s.log))))
+	end := min(start+limit, len(s.log))
+	return append([]event.Event(nil), s.log[start:end]...), nil
+}

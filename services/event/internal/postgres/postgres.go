@@ -1,0 +1,219 @@
+// Package postgres is the event Store on Postgres (pgx/v5), in the "event"
+// schema created by the service's migrations.
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/barista-cdp/barista/pkg/pg"
+	"github.com/barista-cdp/barista/services/event/internal/event"
+)
+
+// Store is the Postgres event Store.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ event.Store = (*Store)(nil)
+
+// New returns a Store on pool, whose database has the event migrations
+// applied.
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool}
+}
+
+const columns = `seq, message_id, profile_id, type, event, identifiers, properties, traits, context, occurred_at, received_at, trace_context`
+
+// reserveSQL hands out the batch's sequence numbers. Why a counter row and
+// not a Postgres sequence: nextval() values become visible in commit order,
+// not in number order (a batch holding 5 can commit after one holding 6), and
+// a consumer that read 6 and moved its cursor past 5 would never see 5. The
+// UPDATE takes the row lock of the only log_head row and keeps it until the
+// transaction ends, so appends are serialized from reservation to commit:
+// a batch commits before the next one can take numbers, and visibility order
+// equals sequence order. The lock is held only for the insert and the
+// commit; profile resolution happens before the transaction starts.
+const reserveSQL = `-- name: ReserveSequences
+UPDATE event.log_head SET last_seq = last_seq + $1 RETURNING last_seq`
+
+// insertSQL inserts the batch in sequence order; a message id stored
+// before, or earlier in the batch, is skipped and its reserved sequence left
+// unused. Any other appender is blocked on log_head, so a conflicting row is
+// always committed (or our own) and readable by the next statement.
+const insertSQL = `-- name: InsertEvents
+INSERT INTO event.events (` + columns + `)
+SELECT * FROM unnest(
+    $1::bigint[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::jsonb[],
+    $7::jsonb[], $8::jsonb[], $9::jsonb[], $10::timestamptz[], $11::timestamptz[], $12::jsonb[]
+) ORDER BY 1
+ON CONFLICT (message_id) DO NOTHING
+RETURNING seq`
+
+const byMessageIDsSQL = `-- name: EventsByMessageID
+SELECT ` + columns + ` FROM event.events WHERE message_id = ANY($1)`
+
+const listProfileSQL = `-- name: ListProfileEvents
+SELECT ` + columns + ` FROM event.events WHERE profile_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`
+
+const readAfterSQL = `-- name: ReadEventsAfter
+SELECT ` + columns + ` FROM event.events WHERE seq > $1 ORDER BY seq LIMIT $2`
+
+// Append implements event.Store.
+func (s *Store) Append(ctx context.Context, events []event.Event) ([]event.Appended, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	n := len(events)
+	var (
+		seqs                          = make([]int64, n)
+		messageIDs, profileIDs, names = make([]string, n), make([]string, n), make([]string, n)
+		types                         = make([]int16, n)
+		identifiers, properties       = make([]json.RawMessage, n), make([]json.RawMessage, n)
+		traits, contexts, traces      = make([]json.RawMessage, n), make([]json.RawMessage, n), make([]json.RawMessage, n)
+		occurred, received            = make([]time.Time, n), make([]time.Time, n)
+	)
+	for i, ev := range events {
+		ids, err := json.Marshal(ev.Identifiers)
+		if err != nil {
+			return nil, fmt.Errorf("encode identifiers: %w", err)
+		}
+		identifiers[i] = ids
+		if len(ev.TraceContext) > 0 {
+			if traces[i], err = json.Marshal(ev.TraceContext); err != nil {
+				return nil, fmt.Errorf("encode trace context: %w", err)
+			}
+		}
+		messageIDs[i], profileIDs[i], names[i], types[i] = ev.MessageID, ev.ProfileID, ev.Name, int16(ev.Type)
+		properties[i], traits[i], contexts[i] = nullable(ev.Properties), nullable(ev.Traits), nullable(ev.Context)
+		occurred[i], received[i] = ev.OccurredAt, ev.ReceivedAt
+	}
+
+	out := make([]event.Appended, n)
+	err := pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		var last int64
+		if err := tx.QueryRow(ctx, reserveSQL, n).Scan(&last); err != nil {
+			return fmt.Errorf("reserve sequences: %w", err)
+		}
+		for i := range seqs {
+			seqs[i] = last - int64(n) + 1 + int64(i)
+		}
+		rows, err := tx.Query(ctx, insertSQL, seqs, messageIDs, profileIDs, types, names, identifiers,
+			properties, traits, contexts, occurred, received, traces)
+		if err != nil {
+			return fmt.Errorf("insert events: %w", err)
+		}
+		inserted, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return fmt.Errorf("insert events: %w", err)
+		}
+		stored := make(map[int64]bool, len(inserted))
+		for _, seq := range inserted {
+			stored[seq] = true
+		}
+		var lost []string
+		for i, ev := range events {
+			if stored[seqs[i]] {
+				ev.Seq = seqs[i]
+				if len(ev.TraceContext) == 0 {
+					ev.TraceContext = nil
+				}
+				out[i] = event.Appended{Event: ev}
+				continue
+			}
+			lost = append(lost, ev.MessageID)
+		}
+		if len(lost) == 0 {
+			return nil
+		}
+		winners, err := byMessageIDs(ctx, tx, lost)
+		if err != nil {
+			return err
+		}
+		for i, ev := range events {
+			if !stored[seqs[i]] {
+				w, ok := winners[ev.MessageID]
+				if !ok {
+					return fmt.Errorf("message id %q conflicted but is not stored", ev.MessageID)
+				}
+				out[i] = event.Appended{Event: w, Duplicate: true}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// nullable stores absent JSON as SQL NULL.
+func nullable(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return nil
+	}
+	return raw
+}
+
+// ByMessageIDs implements event.Store.
+func (s *Store) ByMessageIDs(ctx context.Context, messageIDs []string) (map[string]event.Event, error) {
+	if len(messageIDs) == 0 {
+		return map[string]event.Event{}, nil
+	}
+	return byMessageIDs(ctx, s.pool, messageIDs)
+}
+
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func byMessageIDs(ctx context.Context, q querier, messageIDs []string) (map[string]event.Event, error) {
+	events, err := query(ctx, q, byMessageIDsSQL, messageIDs)
+	if err != nil {
+		return nil, fmt.Errorf("events by message id: %w", err)
+	}
+	found := make(map[string]event.Event, len(events))
+	for _, ev := range events {
+		found[ev.MessageID] = ev
+	}
+	return found, nil
+}
+
+// ListProfile implements event.Store.
+func (s *Store) ListProfile(ctx context.Context, profileID string, after int64, limit int) ([]event.Event, error) {
+	events, err := query(ctx, s.pool, listProfileSQL, profileID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list profile events: %w", err)
+	}
+	return events, nil
+}
+
+// ReadAfter implements event.Store.
+func (s *Store) ReadAfter(ctx context.Context, after int64, limit int) ([]event.Event, error) {
+	events, err := query(ctx, s.pool, readAfterSQL, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	return events, nil
+}
+
+func query(ctx context.Context, q querier, sql string, args ...any) ([]event.Event, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, scanEvent)
+}
+
+func scanEvent(row pgx.CollectableRow) (event.Event, error) {
+	var ev event.Event
+	err := row.Scan(&ev.Seq, &ev.MessageID, &ev.ProfileID, &ev.Type, &ev.Name, &ev.Identifiers,
+		&ev.Properties, &ev.Traits, &ev.Context, &ev.OccurredAt, &ev.ReceivedAt, &ev.TraceContext)
+	ev.OccurredAt, ev.ReceivedAt = ev.OccurredAt.UTC(), ev.ReceivedAt.UTC()
+	return ev, err
+}

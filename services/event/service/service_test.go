@@ -1,0 +1,143 @@
+package service_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/barista-cdp/barista/pkg/app"
+	eventv1 "github.com/barista-cdp/barista/pkg/gen/barista/event/v1"
+	profilev1 "github.com/barista-cdp/barista/pkg/gen/barista/profile/v1"
+	typev1 "github.com/barista-cdp/barista/pkg/gen/barista/type/v1"
+	"github.com/barista-cdp/barista/pkg/grpcclient"
+	"github.com/barista-cdp/barista/pkg/grpcserver"
+	"github.com/barista-cdp/barista/pkg/pgtest"
+	"github.com/barista-cdp/barista/services/event/migrations"
+	"github.com/barista-cdp/barista/services/event/service"
+)
+
+// oneProfilePerValue is a profile service giving each identifier value its
+// own profile.
+type oneProfilePerValue struct {
+	profilev1.UnimplementedProfileServiceServer
+}
+
+func (oneProfilePerValue) ResolveProfile(_ context.Context, req *profilev1.ResolveProfileRequest) (*profilev1.ResolveProfileResponse, error) {
+	return &profilev1.ResolveProfileResponse{Profile: &profilev1.Profile{Name: "profiles/" + req.GetIdentifiers()[0].GetValue()}}, nil
+}
+
+// serve runs the event service as app.Main would, on the given pool (nil:
+// in memory), with a fake profile service on the same server.
+func serve(t *testing.T, env app.Env) eventv1.EventServiceClient {
+	t.Helper()
+	lis := bufconn.Listen(1 << 20)
+	conn, err := grpcclient.Dial("passthrough:///bufnet", grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+		return lis.DialContext(ctx)
+	}))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	env.Peers = map[string]*grpc.ClientConn{"profile": conn}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	svc, err := service.Spec.New(ctx, env)
+	require.NoError(t, err)
+	srv := grpcserver.New(grpcserver.Options{})
+	svc.Register(srv)
+	profilev1.RegisterProfileServiceServer(srv, oneProfilePerValue{})
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+		srv.Stop()
+	})
+	return eventv1.NewEventServiceClient(conn)
+}
+
+func TestSpec(t *testing.T) {
+	require.Equal(t, "event", service.Spec.Name)
+	require.Equal(t, "127.0.0.1:7071", service.Spec.GRPCAddr)
+	require.Equal(t, []string{"profile"}, service.Spec.Peers)
+	_, err := service.Spec.New(context.Background(), app.Env{})
+	require.ErrorContains(t, err, "--profile-addr")
+}
+
+// TestStreamDeliversConcurrentIngestsInOrder ingests from several clients at
+// once while a consumer streams the log, on each store: the consumer gets
+// every acknowledged event exactly once, in sequence order.
+func TestStreamDeliversConcurrentIngestsInOrder(t *testing.T) {
+	for name, env := range map[string]func(t *testing.T) app.Env{
+		"memory":   func(t *testing.T) app.Env { return app.Env{} },
+		"postgres": func(t *testing.T) app.Env { return app.Env{Pool: pgtest.NewPool(t, "event", migrations.FS)} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			client := serve(t, env(t))
+			// The deadline turns a lost event into a failure instead of a hang.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			stream, err := client.StreamEvents(ctx, &eventv1.StreamEventsRequest{MaxBatchSize: 7})
+			require.NoError(t, err)
+
+			const clients, batches, size = 3, 10, 5
+			var wg sync.WaitGroup
+			acked := make(chan string, clients*batches*size)
+			errs := make(chan error, clients)
+			for c := range clients {
+				wg.Go(func() {
+					for b := range batches {
+						var events []*eventv1.Event
+						for i := range size {
+							events = append(events, &eventv1.Event{
+								MessageId: fmt.Sprintf("c%d-b%d-%d", c, b, i), Event: "Product Viewed",
+								Identifiers: []*typev1.Identifier{{Type: "user_id", Value: fmt.Sprint(c)}},
+							})
+						}
+						resp, err := client.IngestEvents(ctx, &eventv1.IngestEventsRequest{Events: events})
+						if err != nil {
+							errs <- err
+							return
+						}
+						for _, r := range resp.GetResults() {
+							if r.GetStatus() != eventv1.IngestResult_STATUS_ACCEPTED {
+								errs <- fmt.Errorf("%s: %s", r.GetMessageId(), r.GetStatus())
+								return
+							}
+							acked <- r.GetMessageId()
+						}
+					}
+				})
+			}
+
+			var last int64
+			seen := map[string]bool{}
+			for len(seen) < clients*batches*size {
+				msg, err := stream.Recv()
+				require.NoError(t, err)
+				require.LessOrEqual(t, len(msg.GetEvents()), 7)
+				for _, d := range msg.GetEvents() {
+					require.Greater(t, d.GetEvent().GetSequence(), last, "log order")
+					last = d.GetEvent().GetSequence()
+					require.False(t, seen[d.GetEvent().GetMessageId()], "delivered once")
+					seen[d.GetEvent().GetMessageId()] = true
+				}
+			}
+			wg.Wait()
+			close(errs)
+			close(acked)
+			for err := range errs {
+				require.NoError(t, err)
+			}
+			for id := range acked {
+				require.True(t, seen[id], "acknowledged event %s delivered", id)
+			}
+		})
+	}
+}
