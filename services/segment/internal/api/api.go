@@ -1,0 +1,280 @@
+// Package api serves barista.segment.v1.SegmentService: it validates
+// requests, translates between protos and the segment domain, and calls the
+// engine. It also turns the event service's stream into domain events for
+// the consumer.
+package api
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/barista-cdp/barista/pkg/apierror"
+	"github.com/barista-cdp/barista/pkg/feed"
+	profilev1 "github.com/barista-cdp/barista/pkg/gen/barista/profile/v1"
+	segmentv1 "github.com/barista-cdp/barista/pkg/gen/barista/segment/v1"
+	"github.com/barista-cdp/barista/pkg/ident"
+	"github.com/barista-cdp/barista/pkg/page"
+	"github.com/barista-cdp/barista/services/segment/internal/segment"
+)
+
+// Limits of segment metadata, in characters.
+const (
+	MaxDisplayName = 256
+	MaxDescription = 4096
+)
+
+const (
+	segmentPrefix = "segments/"
+	profilePrefix = "profiles/"
+)
+
+// Server implements segmentv1.SegmentServiceServer.
+type Server struct {
+	segmentv1.UnimplementedSegmentServiceServer
+	engine   *segment.Engine
+	profiles profilev1.ProfileServiceClient
+}
+
+// New returns a Server over engine that looks identifiers up with profiles.
+func New(engine *segment.Engine, profiles profilev1.ProfileServiceClient) *Server {
+	return &Server{engine: engine, profiles: profiles}
+}
+
+// Register adds the SegmentService to s.
+func (s *Server) Register(r grpc.ServiceRegistrar) {
+	segmentv1.RegisterSegmentServiceServer(r, s)
+}
+
+// CreateSegment validates and creates a segment, evaluating every known
+// profile against it.
+func (s *Server) CreateSegment(ctx context.Context, req *segmentv1.CreateSegmentRequest) (*segmentv1.CreateSegmentResponse, error) {
+	invalid := &apierror.InvalidError{}
+	if !segment.IDPattern.MatchString(req.GetSegmentId()) {
+		invalid.Add("segment_id", "%q is not a segment id: use 1 to 63 lowercase letters, digits and hyphens, starting with a letter, such as \"vip-buyers\"", req.GetSegmentId())
+	}
+	in := req.GetSegment()
+	switch {
+	case in == nil:
+		invalid.Add("segment", "is required")
+	case strings.TrimSpace(in.GetCondition()) == "":
+		invalid.Add("segment.condition", "is required: a CEL condition, such as count(\"Order Completed\", \"90d\") >= 1")
+	default:
+		if _, err := s.engine.Compile(in.GetCondition()); err != nil {
+			invalid.Add("segment.condition", "%v", err)
+		}
+	}
+	if n := utf8.RuneCountInString(in.GetDisplayName()); n > MaxDisplayName {
+		invalid.Add("segment.display_name", "is %d characters long; the limit is %d", n, MaxDisplayName)
+	}
+	if n := utf8.RuneCountInString(in.GetDescription()); n > MaxDescription {
+		invalid.Add("segment.description", "is %d characters long; the limit is %d", n, MaxDescription)
+	}
+	if err := invalid.OrNil(); err != nil {
+		return nil, err
+	}
+	created, err := s.engine.CreateSegment(ctx, segment.Segment{
+		ID: req.GetSegmentId(), DisplayName: in.GetDisplayName(), Description: in.GetDescription(), Condition: in.GetCondition(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &segmentv1.CreateSegmentResponse{Segment: segmentProto(created)}, nil
+}
+
+// GetSegment returns a segment.
+func (s *Server) GetSegment(ctx context.Context, req *segmentv1.GetSegmentRequest) (*segmentv1.GetSegmentResponse, error) {
+	id, err := parseSegment("name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	seg, err := s.engine.GetSegment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &segmentv1.GetSegmentResponse{Segment: segmentProto(seg)}, nil
+}
+
+// ListSegments returns a page of segments by id.
+func (s *Server) ListSegments(ctx context.Context, req *segmentv1.ListSegmentsRequest) (*segmentv1.ListSegmentsResponse, error) {
+	size, err := page.Size(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	var after string
+	if _, err := page.Decode(req.GetPageToken(), &after); err != nil {
+		return nil, err
+	}
+	segs, err := s.engine.ListSegments(ctx, after, size+1)
+	if err != nil {
+		return nil, err
+	}
+	resp := &segmentv1.ListSegmentsResponse{}
+	if len(segs) > size {
+		segs = segs[:size]
+		resp.NextPageToken = page.Encode(segs[size-1].ID)
+	}
+	for _, seg := range segs {
+		resp.Segments = append(resp.Segments, segmentProto(seg))
+	}
+	return resp, nil
+}
+
+// ListSegmentMembers returns a page of a segment's members by profile.
+func (s *Server) ListSegmentMembers(ctx context.Context, req *segmentv1.ListSegmentMembersRequest) (*segmentv1.ListSegmentMembersResponse, error) {
+	invalid := &apierror.InvalidError{}
+	id, err := parseSegment("segment", req.GetSegment())
+	addInvalid(invalid, err)
+	size, err := page.Size(req.GetPageSize())
+	addInvalid(invalid, err)
+	var after string
+	_, err = page.Decode(req.GetPageToken(), &after)
+	addInvalid(invalid, err)
+	if err := invalid.OrNil(); err != nil {
+		return nil, err
+	}
+	members, err := s.engine.ListMembers(ctx, id, after, size+1)
+	if err != nil {
+		return nil, err
+	}
+	resp := &segmentv1.ListSegmentMembersResponse{}
+	if len(members) > size {
+		members = members[:size]
+		resp.NextPageToken = page.Encode(members[size-1].Profile)
+	}
+	for _, m := range members {
+		resp.Memberships = append(resp.Memberships, membershipProto(m))
+	}
+	return resp, nil
+}
+
+// ListProfileMemberships returns the segments a profile, named or found by
+// an identifier, is a member of.
+func (s *Server) ListProfileMemberships(ctx context.Context, req *segmentv1.ListProfileMembershipsRequest) (*segmentv1.ListProfileMembershipsResponse, error) {
+	profile := req.GetProfile()
+	switch {
+	case profile != "":
+		if id, ok := strings.CutPrefix(profile, profilePrefix); !ok || id == "" || strings.Contains(id, "/") {
+			return nil, apierror.Invalid("profile", "%q is not a profile name: want profiles/{profile}", profile)
+		}
+	case req.GetIdentifier() != nil:
+		id, err := ident.Normalize(req.GetIdentifier())
+		if err != nil {
+			return nil, apierror.Invalid("identifier", "%v", err)
+		}
+		resp, err := s.profiles.LookupProfile(ctx, &profilev1.LookupProfileRequest{Identifier: id})
+		if err != nil {
+			return nil, lookupError(err)
+		}
+		profile = resp.GetProfile().GetName()
+	default:
+		return nil, apierror.Invalid("profile", "either profile or identifier is required")
+	}
+	memberships, err := s.engine.ProfileMemberships(ctx, profile)
+	if err != nil {
+		return nil, err
+	}
+	resp := &segmentv1.ListProfileMembershipsResponse{Profile: profile}
+	for _, m := range memberships {
+		resp.Memberships = append(resp.Memberships, membershipProto(m))
+	}
+	return resp, nil
+}
+
+// WatchMembershipChanges streams the changes after a cursor, then follows
+// new ones.
+func (s *Server) WatchMembershipChanges(req *segmentv1.WatchMembershipChangesRequest, stream grpc.ServerStreamingServer[segmentv1.WatchMembershipChangesResponse]) error {
+	invalid := &apierror.InvalidError{}
+	after, err := feed.DecodeCursor("after_cursor", req.GetAfterCursor())
+	addInvalid(invalid, err)
+	var segments []string
+	for i, name := range req.GetSegments() {
+		id, err := parseSegment("segments["+strconv.Itoa(i)+"]", name)
+		addInvalid(invalid, err)
+		segments = append(segments, id)
+	}
+	if err := invalid.OrNil(); err != nil {
+		return err
+	}
+	return s.engine.Watch(stream.Context(), after, segments, func(changes []segment.Change) error {
+		resp := &segmentv1.WatchMembershipChangesResponse{Changes: make([]*segmentv1.MembershipChange, len(changes))}
+		for i, c := range changes {
+			resp.Changes[i] = changeProto(c)
+		}
+		return stream.Send(resp)
+	})
+}
+
+// lookupError passes on the profile service's answers about the
+// identifier (NotFound for an unknown one) as they are; any other failure
+// of the call is the profile service being unavailable, without its
+// internal cause.
+func lookupError(err error) error {
+	switch status.Code(err) {
+	case codes.NotFound, codes.InvalidArgument, codes.Canceled, codes.DeadlineExceeded:
+		return err
+	}
+	return fmt.Errorf("looking up the identifier: the profile service is %w", apierror.ErrUnavailable)
+}
+
+// parseSegment returns the id of a segment name, "segments/{segment}".
+func parseSegment(field, name string) (string, error) {
+	id, ok := strings.CutPrefix(name, segmentPrefix)
+	if !ok || !segment.IDPattern.MatchString(id) {
+		return "", apierror.Invalid(field, "%q is not a segment name: want segments/{segment}, such as segments/buyers", name)
+	}
+	return id, nil
+}
+
+// addInvalid adds the violations of err, an *apierror.InvalidError or nil,
+// to invalid.
+func addInvalid(invalid *apierror.InvalidError, err error) {
+	if e, ok := err.(*apierror.InvalidError); ok {
+		invalid.Violations = append(invalid.Violations, e.Violations...)
+	}
+}
+
+func segmentProto(s segment.Segment) *segmentv1.Segment {
+	return &segmentv1.Segment{
+		Name:        segmentPrefix + s.ID,
+		DisplayName: s.DisplayName,
+		Description: s.Description,
+		Condition:   s.Condition,
+		Revision:    s.Revision,
+		CreateTime:  timestamppb.New(s.CreateTime),
+		UpdateTime:  timestamppb.New(s.UpdateTime),
+	}
+}
+
+func membershipProto(m segment.Membership) *segmentv1.Membership {
+	return &segmentv1.Membership{
+		Segment:         segmentPrefix + m.Segment,
+		Profile:         m.Profile,
+		EnterTime:       timestamppb.New(m.EnterTime),
+		SegmentRevision: m.Revision,
+	}
+}
+
+func changeProto(c segment.Change) *segmentv1.MembershipChange {
+	kind := segmentv1.MembershipChange_KIND_ENTERED
+	if c.Kind == segment.Exited {
+		kind = segmentv1.MembershipChange_KIND_EXITED
+	}
+	return &segmentv1.MembershipChange{
+		Cursor:          feed.EncodeCursor(c.Seq),
+		Segment:         segmentPrefix + c.Segment,
+		Profile:         c.Profile,
+		Kind:            kind,
+		ChangeTime:      timestamppb.New(c.Time),
+		SegmentRevision: c.Revision,
+		Reason:          c.Reason,
+		TraceContext:    c.TraceContext,
+	}
+}

@@ -1,0 +1,443 @@
+// Package postgres is the Postgres segment store, on pgx/v5, in the
+// "segment" schema. Write transactions lock the one row of segment.state
+// first, which serializes them: evaluation always sees the facts,
+// memberships and segments of every earlier write, and change numbers are
+// assigned in commit order without gaps.
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/barista-cdp/barista/pkg/pg"
+	"github.com/barista-cdp/barista/services/segment/internal/segment"
+)
+
+// Store is a segment.Store in Postgres.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ segment.Store = (*Store)(nil)
+
+// New returns a store on pool; the segment migrations must be applied.
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool}
+}
+
+const lockStateSQL = `-- name: LockState
+SELECT event_cursor, last_change FROM segment.state FOR UPDATE`
+
+// Update runs fn in a transaction that holds the lock on segment.state.
+func (s *Store) Update(ctx context.Context, fn func(segment.Tx) error) error {
+	return pg.InTx(ctx, s.pool, func(ptx pgx.Tx) error {
+		t := &tx{tx: ptx}
+		if err := ptx.QueryRow(ctx, lockStateSQL).Scan(&t.cursor, &t.lastChange); err != nil {
+			return fmt.Errorf("lock segment state: %w", err)
+		}
+		return fn(t)
+	})
+}
+
+const cursorSQL = `-- name: GetCursor
+SELECT event_cursor FROM segment.state`
+
+// Cursor returns the position of the last event applied.
+func (s *Store) Cursor(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := s.pool.QueryRow(ctx, cursorSQL).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("read event cursor: %w", err)
+	}
+	return seq, nil
+}
+
+const segmentColumns = `id, display_name, description, condition, revision, create_time, update_time`
+
+const getSegmentSQL = `-- name: GetSegment
+SELECT ` + segmentColumns + ` FROM segment.segments WHERE id = $1`
+
+// GetSegment returns a segment.
+func (s *Store) GetSegment(ctx context.Context, id string) (segment.Segment, error) {
+	rows, _ := s.pool.Query(ctx, getSegmentSQL, id)
+	seg, err := pgx.CollectExactlyOneRow(rows, scanSegment)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return segment.Segment{}, fmt.Errorf("%w: segments/%s", segment.ErrNotFound, id)
+	}
+	if err != nil {
+		return segment.Segment{}, fmt.Errorf("get segment: %w", err)
+	}
+	return seg, nil
+}
+
+const listSegmentsSQL = `-- name: ListSegments
+SELECT ` + segmentColumns + ` FROM segment.segments WHERE id > $1 ORDER BY id LIMIT $2`
+
+// ListSegments returns a page of segments by id.
+func (s *Store) ListSegments(ctx context.Context, after string, limit int) ([]segment.Segment, error) {
+	rows, _ := s.pool.Query(ctx, listSegmentsSQL, after, limit)
+	segs, err := pgx.CollectRows(rows, scanSegment)
+	if err != nil {
+		return nil, fmt.Errorf("list segments: %w", err)
+	}
+	return segs, nil
+}
+
+const membershipColumns = `segment, profile, enter_time, segment_revision`
+
+const listMembersSQL = `-- name: ListMembers
+SELECT ` + membershipColumns + ` FROM segment.memberships
+WHERE segment = $1 AND profile > $2 ORDER BY profile LIMIT $3`
+
+// ListMembers returns a page of a segment's members by profile.
+func (s *Store) ListMembers(ctx context.Context, seg, after string, limit int) ([]segment.Membership, error) {
+	rows, _ := s.pool.Query(ctx, listMembersSQL, seg, after, limit)
+	ms, err := pgx.CollectRows(rows, scanMembership)
+	if err != nil {
+		return nil, fmt.Errorf("list members: %w", err)
+	}
+	return ms, nil
+}
+
+const profileMembershipsSQL = `-- name: ProfileMemberships
+SELECT ` + membershipColumns + ` FROM segment.memberships WHERE profile = $1 ORDER BY segment`
+
+// ProfileMemberships returns a profile's memberships by segment.
+func (s *Store) ProfileMemberships(ctx context.Context, profile string) ([]segment.Membership, error) {
+	rows, _ := s.pool.Query(ctx, profileMembershipsSQL, profile)
+	ms, err := pgx.CollectRows(rows, scanMembership)
+	if err != nil {
+		return nil, fmt.Errorf("profile memberships: %w", err)
+	}
+	return ms, nil
+}
+
+const readChangesSQL = `-- name: ReadChanges
+SELECT seq, segment, profile, kind, change_time, segment_revision, reason, trace_context
+FROM segment.changes
+WHERE seq > $1 AND (cardinality($3::text[]) = 0 OR segment = ANY($3::text[]))
+ORDER BY seq LIMIT $2`
+
+// ReadChanges returns changes after a position, in order.
+func (s *Store) ReadChanges(ctx context.Context, after int64, limit int, segments []string) ([]segment.Change, error) {
+	if segments == nil {
+		segments = []string{}
+	}
+	rows, _ := s.pool.Query(ctx, readChangesSQL, after, limit, segments)
+	changes, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (segment.Change, error) {
+		var c segment.Change
+		var kind string
+		err := row.Scan(&c.Seq, &c.Segment, &c.Profile, &kind, &c.Time, &c.Revision, &c.Reason, &c.TraceContext)
+		c.Time = c.Time.UTC()
+		switch kind {
+		case "entered":
+			c.Kind = segment.Entered
+		case "exited":
+			c.Kind = segment.Exited
+		}
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read changes: %w", err)
+	}
+	return changes, nil
+}
+
+// tx is a write transaction holding the state lock; cursor and lastChange
+// mirror the locked row.
+type tx struct {
+	tx         pgx.Tx
+	cursor     int64
+	lastChange int64
+}
+
+func (t *tx) Cursor(context.Context) (int64, error) {
+	return t.cursor, nil
+}
+
+const setCursorSQL = `-- name: SetCursor
+UPDATE segment.state SET event_cursor = $1`
+
+func (t *tx) SetCursor(ctx context.Context, seq int64) error {
+	if _, err := t.tx.Exec(ctx, setCursorSQL, seq); err != nil {
+		return fmt.Errorf("set event cursor: %w", err)
+	}
+	t.cursor = seq
+	return nil
+}
+
+const createSegmentSQL = `-- name: CreateSegment
+INSERT INTO segment.segments (` + segmentColumns + `)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (id) DO NOTHING`
+
+func (t *tx) CreateSegment(ctx context.Context, s segment.Segment) error {
+	tag, err := t.tx.Exec(ctx, createSegmentSQL, s.ID, s.DisplayName, s.Description, s.Condition, s.Revision, s.CreateTime, s.UpdateTime)
+	if err != nil {
+		return fmt.Errorf("create segment: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: segments/%s", segment.ErrExists, s.ID)
+	}
+	return nil
+}
+
+const segmentsSQL = `-- name: AllSegments
+SELECT ` + segmentColumns + ` FROM segment.segments ORDER BY id`
+
+func (t *tx) Segments(ctx context.Context) ([]segment.Segment, error) {
+	rows, _ := t.tx.Query(ctx, segmentsSQL)
+	segs, err := pgx.CollectRows(rows, scanSegment)
+	if err != nil {
+		return nil, fmt.Errorf("segments: %w", err)
+	}
+	return segs, nil
+}
+
+const profilesSQL = `-- name: Profiles
+SELECT profile, traits FROM segment.profiles WHERE profile = ANY($1::text[])`
+
+func (t *tx) Profiles(ctx context.Context, names, events []string) (map[string]*segment.Profile, error) {
+	rows, _ := t.tx.Query(ctx, profilesSQL, names)
+	profiles, err := pgx.CollectRows(rows, scanProfile)
+	if err != nil {
+		return nil, fmt.Errorf("profiles: %w", err)
+	}
+	return t.withFacts(ctx, profiles, events)
+}
+
+const profilePageSQL = `-- name: ProfilePage
+SELECT profile, traits FROM segment.profiles WHERE profile > $1 ORDER BY profile LIMIT $2`
+
+func (t *tx) ProfilePage(ctx context.Context, after string, limit int, events []string) ([]*segment.Profile, error) {
+	rows, _ := t.tx.Query(ctx, profilePageSQL, after, limit)
+	profiles, err := pgx.CollectRows(rows, scanProfile)
+	if err != nil {
+		return nil, fmt.Errorf("profile page: %w", err)
+	}
+	if _, err := t.withFacts(ctx, profiles, events); err != nil {
+		return nil, err
+	}
+	return profiles, nil
+}
+
+const factsSQL = `-- name: Facts
+SELECT profile, seq, name, event_time, numbers FROM segment.facts
+WHERE profile = ANY($1::text[]) AND name = ANY($2::text[])
+ORDER BY profile, seq`
+
+// withFacts loads the facts of the event names into profiles and returns
+// them by name.
+func (t *tx) withFacts(ctx context.Context, profiles []*segment.Profile, events []string) (map[string]*segment.Profile, error) {
+	byName := make(map[string]*segment.Profile, len(profiles))
+	names := make([]string, len(profiles))
+	for i, p := range profiles {
+		byName[p.Name] = p
+		names[i] = p.Name
+	}
+	if len(events) == 0 || len(profiles) == 0 {
+		return byName, nil
+	}
+	rows, _ := t.tx.Query(ctx, factsSQL, names, events)
+	var f segment.Fact
+	_, err := pgx.ForEachRow(rows, []any{&f.Profile, &f.Seq, &f.Name, &f.Time, &f.Numbers}, func() error {
+		fact := f
+		fact.Time = fact.Time.UTC()
+		f.Numbers = nil
+		if p := byName[fact.Profile]; p != nil {
+			p.Events = append(p.Events, fact)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("facts: %w", err)
+	}
+	return byName, nil
+}
+
+const saveProfilesSQL = `-- name: SaveProfiles
+INSERT INTO segment.profiles (profile, traits)
+SELECT u.profile, u.traits::jsonb FROM unnest($1::text[], $2::text[]) AS u(profile, traits)
+ON CONFLICT (profile) DO UPDATE SET traits = excluded.traits`
+
+func (t *tx) SaveProfiles(ctx context.Context, profiles []*segment.Profile) error {
+	if len(profiles) == 0 {
+		return nil
+	}
+	names, traits := make([]string, len(profiles)), make([]string, len(profiles))
+	for i, p := range profiles {
+		b, err := marshalObject(p.Traits)
+		if err != nil {
+			return fmt.Errorf("traits of %s: %w", p.Name, err)
+		}
+		names[i], traits[i] = p.Name, b
+	}
+	if _, err := t.tx.Exec(ctx, saveProfilesSQL, names, traits); err != nil {
+		return fmt.Errorf("save profiles: %w", err)
+	}
+	return nil
+}
+
+const addFactsSQL = `-- name: AddFacts
+INSERT INTO segment.facts (profile, seq, name, event_time, numbers)
+SELECT u.profile, u.seq, u.name, u.event_time, u.numbers::jsonb
+FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[]) AS u(profile, seq, name, event_time, numbers)
+ON CONFLICT (profile, seq) DO NOTHING`
+
+func (t *tx) AddFacts(ctx context.Context, facts []segment.Fact) error {
+	if len(facts) == 0 {
+		return nil
+	}
+	n := len(facts)
+	profiles, seqs, names, times, numbers := make([]string, n), make([]int64, n), make([]string, n), make([]time.Time, n), make([]string, n)
+	for i, f := range facts {
+		b, err := marshalObject(f.Numbers)
+		if err != nil {
+			return fmt.Errorf("numbers of event %d: %w", f.Seq, err)
+		}
+		profiles[i], seqs[i], names[i], times[i], numbers[i] = f.Profile, f.Seq, f.Name, f.Time, b
+	}
+	if _, err := t.tx.Exec(ctx, addFactsSQL, profiles, seqs, names, times, numbers); err != nil {
+		return fmt.Errorf("add facts: %w", err)
+	}
+	return nil
+}
+
+const membershipsSQL = `-- name: Memberships
+SELECT ` + membershipColumns + ` FROM segment.memberships WHERE profile = ANY($1::text[]) ORDER BY profile, segment`
+
+func (t *tx) Memberships(ctx context.Context, profiles []string) ([]segment.Membership, error) {
+	rows, _ := t.tx.Query(ctx, membershipsSQL, profiles)
+	ms, err := pgx.CollectRows(rows, scanMembership)
+	if err != nil {
+		return nil, fmt.Errorf("memberships: %w", err)
+	}
+	return ms, nil
+}
+
+const insertChangesSQL = `-- name: InsertChanges
+INSERT INTO segment.changes (seq, segment, profile, kind, change_time, segment_revision, reason, trace_context)
+SELECT u.seq, u.segment, u.profile, u.kind, u.change_time, u.revision, u.reason, u.trace_context::jsonb
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bigint[], $7::text[], $8::text[])
+  AS u(seq, segment, profile, kind, change_time, revision, reason, trace_context)`
+
+const setLastChangeSQL = `-- name: SetLastChange
+UPDATE segment.state SET last_change = $1`
+
+const enterSQL = `-- name: EnterMemberships
+INSERT INTO segment.memberships (` + membershipColumns + `)
+SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[])
+ON CONFLICT (segment, profile) DO UPDATE
+SET enter_time = excluded.enter_time, segment_revision = excluded.segment_revision`
+
+const exitSQL = `-- name: ExitMemberships
+DELETE FROM segment.memberships m
+USING unnest($1::text[], $2::text[]) AS u(segment, profile)
+WHERE m.segment = u.segment AND m.profile = u.profile`
+
+func (t *tx) Record(ctx context.Context, changes []segment.Change) ([]segment.Change, error) {
+	if len(changes) == 0 {
+		return nil, nil
+	}
+	n := len(changes)
+	out := make([]segment.Change, n)
+	seqs, segs, profiles, kinds, times, revisions, reasons, traces :=
+		make([]int64, n), make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n), make([]int64, n), make([]string, n), make([]string, n)
+	// The last change of each (segment, profile) decides its membership.
+	type key struct{ segment, profile string }
+	final := map[key]segment.Change{}
+	var order []key
+	for i, c := range changes {
+		if c.Kind != segment.Entered && c.Kind != segment.Exited {
+			return nil, fmt.Errorf("change of kind %v", c.Kind)
+		}
+		c.Seq = t.lastChange + int64(i) + 1
+		out[i] = c
+		tc, err := json.Marshal(c.TraceContext)
+		if err != nil {
+			return nil, err
+		}
+		if c.TraceContext == nil {
+			tc = []byte("{}")
+		}
+		seqs[i], segs[i], profiles[i], kinds[i], times[i], revisions[i], reasons[i], traces[i] =
+			c.Seq, c.Segment, c.Profile, c.Kind.String(), c.Time, c.Revision, c.Reason, string(tc)
+		k := key{c.Segment, c.Profile}
+		if _, ok := final[k]; !ok {
+			order = append(order, k)
+		}
+		final[k] = c
+	}
+	if _, err := t.tx.Exec(ctx, insertChangesSQL, seqs, segs, profiles, kinds, times, revisions, reasons, traces); err != nil {
+		return nil, fmt.Errorf("insert changes: %w", err)
+	}
+	last := t.lastChange + int64(n)
+	if _, err := t.tx.Exec(ctx, setLastChangeSQL, last); err != nil {
+		return nil, fmt.Errorf("set last change: %w", err)
+	}
+	t.lastChange = last
+
+	var enter struct {
+		segs, profiles []string
+		times          []time.Time
+		revisions      []int64
+	}
+	var exit struct{ segs, profiles []string }
+	for _, k := range order {
+		c := final[k]
+		if c.Kind == segment.Entered {
+			enter.segs, enter.profiles = append(enter.segs, c.Segment), append(enter.profiles, c.Profile)
+			enter.times, enter.revisions = append(enter.times, c.Time), append(enter.revisions, c.Revision)
+		} else {
+			exit.segs, exit.profiles = append(exit.segs, c.Segment), append(exit.profiles, c.Profile)
+		}
+	}
+	if len(enter.segs) > 0 {
+		if _, err := t.tx.Exec(ctx, enterSQL, enter.segs, enter.profiles, enter.times, enter.revisions); err != nil {
+			return nil, fmt.Errorf("enter memberships: %w", err)
+		}
+	}
+	if len(exit.segs) > 0 {
+		if _, err := t.tx.Exec(ctx, exitSQL, exit.segs, exit.profiles); err != nil {
+			return nil, fmt.Errorf("exit memberships: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func scanSegment(row pgx.CollectableRow) (segment.Segment, error) {
+	var s segment.Segment
+	err := row.Scan(&s.ID, &s.DisplayName, &s.Description, &s.Condition, &s.Revision, &s.CreateTime, &s.UpdateTime)
+	s.CreateTime, s.UpdateTime = s.CreateTime.UTC(), s.UpdateTime.UTC()
+	return s, err
+}
+
+func scanMembership(row pgx.CollectableRow) (segment.Membership, error) {
+	var m segment.Membership
+	err := row.Scan(&m.Segment, &m.Profile, &m.EnterTime, &m.Revision)
+	m.EnterTime = m.EnterTime.UTC()
+	return m, err
+}
+
+func scanProfile(row pgx.CollectableRow) (*segment.Profile, error) {
+	p := &segment.Profile{}
+	err := row.Scan(&p.Name, &p.Traits)
+	if p.Traits == nil {
+		p.Traits = map[string]any{}
+	}
+	return p, err
+}
+
+// marshalObject encodes a map as a JSON object; nil is {}.
+func marshalObject[V any](m map[string]V) (string, error) {
+	if m == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
+}

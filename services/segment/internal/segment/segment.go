@@ -1,0 +1,162 @@
+// Package segment is the domain of the segment service: segment definitions,
+// the behavioral facts kept per profile, the evaluation of profiles against
+// segments, memberships and the ordered log of membership changes.
+package segment
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/barista-cdp/barista/pkg/apierror"
+	"github.com/barista-cdp/barista/services/segment/internal/condition"
+)
+
+// Domain errors; stores wrap them with the specifics.
+var (
+	// ErrNotFound means no segment has the id.
+	ErrNotFound = fmt.Errorf("segment %w", apierror.ErrNotFound)
+	// ErrExists means a segment with the id already exists.
+	ErrExists = fmt.Errorf("segment %w", apierror.ErrAlreadyExists)
+)
+
+// IDPattern is what a segment id looks like.
+var IDPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+
+// Segment is a named condition over one profile's behavior and traits.
+type Segment struct {
+	ID          string
+	DisplayName string
+	Description string
+	// Condition is the CEL source of the condition.
+	Condition string
+	// Revision counts definitions; 1 for a new segment.
+	Revision   int64
+	CreateTime time.Time
+	UpdateTime time.Time
+}
+
+// Fact is a stored event of a profile: what evaluation needs of it.
+type Fact struct {
+	// Profile is the resource name of the profile, "profiles/{profile}".
+	Profile string
+	// Seq is the event's position in the event log.
+	Seq int64
+	condition.Event
+}
+
+// Profile is what the segment service holds of one profile.
+type Profile struct {
+	// Name is the resource name, "profiles/{profile}".
+	Name string
+	// Traits are the latest traits from identify events.
+	Traits map[string]any
+	// Events are the profile's facts, of the event names asked for.
+	Events []Fact
+}
+
+// Membership is a profile's current membership of a segment.
+type Membership struct {
+	Segment   string
+	Profile   string
+	EnterTime time.Time
+	// Revision is the segment revision the profile entered under.
+	Revision int64
+}
+
+// Kind is the direction of a membership change.
+type Kind int
+
+// Kinds of change.
+const (
+	Entered Kind = 1
+	Exited  Kind = 2
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Entered:
+		return "entered"
+	case Exited:
+		return "exited"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// Change is a profile entering or leaving a segment.
+type Change struct {
+	// Seq is the change's position in the change log, assigned when it is
+	// recorded: 1, 2, 3... without gaps, in commit order.
+	Seq      int64
+	Segment  string
+	Profile  string
+	Kind     Kind
+	Time     time.Time
+	Revision int64
+	// Reason says why, such as "event events/17" or "segment created".
+	Reason string
+	// TraceContext is the W3C trace context of the work that caused the
+	// change.
+	TraceContext map[string]string
+}
+
+// Store keeps segments, facts, memberships and the change log.
+type Store interface {
+	// Update runs fn in a write transaction, committed when fn returns nil.
+	// Write transactions are serialized: each sees every earlier one
+	// committed, which keeps evaluation consistent and the change log
+	// without gaps.
+	Update(ctx context.Context, fn func(Tx) error) error
+
+	// Cursor returns the position in the event log of the last event
+	// applied; 0 when none has been.
+	Cursor(ctx context.Context) (int64, error)
+	// GetSegment returns a segment or an error wrapping ErrNotFound.
+	GetSegment(ctx context.Context, id string) (Segment, error)
+	// ListSegments returns up to limit segments with ids after after, by id.
+	ListSegments(ctx context.Context, after string, limit int) ([]Segment, error)
+	// ListMembers returns up to limit members of a segment with profiles
+	// after after, by profile. It does not check that the segment exists.
+	ListMembers(ctx context.Context, segment, after string, limit int) ([]Membership, error)
+	// ProfileMemberships returns a profile's memberships by segment.
+	ProfileMemberships(ctx context.Context, profile string) ([]Membership, error)
+	// ReadChanges returns up to limit changes after position after, in order;
+	// only of the given segments unless segments is empty.
+	ReadChanges(ctx context.Context, after int64, limit int, segments []string) ([]Change, error)
+}
+
+// Tx is a write transaction of a Store. Its reads see its own writes.
+type Tx interface {
+	// Cursor returns the position of the last event applied.
+	Cursor(ctx context.Context) (int64, error)
+	// SetCursor stores the position of the last event applied.
+	SetCursor(ctx context.Context, seq int64) error
+
+	// CreateSegment stores a new segment or returns an error wrapping
+	// ErrExists.
+	CreateSegment(ctx context.Context, s Segment) error
+	// Segments returns every segment, by id.
+	Segments(ctx context.Context) ([]Segment, error)
+
+	// Profiles returns the known profiles among names with their facts of
+	// the given event names (no facts when events is empty). Unknown
+	// profiles are absent from the result.
+	Profiles(ctx context.Context, names, events []string) (map[string]*Profile, error)
+	// ProfilePage returns up to limit known profiles with names after
+	// after, by name, with their facts of the given event names.
+	ProfilePage(ctx context.Context, after string, limit int, events []string) ([]*Profile, error)
+	// SaveProfiles creates profiles or replaces their traits.
+	SaveProfiles(ctx context.Context, profiles []*Profile) error
+	// AddFacts stores facts; a fact already stored (same profile and
+	// sequence) is left as it is.
+	AddFacts(ctx context.Context, facts []Fact) error
+
+	// Memberships returns the current memberships of the given profiles.
+	Memberships(ctx context.Context, profiles []string) ([]Membership, error)
+	// Record appends changes to the log, numbering them, and applies them
+	// to memberships in order: an entered change sets the membership
+	// (entered at the change time under its revision), an exited change
+	// removes it. It returns the changes with their sequence numbers.
+	Record(ctx context.Context, changes []Change) ([]Change, error)
+}

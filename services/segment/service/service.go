@@ -1,0 +1,66 @@
+// Package service assembles the segment service: its store (Postgres or in
+// memory), the evaluation engine, the gRPC API, and the consumer of the
+// event service's stream.
+package service
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/grpc"
+
+	"github.com/barista-cdp/barista/pkg/app"
+	eventv1 "github.com/barista-cdp/barista/pkg/gen/barista/event/v1"
+	profilev1 "github.com/barista-cdp/barista/pkg/gen/barista/profile/v1"
+	"github.com/barista-cdp/barista/services/segment/internal/api"
+	"github.com/barista-cdp/barista/services/segment/internal/memory"
+	"github.com/barista-cdp/barista/services/segment/internal/postgres"
+	"github.com/barista-cdp/barista/services/segment/internal/segment"
+	"github.com/barista-cdp/barista/services/segment/migrations"
+)
+
+// Spec describes the segment service to app.Main and the dev server.
+var Spec = app.Spec{
+	Name:       "segment",
+	GRPCAddr:   "127.0.0.1:7073",
+	Peers:      []string{"event", "profile"},
+	Migrations: migrations.FS,
+	New:        New,
+}
+
+// Service is the assembled segment service.
+type Service struct {
+	server   *api.Server
+	consumer func(context.Context) error
+}
+
+// New builds the service from env: the in-memory store when env.Pool is
+// nil, else Postgres; clients on the event and profile peers' connections.
+func New(_ context.Context, env app.Env) (app.Service, error) {
+	eventConn, profileConn := env.Peers["event"], env.Peers["profile"]
+	if eventConn == nil || profileConn == nil {
+		return nil, errors.New("the segment service needs connections to the event and profile services")
+	}
+	var store segment.Store
+	if env.Pool == nil {
+		store = memory.New()
+	} else {
+		store = postgres.New(env.Pool)
+	}
+	engine := segment.NewEngine(store, segment.Options{Logger: env.Logger})
+	consumer := api.Consumer(engine, eventv1.NewEventServiceClient(eventConn), env.Logger)
+	return &Service{
+		server:   api.New(engine, profilev1.NewProfileServiceClient(profileConn)),
+		consumer: consumer.Run,
+	}, nil
+}
+
+// Register adds the SegmentService to s.
+func (s *Service) Register(r grpc.ServiceRegistrar) {
+	s.server.Register(r)
+}
+
+// Run consumes the event stream until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	return s.consumer(ctx)
+}
