@@ -1,0 +1,200 @@
+// Package api serves barista.profile.v1.ProfileService: it validates
+// requests, translates between protos and the profile domain, and leaves the
+// rules to the domain.
+package api
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/barista-cdp/barista/pkg/apierror"
+	profilev1 "github.com/barista-cdp/barista/pkg/gen/barista/profile/v1"
+	typev1 "github.com/barista-cdp/barista/pkg/gen/barista/type/v1"
+	"github.com/barista-cdp/barista/pkg/ident"
+	"github.com/barista-cdp/barista/pkg/page"
+	"github.com/barista-cdp/barista/services/profile/internal/profile"
+)
+
+// Limits of ResolveProfile requests.
+const (
+	// MaxIdentifiers is the most identifiers one call may resolve together.
+	MaxIdentifiers = 20
+	// MaxTraitsBytes is the largest traits object accepted, in encoded
+	// protobuf bytes.
+	MaxTraitsBytes = 32 << 10
+)
+
+const namePrefix = "profiles/"
+
+// Server implements profilev1.ProfileServiceServer over a profile.Graph.
+type Server struct {
+	profilev1.UnimplementedProfileServiceServer
+	graph *profile.Graph
+}
+
+// New returns a Server over graph.
+func New(graph *profile.Graph) *Server {
+	return &Server{graph: graph}
+}
+
+// ResolveProfile resolves identifiers seen together to one profile.
+func (s *Server) ResolveProfile(ctx context.Context, req *profilev1.ResolveProfileRequest) (*profilev1.ResolveProfileResponse, error) {
+	r, err := resolveRequest(req)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.graph.Resolve(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	p, err := toProto(res.Profile)
+	if err != nil {
+		return nil, err
+	}
+	merged := make([]string, len(res.Merged))
+	for i, id := range res.Merged {
+		merged[i] = namePrefix + id
+	}
+	return &profilev1.ResolveProfileResponse{Profile: p, Created: res.Created, MergedProfiles: merged}, nil
+}
+
+func resolveRequest(req *profilev1.ResolveProfileRequest) (profile.Request, error) {
+	invalid := &apierror.InvalidError{}
+	var r profile.Request
+	switch n := len(req.GetIdentifiers()); {
+	case n == 0:
+		invalid.Add("identifiers", "at least one identifier is required, such as anonymous_id or user_id")
+	case n > MaxIdentifiers:
+		invalid.Add("identifiers", "at most %d identifiers can be resolved together, got %d", MaxIdentifiers, n)
+	default:
+		for i, id := range req.GetIdentifiers() {
+			norm, err := ident.Normalize(id)
+			if err != nil {
+				invalid.Add(fmt.Sprintf("identifiers[%d]", i), "%s", err)
+				continue
+			}
+			r.Identifiers = append(r.Identifiers, fromIdentifier(norm))
+		}
+	}
+	if t := req.GetTraits(); t != nil {
+		if size := proto.Size(t); size > MaxTraitsBytes {
+			invalid.Add("traits", "are %d bytes encoded; the limit is %d", size, MaxTraitsBytes)
+		} else {
+			r.Traits = t.AsMap()
+		}
+	}
+	if ts := req.GetObserveTime(); ts != nil {
+		if err := ts.CheckValid(); err != nil {
+			invalid.Add("observe_time", "is not a valid timestamp: %s", err)
+		} else {
+			r.ObserveTime = ts.AsTime()
+		}
+	}
+	return r, invalid.OrNil()
+}
+
+// GetProfile returns a profile by name; the name of a merged profile yields
+// the profile it was merged into.
+func (s *Server) GetProfile(ctx context.Context, req *profilev1.GetProfileRequest) (*profilev1.GetProfileResponse, error) {
+	id, err := parseName(req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.graph.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	pb, err := toProto(p)
+	if err != nil {
+		return nil, err
+	}
+	return &profilev1.GetProfileResponse{Profile: pb}, nil
+}
+
+// LookupProfile returns the profile that holds an identifier.
+func (s *Server) LookupProfile(ctx context.Context, req *profilev1.LookupProfileRequest) (*profilev1.LookupProfileResponse, error) {
+	if req.GetIdentifier() == nil {
+		return nil, apierror.Invalid("identifier", "is required, such as {type: \"email\", value: \"ana@example.com\"}")
+	}
+	norm, err := ident.Normalize(req.GetIdentifier())
+	if err != nil {
+		return nil, apierror.Invalid("identifier", "%s", err)
+	}
+	p, err := s.graph.Lookup(ctx, fromIdentifier(norm))
+	if err != nil {
+		return nil, err
+	}
+	pb, err := toProto(p)
+	if err != nil {
+		return nil, err
+	}
+	return &profilev1.LookupProfileResponse{Profile: pb}, nil
+}
+
+// ListProfiles pages through live profiles, oldest first.
+func (s *Server) ListProfiles(ctx context.Context, req *profilev1.ListProfilesRequest) (*profilev1.ListProfilesResponse, error) {
+	size, err := page.Size(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	var after string
+	if _, err := page.Decode(req.GetPageToken(), &after); err != nil {
+		return nil, err
+	}
+	if after != "" && uuid.Validate(after) != nil {
+		return nil, apierror.Invalid("page_token", "is not a token returned by this method")
+	}
+	profiles, next, err := s.graph.List(ctx, after, size)
+	if err != nil {
+		return nil, err
+	}
+	resp := &profilev1.ListProfilesResponse{Profiles: make([]*profilev1.Profile, len(profiles))}
+	for i, p := range profiles {
+		if resp.Profiles[i], err = toProto(p); err != nil {
+			return nil, err
+		}
+	}
+	if next != "" {
+		resp.NextPageToken = page.Encode(next)
+	}
+	return resp, nil
+}
+
+// parseName returns the profile id of a name "profiles/{id}", in canonical
+// lower-case form.
+func parseName(name string) (string, error) {
+	raw, ok := strings.CutPrefix(name, namePrefix)
+	id, err := uuid.Parse(raw)
+	if !ok || err != nil || id.String() != strings.ToLower(raw) {
+		return "", apierror.Invalid("name", "want profiles/{profile}, where {profile} is a profile id such as 0190c6e2-7a4b-7c3d-8e5f-6a7b8c9d0e1f; got %q", name)
+	}
+	return id.String(), nil
+}
+
+func fromIdentifier(id *typev1.Identifier) profile.Identifier {
+	return profile.Identifier{Type: id.GetType(), Value: id.GetValue()}
+}
+
+func toProto(p profile.Profile) (*profilev1.Profile, error) {
+	traits, err := structpb.NewStruct(p.Traits)
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: encode traits: %w", p.ID, err)
+	}
+	ids := make([]*typev1.Identifier, len(p.Identifiers))
+	for i, id := range p.Identifiers {
+		ids[i] = &typev1.Identifier{Type: id.Type, Value: id.Value}
+	}
+	return &profilev1.Profile{
+		Name:        namePrefix + p.ID,
+		Identifiers: ids,
+		Traits:      traits,
+		CreateTime:  timestamppb.New(p.CreateTime),
+		UpdateTime:  timestamppb.New(p.UpdateTime),
+	}, nil
+}

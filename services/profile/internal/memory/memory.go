@@ -1,0 +1,207 @@
+// Package memory is the profile Store in process memory, for the
+// single-process dev mode and fast tests. Nothing survives the process.
+package memory
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/barista-cdp/barista/services/profile/internal/profile"
+)
+
+// Store is the in-memory profile Store. One mutex serializes every change,
+// which makes Resolve trivially atomic and isolated.
+type Store struct {
+	mu       sync.RWMutex
+	profiles map[string]*record
+	holder   map[profile.Identifier]string
+	order    []string // ids of all profiles, sorted
+	merges   []profile.Merge
+}
+
+type record struct {
+	profile    profile.Profile
+	mergedInto string
+}
+
+var _ profile.Store = (*Store)(nil)
+
+// New returns an empty Store.
+func New() *Store {
+	return &Store{profiles: map[string]*record{}, holder: map[profile.Identifier]string{}}
+}
+
+// Holders returns the live profiles that hold any of ids.
+func (s *Store) Holders(_ context.Context, ids []profile.Identifier) ([]profile.Profile, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.holders(ids), nil
+}
+
+func (s *Store) holders(ids []profile.Identifier) []profile.Profile {
+	var out []profile.Profile
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if pid, ok := s.holder[id]; ok && !seen[pid] {
+			seen[pid] = true
+			out = append(out, s.profiles[pid].profile.Clone())
+		}
+	}
+	return out
+}
+
+// Resolve decides and applies a change under the store's write lock.
+func (s *Store) Resolve(_ context.Context, ids []profile.Identifier, decide func([]profile.Profile) (profile.Change, error)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	change, err := decide(s.holders(ids))
+	if err != nil {
+		return err
+	}
+	if err := s.check(change); err != nil {
+		return err
+	}
+	s.apply(change)
+	return nil
+}
+
+// check verifies that change can be applied in full, so that apply never
+// leaves a change half done.
+func (s *Store) check(change profile.Change) error {
+	if p := change.Create; p != nil {
+		if _, ok := s.profiles[p.ID]; ok {
+			return fmt.Errorf("create profile %s: id in use", p.ID)
+		}
+		return s.checkFree(p.Identifiers)
+	}
+	u := change.Update
+	if u == nil {
+		return nil
+	}
+	if err := s.checkLive(u.ProfileID); err != nil {
+		return err
+	}
+	for _, m := range u.Merges {
+		if err := s.checkLive(m.Merged); err != nil {
+			return err
+		}
+		if m.Merged == u.ProfileID {
+			return fmt.Errorf("merge profile %s into itself", m.Merged)
+		}
+	}
+	return s.checkFree(u.Link)
+}
+
+func (s *Store) checkLive(id string) error {
+	r, ok := s.profiles[id]
+	switch {
+	case !ok:
+		return fmt.Errorf("profile %s does not exist", id)
+	case r.mergedInto != "":
+		return fmt.Errorf("profile %s was merged into %s", id, r.mergedInto)
+	}
+	return nil
+}
+
+func (s *Store) checkFree(ids []profile.Identifier) error {
+	for _, id := range ids {
+		if pid, ok := s.holder[id]; ok {
+			return fmt.Errorf("link %s: already held by profile %s", id, pid)
+		}
+	}
+	return nil
+}
+
+func (s *Store) apply(change profile.Change) {
+	if p := change.Create; p != nil {
+		s.profiles[p.ID] = &record{profile: p.Clone()}
+		i, _ := slices.BinarySearch(s.order, p.ID)
+		s.order = slices.Insert(s.order, i, p.ID)
+		for _, id := range p.Identifiers {
+			s.holder[id] = p.ID
+		}
+		return
+	}
+	u := change.Update
+	if u == nil {
+		return
+	}
+	target := &s.profiles[u.ProfileID].profile
+	for _, id := range u.Link {
+		s.holder[id] = u.ProfileID
+		target.Identifiers = append(target.Identifiers, id)
+	}
+	for _, m := range u.Merges {
+		r := s.profiles[m.Merged]
+		for _, id := range r.profile.Identifiers {
+			s.holder[id] = u.ProfileID
+		}
+		target.Identifiers = append(target.Identifiers, r.profile.Identifiers...)
+		r.profile.Identifiers = nil
+		r.profile.UpdateTime = m.Time
+		r.mergedInto = u.ProfileID
+		m.Identifiers = slices.Clone(m.Identifiers)
+		s.merges = append(s.merges, m)
+	}
+	target.Traits = maps.Clone(u.Traits)
+	target.UpdateTime = u.Time
+}
+
+// Get returns the live profile that id is or was merged into.
+func (s *Store) Get(_ context.Context, id string) (profile.Profile, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r, ok := s.profiles[id]
+	if !ok {
+		return profile.Profile{}, profile.ErrNotFound
+	}
+	for r.mergedInto != "" {
+		r = s.profiles[r.mergedInto]
+	}
+	return r.profile.Clone(), nil
+}
+
+// Lookup returns the profile that holds id.
+func (s *Store) Lookup(_ context.Context, id profile.Identifier) (profile.Profile, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	pid, ok := s.holder[id]
+	if !ok {
+		return profile.Profile{}, profile.ErrNotFound
+	}
+	return s.profiles[pid].profile.Clone(), nil
+}
+
+// List returns live profiles after the id after, in id order.
+func (s *Store) List(_ context.Context, after string, limit int) ([]profile.Profile, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	i, found := slices.BinarySearch(s.order, after)
+	if found {
+		i++
+	}
+	var out []profile.Profile
+	for ; i < len(s.order) && len(out) < limit; i++ {
+		if r := s.profiles[s.order[i]]; r.mergedInto == "" {
+			out = append(out, r.profile.Clone())
+		}
+	}
+	return out, nil
+}
+
+// Merges returns the merges the profile took part in, oldest first.
+func (s *Store) Merges(_ context.Context, id string) ([]profile.Merge, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []profile.Merge
+	for _, m := range s.merges {
+		if m.Survivor == id || m.Merged == id {
+			m.Identifiers = slices.Clone(m.Identifiers)
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}

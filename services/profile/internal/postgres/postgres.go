@@ -1,0 +1,381 @@
+// Package postgres is the profile Store on Postgres (pgx/v5), in the
+// "profile" schema created by the service's migrations.
+//
+// Resolve is serialized per identifier and per profile, not globally: a
+// transaction takes a transaction-scoped advisory lock on a hash of each
+// requested identifier, in sorted order, and then row locks on the profiles
+// that hold them, in id order. The advisory locks make two callers that see
+// the same new identifier take turns, so the second finds the profile the
+// first created (the primary key on (type, value) backs this up); the row
+// locks keep a profile from being linked to and merged away at the same
+// time. Locks are always taken identifiers first, then profiles, each in
+// sorted order, so transactions do not deadlock on them; the rare deadlock
+// that remains (a profile merged away while a transaction waited for it, so
+// that it must lock the survivor out of order) is detected by Postgres and
+// the transaction retried.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/barista-cdp/barista/pkg/pg"
+	"github.com/barista-cdp/barista/services/profile/internal/profile"
+)
+
+// maxAttempts bounds how often Resolve runs a transaction that failed on a
+// deadlock, a serialization failure or a unique violation.
+const maxAttempts = 5
+
+// Store is the Postgres profile Store.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ profile.Store = (*Store)(nil)
+
+// New returns a Store on pool, whose database has the profile migrations
+// applied.
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool}
+}
+
+// profileColumns selects a profile p with its identifiers, in the order
+// scanProfile reads them.
+const profileColumns = `p.id::text, p.traits, p.create_time, p.update_time,
+	COALESCE((SELECT jsonb_agg(jsonb_build_array(i.type, i.value)) FROM profile.identifiers i WHERE i.profile_id = p.id), '[]'::jsonb)`
+
+const holdersSQL = `-- name: Holders
+SELECT ` + profileColumns + `
+FROM profile.profiles p
+WHERE p.id IN (
+	SELECT i.profile_id
+	FROM profile.identifiers i
+	JOIN unnest($1::text[], $2::text[]) AS u(type, value) ON i.type = u.type AND i.value = u.value
+)`
+
+// Holders returns the live profiles that hold any of ids, in one statement
+// and so from one snapshot.
+func (s *Store) Holders(ctx context.Context, ids []profile.Identifier) ([]profile.Profile, error) {
+	types, values := split(ids)
+	profiles, err := queryProfiles(ctx, s.pool, holdersSQL, types, values)
+	if err != nil {
+		return nil, fmt.Errorf("read profiles holding identifiers: %w", err)
+	}
+	return profiles, nil
+}
+
+const lockIdentifiersSQL = `-- name: LockIdentifiers
+SELECT pg_advisory_xact_lock(u.k) FROM unnest($1::bigint[]) WITH ORDINALITY AS u(k, n) ORDER BY u.n`
+
+const lockProfilesSQL = `-- name: LockProfiles
+SELECT id FROM profile.profiles WHERE id = ANY($1::text[]::uuid[]) ORDER BY id FOR UPDATE`
+
+// Resolve locks ids and their holders, decides and applies the change in
+// one transaction, retrying transactions that lost a race.
+func (s *Store) Resolve(ctx context.Context, ids []profile.Identifier, decide func([]profile.Profile) (profile.Change, error)) error {
+	types, values := split(ids)
+	keys := lockKeys(ids)
+	for attempt := 1; ; attempt++ {
+		err := pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, lockIdentifiersSQL, keys); err != nil {
+				return fmt.Errorf("lock identifiers: %w", err)
+			}
+			holders, err := lockHolders(ctx, tx, types, values)
+			if err != nil {
+				return err
+			}
+			change, err := decide(holders)
+			if err != nil {
+				return err
+			}
+			return apply(ctx, tx, change)
+		})
+		if err == nil || attempt == maxAttempts || !retryable(err) {
+			return err
+		}
+	}
+}
+
+// lockHolders row-locks the profiles that hold the identifiers and returns
+// them as they are once locked. A profile may be merged away while the
+// transaction waits for its lock, handing its identifiers to another
+// profile, so the holders are read again after each round of locking until
+// every holder is locked.
+func lockHolders(ctx context.Context, tx pgx.Tx, types, values []string) ([]profile.Profile, error) {
+	locked := map[string]bool{}
+	for {
+		holders, err := queryProfiles(ctx, tx, holdersSQL, types, values)
+		if err != nil {
+			return nil, fmt.Errorf("read profiles holding identifiers: %w", err)
+		}
+		var fresh []string
+		for _, p := range holders {
+			if !locked[p.ID] {
+				fresh = append(fresh, p.ID)
+			}
+		}
+		if len(fresh) == 0 {
+			return holders, nil
+		}
+		slices.Sort(fresh)
+		if _, err := tx.Exec(ctx, lockProfilesSQL, fresh); err != nil {
+			return nil, fmt.Errorf("lock profiles: %w", err)
+		}
+		for _, id := range fresh {
+			locked[id] = true
+		}
+	}
+}
+
+const (
+	createProfileSQL = `-- name: CreateProfile
+INSERT INTO profile.profiles (id, traits, create_time, update_time) VALUES ($1::text::uuid, $2, $3, $4)`
+
+	linkIdentifiersSQL = `-- name: LinkIdentifiers
+INSERT INTO profile.identifiers (type, value, profile_id, observe_time, link_time)
+SELECT u.type, u.value, $3::text::uuid, $4, $5 FROM unnest($1::text[], $2::text[]) AS u(type, value)`
+
+	moveIdentifiersSQL = `-- name: MoveIdentifiers
+UPDATE profile.identifiers SET profile_id = $1::text::uuid WHERE profile_id = $2::text::uuid`
+
+	markMergedSQL = `-- name: MarkMerged
+UPDATE profile.profiles SET merged_into = $1::text::uuid, update_time = $3 WHERE id = $2::text::uuid AND merged_into IS NULL`
+
+	logMergeSQL = `-- name: LogMerge
+INSERT INTO profile.merges (survivor_id, merged_id, reason, identifiers, merge_time, observe_time)
+VALUES ($1::text::uuid, $2::text::uuid, $3, $4, $5, $6)`
+
+	updateProfileSQL = `-- name: UpdateProfile
+UPDATE profile.profiles SET traits = $2, update_time = $3 WHERE id = $1::text::uuid AND merged_into IS NULL`
+)
+
+// apply writes change in one round trip.
+func apply(ctx context.Context, tx pgx.Tx, change profile.Change) error {
+	b := &pgx.Batch{}
+	// checks[i] says how many rows statement i must affect; -1 for any.
+	var checks []int64
+	queue := func(rows int64, sql string, args ...any) {
+		b.Queue(sql, args...)
+		checks = append(checks, rows)
+	}
+	if p := change.Create; p != nil {
+		queue(1, createProfileSQL, p.ID, traitsOrEmpty(p.Traits), p.CreateTime, p.UpdateTime)
+		if len(p.Identifiers) > 0 {
+			types, values := split(p.Identifiers)
+			queue(int64(len(types)), linkIdentifiersSQL, types, values, p.ID, change.ObserveTime, p.CreateTime)
+		}
+	}
+	if u := change.Update; u != nil {
+		if len(u.Link) > 0 {
+			types, values := split(u.Link)
+			queue(int64(len(types)), linkIdentifiersSQL, types, values, u.ProfileID, change.ObserveTime, u.Time)
+		}
+		for _, m := range u.Merges {
+			queue(-1, moveIdentifiersSQL, u.ProfileID, m.Merged)
+			queue(1, markMergedSQL, u.ProfileID, m.Merged, m.Time)
+			queue(1, logMergeSQL, u.ProfileID, m.Merged, m.Reason, pairs(m.Identifiers), m.Time, m.ObserveTime)
+		}
+		queue(1, updateProfileSQL, u.ProfileID, traitsOrEmpty(u.Traits), u.Time)
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	results := tx.SendBatch(ctx, b)
+	defer results.Close()
+	for i, want := range checks {
+		tag, err := results.Exec()
+		if err != nil {
+			return fmt.Errorf("apply change: %w", err)
+		}
+		if want >= 0 && tag.RowsAffected() != want {
+			return fmt.Errorf("apply change: statement %d changed %d rows, want %d", i, tag.RowsAffected(), want)
+		}
+	}
+	return results.Close()
+}
+
+const getProfileSQL = `-- name: GetProfile
+WITH RECURSIVE chain (id, merged_into) AS (
+	SELECT id, merged_into FROM profile.profiles WHERE id = $1::text::uuid
+	UNION ALL
+	SELECT p.id, p.merged_into FROM profile.profiles p JOIN chain c ON p.id = c.merged_into
+)
+SELECT ` + profileColumns + `
+FROM profile.profiles p
+WHERE p.id = (SELECT id FROM chain WHERE merged_into IS NULL)`
+
+// Get returns the live profile that id is or was merged into.
+func (s *Store) Get(ctx context.Context, id string) (profile.Profile, error) {
+	if uuid.Validate(id) != nil {
+		return profile.Profile{}, profile.ErrNotFound
+	}
+	return s.one(ctx, getProfileSQL, id)
+}
+
+const lookupProfileSQL = `-- name: LookupProfile
+SELECT ` + profileColumns + `
+FROM profile.profiles p
+JOIN profile.identifiers h ON h.profile_id = p.id
+WHERE h.type = $1 AND h.value = $2`
+
+// Lookup returns the profile that holds id.
+func (s *Store) Lookup(ctx context.Context, id profile.Identifier) (profile.Profile, error) {
+	return s.one(ctx, lookupProfileSQL, id.Type, id.Value)
+}
+
+func (s *Store) one(ctx context.Context, sql string, args ...any) (profile.Profile, error) {
+	profiles, err := queryProfiles(ctx, s.pool, sql, args...)
+	switch {
+	case err != nil:
+		return profile.Profile{}, fmt.Errorf("read profile: %w", err)
+	case len(profiles) == 0:
+		return profile.Profile{}, profile.ErrNotFound
+	}
+	return profiles[0], nil
+}
+
+const listProfilesSQL = `-- name: ListProfiles
+SELECT ` + profileColumns + `
+FROM profile.profiles p
+WHERE p.merged_into IS NULL AND p.id > $1::text::uuid
+ORDER BY p.id
+LIMIT $2`
+
+// List returns live profiles after the id after, in id order.
+func (s *Store) List(ctx context.Context, after string, limit int) ([]profile.Profile, error) {
+	if after == "" {
+		after = uuid.Nil.String()
+	} else if err := uuid.Validate(after); err != nil {
+		return nil, fmt.Errorf("list profiles after %q: %w", after, err)
+	}
+	profiles, err := queryProfiles(ctx, s.pool, listProfilesSQL, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list profiles: %w", err)
+	}
+	return profiles, nil
+}
+
+const listMergesSQL = `-- name: ListMerges
+SELECT survivor_id::text, merged_id::text, reason, identifiers, merge_time, observe_time
+FROM profile.merges
+WHERE survivor_id = $1::text::uuid OR merged_id = $1::text::uuid
+ORDER BY id`
+
+// Merges returns the merges the profile took part in, oldest first.
+func (s *Store) Merges(ctx context.Context, id string) ([]profile.Merge, error) {
+	if uuid.Validate(id) != nil {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, listMergesSQL, id)
+	if err != nil {
+		return nil, fmt.Errorf("list merges: %w", err)
+	}
+	merges, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (profile.Merge, error) {
+		var (
+			m   profile.Merge
+			ids [][2]string
+		)
+		if err := row.Scan(&m.Survivor, &m.Merged, &m.Reason, &ids, &m.Time, &m.ObserveTime); err != nil {
+			return m, err
+		}
+		m.Identifiers = unpair(ids)
+		m.Time, m.ObserveTime = m.Time.UTC(), m.ObserveTime.UTC()
+		return m, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list merges: %w", err)
+	}
+	return merges, nil
+}
+
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func queryProfiles(ctx context.Context, q querier, sql string, args ...any) ([]profile.Profile, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (profile.Profile, error) {
+		var (
+			p   profile.Profile
+			ids [][2]string
+		)
+		if err := row.Scan(&p.ID, &p.Traits, &p.CreateTime, &p.UpdateTime, &ids); err != nil {
+			return p, err
+		}
+		p.Identifiers = unpair(ids)
+		p.CreateTime, p.UpdateTime = p.CreateTime.UTC(), p.UpdateTime.UTC()
+		return p, nil
+	})
+}
+
+func split(ids []profile.Identifier) (types, values []string) {
+	types, values = make([]string, len(ids)), make([]string, len(ids))
+	for i, id := range ids {
+		types[i], values[i] = id.Type, id.Value
+	}
+	return types, values
+}
+
+// pairs is the JSON form of identifiers in the merge log: [["email", "ana@example.com"], ...].
+func pairs(ids []profile.Identifier) [][2]string {
+	out := make([][2]string, len(ids))
+	for i, id := range ids {
+		out[i] = [2]string{id.Type, id.Value}
+	}
+	return out
+}
+
+func unpair(ids [][2]string) []profile.Identifier {
+	out := make([]profile.Identifier, len(ids))
+	for i, id := range ids {
+		out[i] = profile.Identifier{Type: id[0], Value: id[1]}
+	}
+	return out
+}
+
+func traitsOrEmpty(traits map[string]any) map[string]any {
+	if traits == nil {
+		return map[string]any{}
+	}
+	return traits
+}
+
+// lockKeys returns the advisory lock keys of ids, sorted and distinct, so
+// that every transaction takes them in the same order.
+func lockKeys(ids []profile.Identifier) []int64 {
+	keys := make([]int64, len(ids))
+	for i, id := range ids {
+		h := fnv.New64a()
+		h.Write([]byte("barista.profile.identifier." + id.String()))
+		keys[i] = int64(h.Sum64())
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+// retryable reports whether err is a conflict with a concurrent transaction
+// that a fresh attempt resolves: a deadlock, a serialization failure, or a
+// unique violation (an identifier linked concurrently).
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch pgErr.Code {
+	case "40P01", "40001", "23505":
+		return true
+	}
+	return false
+}
