@@ -1,0 +1,71 @@
+// Package service assembles the metrics service: its store (Postgres or in
+// memory), the tracker, the gRPC API, and the consumer of the segment
+// service's membership changes.
+package service
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"google.golang.org/grpc"
+
+	"github.com/barista-cdp/barista/pkg/app"
+	segmentv1 "github.com/barista-cdp/barista/pkg/gen/barista/segment/v1"
+	"github.com/barista-cdp/barista/services/metrics/internal/api"
+	"github.com/barista-cdp/barista/services/metrics/internal/memory"
+	"github.com/barista-cdp/barista/services/metrics/internal/metrics"
+	"github.com/barista-cdp/barista/services/metrics/internal/postgres"
+	"github.com/barista-cdp/barista/services/metrics/migrations"
+)
+
+// Spec describes the metrics service to app.Main and the dev server.
+var Spec = app.Spec{
+	Name:       "metrics",
+	GRPCAddr:   "127.0.0.1:7074",
+	Peers:      []string{"segment"},
+	Migrations: migrations.FS,
+	New:        New,
+}
+
+// Service is the assembled metrics service.
+type Service struct {
+	server   *api.Server
+	consumer func(context.Context) error
+}
+
+// New builds the service from env: the in-memory store when env.Pool is
+// nil, else Postgres; one segment service client on the segment peer's
+// connection, for the membership feed and existence checks.
+func New(_ context.Context, env app.Env) (app.Service, error) {
+	conn := env.Peers["segment"]
+	if conn == nil {
+		return nil, errors.New("the metrics service needs the segment service: set --segment-addr")
+	}
+	logger := env.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	var store metrics.Store
+	if env.Pool == nil {
+		store = memory.New()
+	} else {
+		store = postgres.New(env.Pool)
+	}
+	segments := segmentv1.NewSegmentServiceClient(conn)
+	tracker := metrics.NewTracker(store, api.Segments(segments, logger))
+	return &Service{
+		server:   api.New(tracker),
+		consumer: api.Consumer(tracker, segments, logger).Run,
+	}, nil
+}
+
+// Register adds the MetricsService to r.
+func (s *Service) Register(r grpc.ServiceRegistrar) {
+	s.server.Register(r)
+}
+
+// Run consumes the membership changes until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	return s.consumer(ctx)
+}
