@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/barista-cdp/barista/internal/devserver"
+	"github.com/barista-cdp/barista/pkg/telemetry"
+)
+
+func (a *app) devCommand() *cobra.Command {
+	cfg := devserver.Config{}
+	var logFormat, logLevel string
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run the whole suite in one process for development",
+		Long: `Run the event, profile, segment and metrics services in one process.
+
+Every gRPC service is served on --grpc-addr and the HTTP APIs and Prometheus
+metrics on --http-addr. Without --database-url everything is kept in memory and
+lost when the process stops; with it, Postgres is used and migrated at start.
+The dev server has no authentication: do not expose it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Logger = telemetry.NewLogger(a.errOut, logFormat, logLevel)
+			srv, err := devserver.New(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			banner(a.out, srv)
+			return srv.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:7070", "gRPC address serving every service")
+	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:7080", "HTTP address (HTTP APIs and /metrics)")
+	f.StringVar(&cfg.DatabaseURL, "database-url", os.Getenv("DATABASE_URL"), "Postgres URL (env DATABASE_URL); empty keeps everything in memory")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}
+
+func banner(w io.Writer, srv *devserver.Server) {
+	storage := "IN MEMORY - not durable: all data is lost when this process stops"
+	if srv.Durable {
+		storage = "Postgres (durable)"
+	}
+	fmt.Fprintf(w, `Barista dev server
+  gRPC:     %s  (event, profile, segment, metrics, health, reflection)
+  HTTP:     http://%s  (/metrics)
+  storage:  %s
+  WARNING:  UNAUTHENTICATED - every API is open to anyone who can reach these addresses
+
+Try:  barista --addr %s segment list
+`, srv.GRPCAddr, srv.HTTPAddr, storage, srv.GRPCAddr)
+}

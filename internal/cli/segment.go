@@ -1,0 +1,252 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	segmentv1 "github.com/barista-cdp/barista/pkg/gen/barista/segment/v1"
+	"github.com/barista-cdp/barista/pkg/ident"
+)
+
+func (a *app) segmentCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "segment", Short: "Define segments and see their members"}
+	cmd.AddCommand(a.segmentCreateCommand(), a.segmentGetCommand(), a.segmentListCommand(),
+		a.segmentMembersCommand(), a.segmentOfCommand(), a.segmentWatchCommand())
+	return cmd
+}
+
+func segmentName(id string) string {
+	return "segments/" + strings.TrimPrefix(id, "segments/")
+}
+
+func segmentID(name string) string {
+	return strings.TrimPrefix(name, "segments/")
+}
+
+func (a *app) segmentClient() (segmentv1.SegmentServiceClient, error) {
+	conn, err := a.client()
+	if err != nil {
+		return nil, err
+	}
+	return segmentv1.NewSegmentServiceClient(conn), nil
+}
+
+func (a *app) segmentCreateCommand() *cobra.Command {
+	var seg segmentv1.Segment
+	cmd := &cobra.Command{
+		Use:     "create ID --condition CEL",
+		Short:   "Create a segment and evaluate every profile against it",
+		Example: `  barista segment create buyers --condition 'count("Order Completed", "90d") >= 1' --description "Ordered in the last 90 days"`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			client, err := a.segmentClient()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := callCtx(cmd)
+			defer cancel()
+			resp, err := client.CreateSegment(ctx, &segmentv1.CreateSegmentRequest{SegmentId: args[0], Segment: &seg})
+			if err != nil {
+				return err
+			}
+			return a.print(resp, func(t *table) { segmentRows(t, resp.GetSegment()) })
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&seg.Condition, "condition", "", `CEL condition, such as 'count("Order Completed", "90d") >= 1'`)
+	f.StringVar(&seg.DisplayName, "display-name", "", "human-readable name")
+	f.StringVar(&seg.Description, "description", "", "what the segment is for")
+	_ = cmd.MarkFlagRequired("condition")
+	return cmd
+}
+
+func segmentRows(t *table, s *segmentv1.Segment) {
+	t.row("SEGMENT", s.GetName())
+	t.row("DISPLAY NAME", dash(s.GetDisplayName()))
+	t.row("DESCRIPTION", dash(s.GetDescription()))
+	t.row("CONDITION", s.GetCondition())
+	t.row("REVISION", s.GetRevision())
+	t.row("CREATED", formatTime(s.GetCreateTime(), s.GetCreateTime() != nil))
+	t.row("UPDATED", formatTime(s.GetUpdateTime(), s.GetUpdateTime() != nil))
+}
+
+func (a *app) segmentGetCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "get ID",
+		Short: "Show a segment's definition",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			client, err := a.segmentClient()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := callCtx(cmd)
+			defer cancel()
+			resp, err := client.GetSegment(ctx, &segmentv1.GetSegmentRequest{Name: segmentName(args[0])})
+			if err != nil {
+				return err
+			}
+			return a.print(resp, func(t *table) { segmentRows(t, resp.GetSegment()) })
+		},
+	}
+}
+
+func (a *app) segmentListCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List segments",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			client, err := a.segmentClient()
+			if err != nil {
+				return err
+			}
+			all := &segmentv1.ListSegmentsResponse{}
+			for token := ""; ; {
+				ctx, cancel := callCtx(cmd)
+				resp, err := client.ListSegments(ctx, &segmentv1.ListSegmentsRequest{PageSize: 1000, PageToken: token})
+				cancel()
+				if err != nil {
+					return err
+				}
+				all.Segments = append(all.Segments, resp.GetSegments()...)
+				if token = resp.GetNextPageToken(); token == "" {
+					break
+				}
+			}
+			return a.print(all, func(t *table) {
+				t.row("ID", "REVISION", "CONDITION", "DESCRIPTION")
+				for _, s := range all.GetSegments() {
+					t.row(segmentID(s.GetName()), s.GetRevision(), s.GetCondition(), dash(s.GetDescription()))
+				}
+			})
+		},
+	}
+}
+
+func (a *app) segmentMembersCommand() *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "members ID",
+		Short: "List a segment's current members",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			client, err := a.segmentClient()
+			if err != nil {
+				return err
+			}
+			all := &segmentv1.ListSegmentMembersResponse{}
+			for token := ""; len(all.Memberships) < limit; {
+				ctx, cancel := callCtx(cmd)
+				resp, err := client.ListSegmentMembers(ctx, &segmentv1.ListSegmentMembersRequest{
+					Segment: segmentName(args[0]), PageSize: int32(min(limit-len(all.Memberships), 1000)), PageToken: token,
+				})
+				cancel()
+				if err != nil {
+					return err
+				}
+				all.Memberships = append(all.Memberships, resp.GetMemberships()...)
+				all.NextPageToken = resp.GetNextPageToken()
+				if token = resp.GetNextPageToken(); token == "" {
+					break
+				}
+			}
+			return a.print(all, func(t *table) {
+				t.row("PROFILE", "ENTERED", "REVISION")
+				for _, m := range all.GetMemberships() {
+					t.row(m.GetProfile(), formatTime(m.GetEnterTime(), m.GetEnterTime() != nil), m.GetSegmentRevision())
+				}
+			})
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 1000, "maximum number of members to list")
+	return cmd
+}
+
+func (a *app) segmentOfCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "of IDENTIFIER",
+		Short:   "List the segments a customer is in",
+		Example: "  barista segment of email:ana@example.com",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := ident.Parse(args[0])
+			if err != nil {
+				return err
+			}
+			client, err := a.segmentClient()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := callCtx(cmd)
+			defer cancel()
+			resp, err := client.ListProfileMemberships(ctx, &segmentv1.ListProfileMembershipsRequest{Identifier: id})
+			if err != nil {
+				return err
+			}
+			return a.print(resp, func(t *table) {
+				t.row("SEGMENT", "ENTERED", "REVISION")
+				for _, m := range resp.GetMemberships() {
+					t.row(segmentID(m.GetSegment()), formatTime(m.GetEnterTime(), m.GetEnterTime() != nil), m.GetSegmentRevision())
+				}
+			})
+		},
+	}
+}
+
+func (a *app) segmentWatchCommand() *cobra.Command {
+	var after string
+	var segments []string
+	cmd := &cobra.Command{
+		Use:   "watch [--segment ID]... [--after CURSOR]",
+		Short: "Stream membership changes as they happen",
+		Long: `Stream membership changes, from the first ever recorded (or after --after), then
+follow new changes until interrupted. Each line carries a cursor: pass it as
+--after to resume without losing or repeating a change.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			client, err := a.segmentClient()
+			if err != nil {
+				return err
+			}
+			req := &segmentv1.WatchMembershipChangesRequest{AfterCursor: after}
+			for _, s := range segments {
+				req.Segments = append(req.Segments, segmentName(s))
+			}
+			stream, err := client.WatchMembershipChanges(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			if a.output == "table" {
+				fmt.Fprintln(a.out, "CURSOR\tTIME\tCHANGE\tSEGMENT\tPROFILE\tREASON")
+			}
+			for {
+				resp, err := stream.Recv()
+				if errors.Is(err, io.EOF) || cmd.Context().Err() != nil {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				for _, c := range resp.GetChanges() {
+					if a.output == "json" {
+						if err := a.printJSON(c); err != nil {
+							return err
+						}
+						continue
+					}
+					kind := strings.ToLower(strings.TrimPrefix(c.GetKind().String(), "KIND_"))
+					fmt.Fprintf(a.out, "%s\t%s\t%s\t%s\t%s\t%s\n", c.GetCursor(), formatTime(c.GetChangeTime(), c.GetChangeTime() != nil),
+						kind, segmentID(c.GetSegment()), c.GetProfile(), dash(c.GetReason()))
+				}
+			}
+		},
+	}
+	cmd.Flags().StringVar(&after, "after", "", "resume after this cursor")
+	cmd.Flags().StringArrayVar(&segments, "segment", nil, "only changes of this segment (repeatable)")
+	return cmd
+}
