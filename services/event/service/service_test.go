@@ -3,21 +3,18 @@ package service_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/barista-cdp/barista/pkg/app"
 	eventv1 "github.com/barista-cdp/barista/pkg/gen/barista/event/v1"
 	profilev1 "github.com/barista-cdp/barista/pkg/gen/barista/profile/v1"
 	typev1 "github.com/barista-cdp/barista/pkg/gen/barista/type/v1"
-	"github.com/barista-cdp/barista/pkg/grpcclient"
-	"github.com/barista-cdp/barista/pkg/grpcserver"
+	"github.com/barista-cdp/barista/pkg/grpctest"
 	"github.com/barista-cdp/barista/pkg/pgtest"
 	"github.com/barista-cdp/barista/services/event/migrations"
 	"github.com/barista-cdp/barista/services/event/service"
@@ -37,29 +34,22 @@ func (oneProfilePerValue) ResolveProfile(_ context.Context, req *profilev1.Resol
 // in memory), with a fake profile service on the same server.
 func serve(t *testing.T, env app.Env) eventv1.EventServiceClient {
 	t.Helper()
-	lis := bufconn.Listen(1 << 20)
-	conn, err := grpcclient.Dial("passthrough:///bufnet", grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-		return lis.DialContext(ctx)
-	}))
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
-	env.Peers = map[string]*grpc.ClientConn{"profile": conn}
+	srv := grpctest.New(t)
+	env.Peers = map[string]*grpc.ClientConn{"profile": srv.Conn}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	svc, err := service.Spec.New(ctx, env)
 	require.NoError(t, err)
-	srv := grpcserver.New(grpcserver.Options{})
 	svc.Register(srv)
 	profilev1.RegisterProfileServiceServer(srv, oneProfilePerValue{})
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
-	go func() { _ = srv.Serve(lis) }()
+	srv.Start()
 	t.Cleanup(func() {
 		cancel()
 		require.NoError(t, <-done)
-		srv.Stop()
 	})
-	return eventv1.NewEventServiceClient(conn)
+	return eventv1.NewEventServiceClient(srv.Conn)
 }
 
 func TestSpec(t *testing.T) {

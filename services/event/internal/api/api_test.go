@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -19,10 +18,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -32,8 +29,7 @@ import (
 	eventv1 "github.com/barista-cdp/barista/pkg/gen/barista/event/v1"
 	profilev1 "github.com/barista-cdp/barista/pkg/gen/barista/profile/v1"
 	typev1 "github.com/barista-cdp/barista/pkg/gen/barista/type/v1"
-	"github.com/barista-cdp/barista/pkg/grpcclient"
-	"github.com/barista-cdp/barista/pkg/grpcserver"
+	"github.com/barista-cdp/barista/pkg/grpctest"
 	"github.com/barista-cdp/barista/services/event/internal/api"
 	"github.com/barista-cdp/barista/services/event/internal/event"
 	"github.com/barista-cdp/barista/services/event/internal/identity"
@@ -123,23 +119,13 @@ type fixture struct {
 // calls the profile service through a gRPC client as in production.
 func start(t *testing.T) *fixture {
 	t.Helper()
-	lis := bufconn.Listen(1 << 20)
-	dial := func() *grpc.ClientConn {
-		conn, err := grpcclient.Dial("passthrough:///bufnet", grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-			return lis.DialContext(ctx)
-		}))
-		require.NoError(t, err)
-		t.Cleanup(func() { conn.Close() })
-		return conn
-	}
+	srv := grpctest.New(t)
 	f := &fixture{profiles: &fakeProfiles{profiles: map[string]string{}, reject: map[string]string{}}, store: memory.New()}
-	log := event.NewLog(f.store, identity.New(profilev1.NewProfileServiceClient(dial())), nil)
-	srv := grpcserver.New(grpcserver.Options{})
+	log := event.NewLog(f.store, identity.New(profilev1.NewProfileServiceClient(srv.Conn)), nil)
 	eventv1.RegisterEventServiceServer(srv, api.NewServer(log, api.Options{Now: func() time.Time { return now }}))
 	profilev1.RegisterProfileServiceServer(srv, f.profiles)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	f.client = eventv1.NewEventServiceClient(dial())
+	srv.Start()
+	f.client = eventv1.NewEventServiceClient(srv.Conn)
 	return f
 }
 

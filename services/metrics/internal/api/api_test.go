@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -13,15 +12,13 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	metricsv1 "github.com/barista-cdp/barista/pkg/gen/barista/metrics/v1"
 	segmentv1 "github.com/barista-cdp/barista/pkg/gen/barista/segment/v1"
-	"github.com/barista-cdp/barista/pkg/grpcserver"
+	"github.com/barista-cdp/barista/pkg/grpctest"
 	"github.com/barista-cdp/barista/services/metrics/internal/api"
 	"github.com/barista-cdp/barista/services/metrics/internal/memory"
 	"github.com/barista-cdp/barista/services/metrics/internal/metrics"
@@ -45,23 +42,6 @@ func (segments) GetSegment(_ context.Context, req *segmentv1.GetSegmentRequest) 
 	return nil, status.Errorf(codes.NotFound, "segment not found: %s", req.GetName())
 }
 
-// serve runs register's services on an in-process listener with the
-// interceptors every Barista server has, and returns a connection to it.
-func serve(t *testing.T, register func(grpc.ServiceRegistrar)) *grpc.ClientConn {
-	t.Helper()
-	lis := bufconn.Listen(1 << 20)
-	srv := grpcserver.New(grpcserver.Options{Logger: slog.New(slog.DiscardHandler)})
-	register(srv)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
-
 type fixture struct {
 	client  metricsv1.MetricsServiceClient
 	tracker *metrics.Tracker
@@ -69,9 +49,9 @@ type fixture struct {
 
 func start(t *testing.T) *fixture {
 	t.Helper()
-	segmentConn := serve(t, func(r grpc.ServiceRegistrar) { segmentv1.RegisterSegmentServiceServer(r, segments{}) })
+	segmentConn := grpctest.Serve(t, func(r grpc.ServiceRegistrar) { segmentv1.RegisterSegmentServiceServer(r, segments{}) })
 	tracker := metrics.NewTracker(memory.New(), api.Segments(segmentv1.NewSegmentServiceClient(segmentConn), slog.New(slog.DiscardHandler)))
-	conn := serve(t, api.New(tracker).Register)
+	conn := grpctest.Serve(t, api.New(tracker).Register)
 	return &fixture{client: metricsv1.NewMetricsServiceClient(conn), tracker: tracker}
 }
 

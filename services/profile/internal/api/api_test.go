@@ -3,8 +3,6 @@ package api_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -14,16 +12,14 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	profilev1 "github.com/barista-cdp/barista/pkg/gen/barista/profile/v1"
 	typev1 "github.com/barista-cdp/barista/pkg/gen/barista/type/v1"
-	"github.com/barista-cdp/barista/pkg/grpcserver"
+	"github.com/barista-cdp/barista/pkg/grpctest"
 	"github.com/barista-cdp/barista/services/profile/internal/api"
 	"github.com/barista-cdp/barista/services/profile/internal/memory"
 	"github.com/barista-cdp/barista/services/profile/internal/profile"
@@ -40,16 +36,7 @@ func start(t *testing.T) profilev1.ProfileServiceClient {
 		now = now.Add(time.Second)
 		return now
 	}})
-	lis := bufconn.Listen(1 << 20)
-	srv := grpcserver.New(grpcserver.Options{Logger: slog.New(slog.DiscardHandler)})
-	profilev1.RegisterProfileServiceServer(srv, api.New(graph))
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
+	conn := grpctest.Serve(t, func(r grpc.ServiceRegistrar) { profilev1.RegisterProfileServiceServer(r, api.New(graph)) })
 	return profilev1.NewProfileServiceClient(conn)
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -15,9 +13,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -25,7 +21,7 @@ import (
 	profilev1 "github.com/barista-cdp/barista/pkg/gen/barista/profile/v1"
 	segmentv1 "github.com/barista-cdp/barista/pkg/gen/barista/segment/v1"
 	typev1 "github.com/barista-cdp/barista/pkg/gen/barista/type/v1"
-	"github.com/barista-cdp/barista/pkg/grpcserver"
+	"github.com/barista-cdp/barista/pkg/grpctest"
 	"github.com/barista-cdp/barista/services/segment/internal/api"
 	"github.com/barista-cdp/barista/services/segment/internal/memory"
 	"github.com/barista-cdp/barista/services/segment/internal/segment"
@@ -58,20 +54,13 @@ type fixture struct {
 func start(t *testing.T) *fixture {
 	t.Helper()
 	engine := segment.NewEngine(memory.New(), segment.Options{Now: func() time.Time { return t0 }})
-	lis := bufconn.Listen(1 << 20)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
-	srv := grpcserver.New(grpcserver.Options{Logger: slog.New(slog.DiscardHandler)})
+	srv := grpctest.New(t)
 	// The API looks identifiers up through a profile service client; here
 	// the fake profile service shares the server.
-	api.New(engine, profilev1.NewProfileServiceClient(conn)).Register(srv)
+	api.New(engine, profilev1.NewProfileServiceClient(srv.Conn)).Register(srv)
 	profilev1.RegisterProfileServiceServer(srv, profiles{})
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	return &fixture{client: segmentv1.NewSegmentServiceClient(conn), engine: engine}
+	srv.Start()
+	return &fixture{client: segmentv1.NewSegmentServiceClient(srv.Conn), engine: engine}
 }
 
 func violations(t *testing.T, err error) map[string]string {

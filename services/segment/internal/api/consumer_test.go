@@ -4,20 +4,18 @@ import (
 	"context"
 	"log/slog"
 	"math"
-	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/barista-cdp/barista/pkg/feed"
 	eventv1 "github.com/barista-cdp/barista/pkg/gen/barista/event/v1"
+	"github.com/barista-cdp/barista/pkg/grpctest"
 	"github.com/barista-cdp/barista/services/segment/internal/condition"
 	"github.com/barista-cdp/barista/services/segment/internal/memory"
 	"github.com/barista-cdp/barista/services/segment/internal/segment"
@@ -132,16 +130,7 @@ func TestConsumerAppliesEachEventOnce(t *testing.T) {
 					Name: "events/" + feed.EncodeCursor(i), Sequence: i, Event: "Order Completed", Profile: "profiles/p1", Timestamp: timestamppb.New(t0),
 				}})
 			}
-			lis := bufconn.Listen(1 << 20)
-			srv := grpc.NewServer()
-			eventv1.RegisterEventServiceServer(srv, src)
-			go func() { _ = srv.Serve(lis) }()
-			defer srv.Stop()
-			conn, err := grpc.NewClient("passthrough:///bufnet",
-				grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-				grpc.WithTransportCredentials(insecure.NewCredentials()))
-			require.NoError(t, err)
-			defer conn.Close()
+			conn := grpctest.Serve(t, func(r grpc.ServiceRegistrar) { eventv1.RegisterEventServiceServer(r, src) })
 
 			runCtx, stop := context.WithCancel(ctx)
 			done := make(chan error)
