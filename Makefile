@@ -52,12 +52,13 @@ generate: ## regenerate the Go and TypeScript code from proto/
 	  $(GO_TOOL) buf generate --template buf.gen.ts.yaml; fi
 
 .PHONY: lint
-lint: ## buf lint, buf breaking against main, go vet
+lint: ## buf lint, buf breaking against main, go vet, kustomize build of deploy/
 	$(GO_TOOL) buf lint
 	@if git rev-parse --verify -q main >/dev/null && git cat-file -e main:proto 2>/dev/null; then \
 	  echo "buf breaking --against .git#branch=main"; $(GO_TOOL) buf breaking --against '.git#branch=main'; \
 	else echo "buf breaking: main has no proto/ yet, nothing to compare"; fi
 	go vet $(PACKAGES)
+	@for k in deploy/base deploy/overlays/*/; do echo "kustomize build $$k"; $(GO_TOOL) kustomize build $$k >/dev/null; done
 
 .PHONY: verify
 verify: generate ## fail if generated code, formatting or go.mod files are stale
