@@ -80,7 +80,7 @@ func (a *app) rootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&a.addr, "addr", addr, "gRPC address of the Barista suite (env BARISTA_ADDR)")
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", "table", "output format: table (for people) or json (protojson, for scripts)")
-	root.AddCommand(a.devCommand(), a.eventCommand(), a.profileCommand(), a.segmentCommand(), a.metricsCommand())
+	root.AddCommand(a.devCommand(), a.eventCommand(), a.profileCommand(), a.segmentCommand(), a.metricsCommand(), a.clvCommand())
 	return root
 }
 
