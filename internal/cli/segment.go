@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	segmentv1 "github.com/barista-cdp/barista/pkg/gen/barista/segment/v1"
 	"github.com/barista-cdp/barista/pkg/ident"
@@ -14,8 +16,8 @@ import (
 
 func (a *app) segmentCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "segment", Short: "Define segments and see their members"}
-	cmd.AddCommand(a.segmentCreateCommand(), a.segmentGetCommand(), a.segmentListCommand(),
-		a.segmentMembersCommand(), a.segmentOfCommand(), a.segmentWatchCommand())
+	cmd.AddCommand(a.segmentCreateCommand(), a.segmentUpdateCommand(), a.segmentGetCommand(), a.segmentListCommand(),
+		a.segmentPreviewCommand(), a.segmentMembersCommand(), a.segmentOfCommand(), a.segmentHistoryCommand(), a.segmentWatchCommand())
 	return cmd
 }
 
@@ -37,6 +39,7 @@ func (a *app) segmentClient() (segmentv1.SegmentServiceClient, error) {
 
 func (a *app) segmentCreateCommand() *cobra.Command {
 	var seg segmentv1.Segment
+	var author, reason string
 	cmd := &cobra.Command{
 		Use:     "create ID --condition CEL",
 		Short:   "Create a segment and evaluate every profile against it",
@@ -49,7 +52,7 @@ func (a *app) segmentCreateCommand() *cobra.Command {
 			}
 			ctx, cancel := callCtx(cmd)
 			defer cancel()
-			resp, err := client.CreateSegment(ctx, &segmentv1.CreateSegmentRequest{SegmentId: args[0], Segment: &seg})
+			resp, err := client.CreateSegment(ctx, &segmentv1.CreateSegmentRequest{SegmentId: args[0], Segment: &seg, Author: author, Reason: reason})
 			if err != nil {
 				return err
 			}
@@ -60,6 +63,126 @@ func (a *app) segmentCreateCommand() *cobra.Command {
 	f.StringVar(&seg.Condition, "condition", "", `CEL condition, such as 'count("Order Completed", "90d") >= 1'`)
 	f.StringVar(&seg.DisplayName, "display-name", "", "human-readable name")
 	f.StringVar(&seg.Description, "description", "", "what the segment is for")
+	f.StringVar(&author, "author", "", "who creates the segment, recorded with revision 1")
+	f.StringVar(&reason, "reason", "", "why the segment is created, recorded with revision 1")
+	_ = cmd.MarkFlagRequired("condition")
+	return cmd
+}
+
+func (a *app) segmentUpdateCommand() *cobra.Command {
+	var seg segmentv1.Segment
+	var author, reason string
+	cmd := &cobra.Command{
+		Use:   "update ID --author WHO --reason WHY [--condition CEL] [--display-name NAME] [--description TEXT]",
+		Short: "Change a segment's definition as a new revision and re-evaluate every profile",
+		Long: `Change a segment's definition. Only the flags given are changed. Each update is a
+new revision that records who made it and why; earlier revisions stay readable
+with "barista segment history" and "barista segment get --revision". A new
+condition is evaluated against every profile at once, and the members it adds
+or removes are recorded with the reason "segment updated".`,
+		Example: `  barista segment update buyers --condition 'count("Order Completed", "90d") >= 2' --author ana@example.com --reason "repeat buyers only"`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var paths []string
+			for flag, path := range map[string]string{"condition": "condition", "display-name": "display_name", "description": "description"} {
+				if cmd.Flags().Changed(flag) {
+					paths = append(paths, path)
+				}
+			}
+			if len(paths) == 0 {
+				return errors.New("nothing to update: give --condition, --display-name or --description")
+			}
+			slices.Sort(paths)
+			client, err := a.segmentClient()
+			if err != nil {
+				return err
+			}
+			seg.Name = segmentName(args[0])
+			ctx, cancel := callCtx(cmd)
+			defer cancel()
+			resp, err := client.UpdateSegment(ctx, &segmentv1.UpdateSegmentRequest{
+				Segment: &seg, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}, Author: author, Reason: reason,
+			})
+			if err != nil {
+				return err
+			}
+			return a.print(resp, func(t *table) { segmentRows(t, resp.GetSegment()) })
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&seg.Condition, "condition", "", "new CEL condition")
+	f.StringVar(&seg.DisplayName, "display-name", "", "new human-readable name")
+	f.StringVar(&seg.Description, "description", "", "new description")
+	f.StringVar(&author, "author", "", "who makes the change, such as an email address (required)")
+	f.StringVar(&reason, "reason", "", "why the change is made (required)")
+	_ = cmd.MarkFlagRequired("author")
+	_ = cmd.MarkFlagRequired("reason")
+	return cmd
+}
+
+func (a *app) segmentHistoryCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "history ID",
+		Short:   "List the revisions of a segment's definition, newest first",
+		Example: "  barista segment history buyers",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			client, err := a.segmentClient()
+			if err != nil {
+				return err
+			}
+			all := &segmentv1.ListSegmentRevisionsResponse{}
+			for token := ""; ; {
+				ctx, cancel := callCtx(cmd)
+				resp, err := client.ListSegmentRevisions(ctx, &segmentv1.ListSegmentRevisionsRequest{Segment: segmentName(args[0]), PageSize: 1000, PageToken: token})
+				cancel()
+				if err != nil {
+					return err
+				}
+				all.Revisions = append(all.Revisions, resp.GetRevisions()...)
+				if token = resp.GetNextPageToken(); token == "" {
+					break
+				}
+			}
+			return a.print(all, func(t *table) {
+				t.row("REVISION", "TIME", "AUTHOR", "REASON", "CONDITION")
+				for _, r := range all.GetRevisions() {
+					t.row(r.GetRevision(), formatTime(r.GetUpdateTime(), r.GetUpdateTime() != nil), dash(r.GetRevisionAuthor()),
+						dash(r.GetRevisionReason()), r.GetCondition())
+				}
+			})
+		},
+	}
+}
+
+func (a *app) segmentPreviewCommand() *cobra.Command {
+	var req segmentv1.PreviewSegmentRequest
+	cmd := &cobra.Command{
+		Use:     "preview --condition CEL [--sample N]",
+		Short:   "Show how many profiles a condition would hold now, without saving a segment",
+		Example: `  barista segment preview --condition 'count("Order Completed", "90d") >= 3 && sum("Order Completed", "revenue", "90d") > 200.0'`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			client, err := a.segmentClient()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := callCtx(cmd)
+			defer cancel()
+			resp, err := client.PreviewSegment(ctx, &req)
+			if err != nil {
+				return err
+			}
+			return a.print(resp, func(t *table) {
+				t.row("SIZE", resp.GetSize())
+				t.row("PROFILES", resp.GetTotalProfiles())
+				t.row("SHARE", fmt.Sprintf("%.1f%%", 100*resp.GetShare()))
+				t.row("SAMPLE", dash(strings.Join(resp.GetSampleProfiles(), " ")))
+			})
+		},
+	}
+	cmd.Flags().StringVar(&req.Condition, "condition", "", `CEL condition, such as 'count("Order Completed", "90d") >= 1'`)
+	cmd.Flags().Int32Var(&req.SampleSize, "sample", 10, "how many members to show, at most 100")
 	_ = cmd.MarkFlagRequired("condition")
 	return cmd
 }
@@ -72,12 +195,15 @@ func segmentRows(t *table, s *segmentv1.Segment) {
 	t.row("REVISION", s.GetRevision())
 	t.row("CREATED", formatTime(s.GetCreateTime(), s.GetCreateTime() != nil))
 	t.row("UPDATED", formatTime(s.GetUpdateTime(), s.GetUpdateTime() != nil))
+	t.row("AUTHOR", dash(s.GetRevisionAuthor()))
+	t.row("REASON", dash(s.GetRevisionReason()))
 }
 
 func (a *app) segmentGetCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "get ID",
-		Short: "Show a segment's definition",
+	var revision int64
+	cmd := &cobra.Command{
+		Use:   "get ID [--revision N]",
+		Short: "Show a segment's definition, current or at a past revision",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			client, err := a.segmentClient()
@@ -86,13 +212,15 @@ func (a *app) segmentGetCommand() *cobra.Command {
 			}
 			ctx, cancel := callCtx(cmd)
 			defer cancel()
-			resp, err := client.GetSegment(ctx, &segmentv1.GetSegmentRequest{Name: segmentName(args[0])})
+			resp, err := client.GetSegment(ctx, &segmentv1.GetSegmentRequest{Name: segmentName(args[0]), Revision: revision})
 			if err != nil {
 				return err
 			}
 			return a.print(resp, func(t *table) { segmentRows(t, resp.GetSegment()) })
 		},
 	}
+	cmd.Flags().Int64Var(&revision, "revision", 0, "a past revision; the current one when 0")
+	return cmd
 }
 
 func (a *app) segmentListCommand() *cobra.Command {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
 	"github.com/barista-cdp/barista/pkg/app"
@@ -30,8 +31,9 @@ var Spec = app.Spec{
 
 // Service is the assembled segment service.
 type Service struct {
-	server   *api.Server
-	consumer func(context.Context) error
+	server    *api.Server
+	consumer  func(context.Context) error
+	scheduler func(context.Context) error
 }
 
 // New builds the service from env: the in-memory store when env.Pool is
@@ -50,8 +52,9 @@ func New(_ context.Context, env app.Env) (app.Service, error) {
 	engine := segment.NewEngine(store, segment.Options{Logger: env.Logger})
 	consumer := api.Consumer(engine, eventv1.NewEventServiceClient(eventConn), env.Logger)
 	return &Service{
-		server:   api.New(engine, profilev1.NewProfileServiceClient(profileConn)),
-		consumer: consumer.Run,
+		server:    api.New(engine, profilev1.NewProfileServiceClient(profileConn)),
+		consumer:  consumer.Run,
+		scheduler: engine.RunScheduler,
 	}, nil
 }
 
@@ -60,7 +63,11 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	s.server.Register(r)
 }
 
-// Run consumes the event stream until ctx ends.
+// Run consumes the event stream and runs the scheduler of time-driven
+// evaluation until ctx ends or one of them fails.
 func (s *Service) Run(ctx context.Context) error {
-	return s.consumer(ctx)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.consumer(ctx) })
+	g.Go(func() error { return s.scheduler(ctx) })
+	return g.Wait()
 }

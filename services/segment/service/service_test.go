@@ -138,9 +138,12 @@ func exercise(t *testing.T, s *suite) {
 	traits, err := structpb.NewStruct(map[string]any{"city": "London"})
 	require.NoError(t, err)
 	s.peers.append(t, &eventv1.Event{Type: eventv1.EventType_EVENT_TYPE_IDENTIFY, Profile: "profiles/u42", Identifiers: userID("42"), Traits: traits}, traceparent)
+	// A preview evaluates the profiles the service has applied events of:
+	// once it finds the Londoner, the identify has been applied, and the
+	// backfill of "londoners" below is what makes the profile a member.
 	eventually(t, "the identify to be applied", func() bool {
-		resp, err := s.client.ListProfileMemberships(ctx, &segmentv1.ListProfileMembershipsRequest{Identifier: userID("42")[0]})
-		return err == nil && resp.GetProfile() == "profiles/u42"
+		resp, err := s.client.PreviewSegment(ctx, &segmentv1.PreviewSegmentRequest{Condition: `traits.city == "London"`})
+		return err == nil && resp.GetSize() == 1
 	})
 
 	for id, cond := range map[string]string{
@@ -207,4 +210,29 @@ func TestServicePostgresResumes(t *testing.T) {
 	resp, err := watch.Recv()
 	require.NoError(t, err)
 	require.Len(t, resp.GetChanges(), 5, "each event applied once")
+}
+
+// TestServiceTimeDrivenExit checks that the running service's scheduler
+// records an exit when an event leaves a window, with no new event.
+func TestServiceTimeDrivenExit(t *testing.T) {
+	s := newSuite(t)
+	stop := s.run(t, app.Env{})
+	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := s.client.CreateSegment(ctx, &segmentv1.CreateSegmentRequest{SegmentId: "clicked",
+		Segment: &segmentv1.Segment{Condition: `count("Email Clicked", "2s") >= 1`}})
+	require.NoError(t, err)
+	s.peers.append(t, &eventv1.Event{Event: "Email Clicked", Profile: "profiles/u1", Identifiers: userID("1"), Timestamp: timestamppb.Now()}, traceparent)
+	watch, err := s.client.WatchMembershipChanges(ctx, &segmentv1.WatchMembershipChangesRequest{})
+	require.NoError(t, err)
+	var changes []*segmentv1.MembershipChange
+	for len(changes) < 2 {
+		resp, err := watch.Recv()
+		require.NoError(t, err)
+		changes = append(changes, resp.GetChanges()...)
+	}
+	require.Equal(t, segmentv1.MembershipChange_KIND_ENTERED, changes[0].GetKind())
+	require.Equal(t, segmentv1.MembershipChange_KIND_EXITED, changes[1].GetKind())
+	require.Equal(t, "time", changes[1].GetReason())
 }

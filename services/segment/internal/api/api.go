@@ -29,6 +29,14 @@ import (
 const (
 	MaxDisplayName = 256
 	MaxDescription = 4096
+	MaxAuthor      = 256
+	MaxReason      = 1024
+)
+
+// Sample sizes of PreviewSegment.
+const (
+	DefaultSampleSize = 10
+	MaxSampleSize     = 100
 )
 
 const (
@@ -71,17 +79,16 @@ func (s *Server) CreateSegment(ctx context.Context, req *segmentv1.CreateSegment
 			invalid.Add("segment.condition", "%v", err)
 		}
 	}
-	if n := utf8.RuneCountInString(in.GetDisplayName()); n > MaxDisplayName {
-		invalid.Add("segment.display_name", "is %d characters long; the limit is %d", n, MaxDisplayName)
-	}
-	if n := utf8.RuneCountInString(in.GetDescription()); n > MaxDescription {
-		invalid.Add("segment.description", "is %d characters long; the limit is %d", n, MaxDescription)
-	}
+	checkLength(invalid, "segment.display_name", in.GetDisplayName(), MaxDisplayName)
+	checkLength(invalid, "segment.description", in.GetDescription(), MaxDescription)
+	checkLength(invalid, "author", req.GetAuthor(), MaxAuthor)
+	checkLength(invalid, "reason", req.GetReason(), MaxReason)
 	if err := invalid.OrNil(); err != nil {
 		return nil, err
 	}
 	created, err := s.engine.CreateSegment(ctx, segment.Segment{
 		ID: req.GetSegmentId(), DisplayName: in.GetDisplayName(), Description: in.GetDescription(), Condition: in.GetCondition(),
+		Author: req.GetAuthor(), Reason: req.GetReason(),
 	})
 	if err != nil {
 		return nil, err
@@ -89,17 +96,157 @@ func (s *Server) CreateSegment(ctx context.Context, req *segmentv1.CreateSegment
 	return &segmentv1.CreateSegmentResponse{Segment: segmentProto(created)}, nil
 }
 
-// GetSegment returns a segment.
+// checkLength adds a violation when value is longer than limit characters.
+func checkLength(invalid *apierror.InvalidError, field, value string, limit int) {
+	if n := utf8.RuneCountInString(value); n > limit {
+		invalid.Add(field, "is %d characters long; the limit is %d", n, limit)
+	}
+}
+
+// GetSegment returns a segment, at its current revision or a past one.
 func (s *Server) GetSegment(ctx context.Context, req *segmentv1.GetSegmentRequest) (*segmentv1.GetSegmentResponse, error) {
+	invalid := &apierror.InvalidError{}
 	id, err := parseSegment("name", req.GetName())
-	if err != nil {
+	addInvalid(invalid, err)
+	if req.GetRevision() < 0 {
+		invalid.Add("revision", "is %d; want a revision number, or 0 for the current revision", req.GetRevision())
+	}
+	if err := invalid.OrNil(); err != nil {
 		return nil, err
 	}
-	seg, err := s.engine.GetSegment(ctx, id)
+	var seg segment.Segment
+	if req.GetRevision() == 0 {
+		seg, err = s.engine.GetSegment(ctx, id)
+	} else {
+		seg, err = s.engine.GetRevision(ctx, id, req.GetRevision())
+	}
 	if err != nil {
 		return nil, err
 	}
 	return &segmentv1.GetSegmentResponse{Segment: segmentProto(seg)}, nil
+}
+
+// updatable are the fields UpdateSegment changes, by update_mask path.
+var updatable = []string{"condition", "display_name", "description"}
+
+// UpdateSegment validates an update and stores it as a new revision,
+// re-evaluating every profile when the condition changes.
+func (s *Server) UpdateSegment(ctx context.Context, req *segmentv1.UpdateSegmentRequest) (*segmentv1.UpdateSegmentResponse, error) {
+	invalid := &apierror.InvalidError{}
+	in := req.GetSegment()
+	var id string
+	if in == nil {
+		invalid.Add("segment", "is required: the segment's name and the new values")
+	} else {
+		var err error
+		id, err = parseSegment("segment.name", in.GetName())
+		addInvalid(invalid, err)
+	}
+	u := segment.SegmentUpdate{ID: id, Author: req.GetAuthor(), Reason: req.GetReason()}
+	paths := req.GetUpdateMask().GetPaths()
+	if len(paths) == 0 {
+		invalid.Add("update_mask", "is required: the fields to update, any of %s", strings.Join(updatable, ", "))
+	}
+	seen := map[string]bool{}
+	for i, path := range paths {
+		field := fmt.Sprintf("update_mask.paths[%d]", i)
+		switch {
+		case seen[path]:
+			invalid.Add(field, "%q is listed twice", path)
+		case path == "condition":
+			switch {
+			case strings.TrimSpace(in.GetCondition()) == "":
+				invalid.Add("segment.condition", "is required when update_mask has condition: a CEL condition, such as count(\"Order Completed\", \"90d\") >= 1")
+			default:
+				if _, err := s.engine.Compile(in.GetCondition()); err != nil {
+					invalid.Add("segment.condition", "%v", err)
+				}
+			}
+			u.Condition = ptr(in.GetCondition())
+		case path == "display_name":
+			checkLength(invalid, "segment.display_name", in.GetDisplayName(), MaxDisplayName)
+			u.DisplayName = ptr(in.GetDisplayName())
+		case path == "description":
+			checkLength(invalid, "segment.description", in.GetDescription(), MaxDescription)
+			u.Description = ptr(in.GetDescription())
+		default:
+			invalid.Add(field, "%q cannot be updated; the fields that can are %s", path, strings.Join(updatable, ", "))
+		}
+		seen[path] = true
+	}
+	if strings.TrimSpace(req.GetAuthor()) == "" {
+		invalid.Add("author", "is required: who makes the change, such as an email address")
+	}
+	if strings.TrimSpace(req.GetReason()) == "" {
+		invalid.Add("reason", "is required: why the change is made")
+	}
+	checkLength(invalid, "author", req.GetAuthor(), MaxAuthor)
+	checkLength(invalid, "reason", req.GetReason(), MaxReason)
+	if err := invalid.OrNil(); err != nil {
+		return nil, err
+	}
+	updated, err := s.engine.UpdateSegment(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	return &segmentv1.UpdateSegmentResponse{Segment: segmentProto(updated)}, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// ListSegmentRevisions returns a page of a segment's revisions, newest
+// first.
+func (s *Server) ListSegmentRevisions(ctx context.Context, req *segmentv1.ListSegmentRevisionsRequest) (*segmentv1.ListSegmentRevisionsResponse, error) {
+	invalid := &apierror.InvalidError{}
+	id, err := parseSegment("segment", req.GetSegment())
+	addInvalid(invalid, err)
+	size, err := page.Size(req.GetPageSize())
+	addInvalid(invalid, err)
+	var before int64
+	_, err = page.Decode(req.GetPageToken(), &before)
+	addInvalid(invalid, err)
+	if err := invalid.OrNil(); err != nil {
+		return nil, err
+	}
+	revs, err := s.engine.ListRevisions(ctx, id, before, size+1)
+	if err != nil {
+		return nil, err
+	}
+	resp := &segmentv1.ListSegmentRevisionsResponse{}
+	if len(revs) > size {
+		revs = revs[:size]
+		resp.NextPageToken = page.Encode(revs[size-1].Revision)
+	}
+	for _, r := range revs {
+		resp.Revisions = append(resp.Revisions, segmentProto(r))
+	}
+	return resp, nil
+}
+
+// PreviewSegment evaluates a condition against every profile without
+// saving anything.
+func (s *Server) PreviewSegment(ctx context.Context, req *segmentv1.PreviewSegmentRequest) (*segmentv1.PreviewSegmentResponse, error) {
+	invalid := &apierror.InvalidError{}
+	if strings.TrimSpace(req.GetCondition()) == "" {
+		invalid.Add("condition", "is required: a CEL condition, such as count(\"Order Completed\", \"90d\") >= 1")
+	} else if _, err := s.engine.Compile(req.GetCondition()); err != nil {
+		invalid.Add("condition", "%v", err)
+	}
+	sample := int(req.GetSampleSize())
+	switch {
+	case sample == 0:
+		sample = DefaultSampleSize
+	case sample < 0 || sample > MaxSampleSize:
+		invalid.Add("sample_size", "is %d; want 0 to %d (0 for %d)", sample, MaxSampleSize, DefaultSampleSize)
+	}
+	if err := invalid.OrNil(); err != nil {
+		return nil, err
+	}
+	p, err := s.engine.PreviewSegment(ctx, req.GetCondition(), sample)
+	if err != nil {
+		return nil, err
+	}
+	return &segmentv1.PreviewSegmentResponse{Size: p.Size, TotalProfiles: p.Total, Share: p.Share(), SampleProfiles: p.Sample}, nil
 }
 
 // ListSegments returns a page of segments by id.
@@ -243,13 +390,15 @@ func addInvalid(invalid *apierror.InvalidError, err error) {
 
 func segmentProto(s segment.Segment) *segmentv1.Segment {
 	return &segmentv1.Segment{
-		Name:        segmentPrefix + s.ID,
-		DisplayName: s.DisplayName,
-		Description: s.Description,
-		Condition:   s.Condition,
-		Revision:    s.Revision,
-		CreateTime:  timestamppb.New(s.CreateTime),
-		UpdateTime:  timestamppb.New(s.UpdateTime),
+		Name:           segmentPrefix + s.ID,
+		DisplayName:    s.DisplayName,
+		Description:    s.Description,
+		Condition:      s.Condition,
+		Revision:       s.Revision,
+		CreateTime:     timestamppb.New(s.CreateTime),
+		UpdateTime:     timestamppb.New(s.UpdateTime),
+		RevisionAuthor: s.Author,
+		RevisionReason: s.Reason,
 	}
 }
 

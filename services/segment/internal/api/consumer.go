@@ -45,9 +45,15 @@ func Consumer(engine *segment.Engine, events eventv1.EventServiceClient, logger 
 	}
 }
 
+// MaxStringProperty is the longest string property, in bytes, the segment
+// service keeps for property filters; longer values (free text such as a
+// review's body) are not kept.
+const MaxStringProperty = 256
+
 // eventFromProto returns what the segment service applies of a delivered
 // event: its position, profile, name (of track, page and screen calls),
-// time, numeric top-level properties and, for identify calls, traits.
+// time, scalar top-level properties (finite numbers, bools, and strings up
+// to MaxStringProperty bytes) and, for identify calls, traits.
 func eventFromProto(d *eventv1.DeliveredEvent, now func() time.Time) (segment.Event, error) {
 	ev := d.GetEvent()
 	seq, err := feed.DecodeCursor("cursor", d.GetCursor())
@@ -82,14 +88,29 @@ func eventFromProto(d *eventv1.DeliveredEvent, now func() time.Time) (segment.Ev
 		out.Time = now()
 	}
 	for k, v := range ev.GetProperties().GetFields() {
-		if n, ok := v.GetKind().(*structpb.Value_NumberValue); ok && finite(n.NumberValue) {
-			if out.Numbers == nil {
-				out.Numbers = map[string]float64{}
+		switch v := v.GetKind().(type) {
+		case *structpb.Value_NumberValue:
+			if finite(v.NumberValue) {
+				out.Numbers = put(out.Numbers, k, v.NumberValue)
 			}
-			out.Numbers[k] = n.NumberValue
+		case *structpb.Value_StringValue:
+			if len(v.StringValue) <= MaxStringProperty {
+				out.Strings = put(out.Strings, k, v.StringValue)
+			}
+		case *structpb.Value_BoolValue:
+			out.Flags = put(out.Flags, k, v.BoolValue)
 		}
 	}
 	return out, nil
+}
+
+// put sets m[k] = v, making m when it is nil.
+func put[V any](m map[string]V, k string, v V) map[string]V {
+	if m == nil {
+		m = map[string]V{}
+	}
+	m[k] = v
+	return m
 }
 
 func finite(x float64) bool {

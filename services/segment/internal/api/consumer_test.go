@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,7 +33,8 @@ func mustStruct(t *testing.T, m map[string]any) *structpb.Struct {
 
 func TestEventFromProto(t *testing.T) {
 	now := func() time.Time { return t0.Add(time.Hour) }
-	props := mustStruct(t, map[string]any{"revenue": 120.5, "items": 3, "category": "shoes", "gift": true})
+	props := mustStruct(t, map[string]any{"revenue": 120.5, "items": 3, "category": "shoes", "gift": true,
+		"review": strings.Repeat("x", MaxStringProperty+1), "tags": []any{"a"}, "address": map[string]any{"city": "London"}, "coupon": nil})
 	props.Fields["bad"] = structpb.NewNumberValue(math.NaN())
 	traits := mustStruct(t, map[string]any{"city": "London", "nickname": nil, "scores": []any{1.0, 2.0}})
 	traits.Fields["bad"] = structpb.NewNumberValue(math.Inf(1))
@@ -47,7 +49,8 @@ func TestEventFromProto(t *testing.T) {
 			Event: &eventv1.Event{Name: "events/17", Event: "Order Completed", Profile: "profiles/p1", Properties: props,
 				Timestamp: timestamppb.New(t0), ReceiveTime: timestamppb.New(t0.Add(time.Minute))},
 		}, segment.Event{Seq: 17, Resource: "events/17", Profile: "profiles/p1", Name: "Order Completed", Time: t0,
-			Numbers: map[string]float64{"revenue": 120.5, "items": 3}, TraceContext: map[string]string{"traceparent": "tp"}}},
+			Numbers: map[string]float64{"revenue": 120.5, "items": 3}, Strings: map[string]string{"category": "shoes"}, Flags: map[string]bool{"gift": true},
+			TraceContext: map[string]string{"traceparent": "tp"}}},
 		{"identify", &eventv1.DeliveredEvent{
 			Cursor: "18",
 			Event:  &eventv1.Event{Name: "events/18", Type: eventv1.EventType_EVENT_TYPE_IDENTIFY, Event: "ignored", Profile: "profiles/p1", Traits: traits, ReceiveTime: timestamppb.New(t0)},

@@ -1,12 +1,15 @@
 // Package condition compiles and evaluates segment conditions: CEL
 // expressions over one profile's behavior (its events) and traits, extended
-// with a small library of behavioral functions such as count and sum.
+// with a small library of behavioral functions such as count, sum and
+// days_since_last, with optional windows ("90d", "30d..90d") and property
+// filters ({"category": "shoes"}).
 //
-// Every argument of a behavioral function is a string literal, checked when
-// the condition compiles, so the calls of a condition are known statically:
-// they say which events a segment depends on, and their values are computed
+// Every argument of a behavioral function is a literal, checked when the
+// condition compiles, so the calls of a condition are known statically:
+// they say which events a segment depends on, their values are computed
 // from a profile's facts before the program runs and handed to it as
-// late-bound function implementations.
+// late-bound function implementations, and NextChange can tell, from the
+// facts alone, the next instant at which time passing changes any of them.
 package condition
 
 import (
@@ -19,6 +22,7 @@ import (
 	"cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
 )
 
 // Limits of a condition.
@@ -61,11 +65,15 @@ type Call struct {
 	Function string
 	// Event is the event name the call aggregates.
 	Event string
-	// Property is the property summed, for functions that take one.
+	// Property is the numeric property aggregated, for functions that take
+	// one.
 	Property string
-	// Window is how far back the call looks; zero means all time.
-	Window time.Duration
+	// Window is the stretch of time the call looks at; zero means all time.
+	Window Window
+	// Filter selects the events by their properties; nil selects all.
+	Filter Filter
 
+	fn       *function
 	overload *overload
 	key      string
 }
@@ -125,7 +133,7 @@ func Compile(src string) (*Condition, error) {
 	seen := map[string]bool{}
 	names := map[string]bool{}
 	for _, call := range behavioralCalls(checked.NativeRep()) {
-		fc, err := newCall(call)
+		fc, err := newCall(checked.NativeRep(), call)
 		if err != nil {
 			return nil, fmt.Errorf("condition: %w", err)
 		}
@@ -190,10 +198,14 @@ func (f *Facts) Add(events ...Event) {
 func (c *Condition) Eval(facts *Facts, now time.Time) (bool, error) {
 	values := make(map[string]ref.Val, len(c.calls))
 	for _, call := range c.calls {
-		values[call.key] = call.overload.compute(call, facts.within(call.Event, call.Window, now))
+		v, ok := call.fn.compute(call, facts.matching(call, now), now)
+		if !ok {
+			v = types.NewErr("%s: no %q events to compute it over", call.Function, call.Event)
+		}
+		values[call.key] = v
 	}
 	bound := func(overloadID string, args ...ref.Val) ref.Val {
-		if v, ok := values[callKey(overloadID, args)]; ok {
+		if v, ok := values[runtimeKey(overloadID, args)]; ok {
 			return v
 		}
 		return types.NewErr("condition: no value computed for %s", overloadID)
@@ -221,18 +233,54 @@ func (c *Condition) Eval(facts *Facts, now time.Time) (bool, error) {
 	return bool(b), nil
 }
 
-// within returns the events named name that happened after now-window, or
-// all of them for a zero window. Events dated after now count: a window
-// bounds how old an event may be, and clocks disagree.
-func (f *Facts) within(name string, window time.Duration, now time.Time) []Event {
-	events := f.byName[name]
-	if window == 0 {
+// NextChange returns the first instant after now at which the value of one
+// of the condition's calls over facts changes by time passing alone: an
+// event entering or leaving a window, or a whole day more since an event.
+// It returns the zero time when no value can change without a new event or
+// new traits, such as for counts over all time. Between now and that instant
+// the condition keeps its value at now.
+func (c *Condition) NextChange(facts *Facts, now time.Time) time.Time {
+	var next time.Time
+	earliest := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	for _, call := range c.calls {
+		switch {
+		case call.fn.sinceEvent:
+			events := facts.matching(call, now)
+			var since time.Time
+			var ok bool
+			if call.Function == "days_since_first" {
+				since, ok = firstTime(events)
+			} else {
+				since, ok = lastTime(events)
+			}
+			if ok {
+				earliest(since.Add(time.Duration(daysBetween(since, now)+1) * day))
+			}
+		case !call.Window.IsZero():
+			for _, e := range facts.byName[call.Event] {
+				if call.Filter.Matches(e) {
+					earliest(call.Window.next(e.Time, now))
+				}
+			}
+		}
+	}
+	return next
+}
+
+// matching returns the events of a call: of its name, matching its filter
+// and, for windowed calls, in its window at now.
+func (f *Facts) matching(c Call, now time.Time) []Event {
+	events := f.byName[c.Event]
+	if c.Window.IsZero() && len(c.Filter) == 0 {
 		return events
 	}
-	since := now.Add(-window)
 	var in []Event
 	for _, e := range events {
-		if e.Time.After(since) {
+		if c.Filter.Matches(e) && (c.Window.IsZero() || c.Window.Contains(e.Time, now)) {
 			in = append(in, e)
 		}
 	}
@@ -242,12 +290,18 @@ func (f *Facts) within(name string, window time.Duration, now time.Time) []Event
 // behavioralCalls returns the calls of library functions in a.
 func behavioralCalls(a *ast.AST) []ast.NavigableExpr {
 	return ast.MatchDescendants(ast.NavigateAST(a), func(e ast.NavigableExpr) bool {
-		if e.Kind() != ast.CallKind || e.AsCall().IsMemberFunction() {
-			return false
-		}
-		_, ok := lookupOverload(e.AsCall().FunctionName(), len(e.AsCall().Args()))
-		return ok
+		return e.Kind() == ast.CallKind && !e.AsCall().IsMemberFunction() && isLibraryFunction(e.AsCall().FunctionName())
 	})
+}
+
+// resolved returns the function and overload the type checker chose for a
+// call, when it could choose exactly one.
+func resolved(a *ast.AST, e ast.Expr) (*function, *overload, bool) {
+	ids := a.GetOverloadIDs(e.ID())
+	if len(ids) != 1 {
+		return nil, nil, false
+	}
+	return lookupOverload(ids[0])
 }
 
 // literal returns the string literal of arg.
@@ -259,17 +313,70 @@ func literal(arg ast.Expr) (string, bool) {
 	return string(s), ok
 }
 
-func newCall(e ast.NavigableExpr) (Call, error) {
+// filterLiteral reads a property filter from a map literal, or says what is
+// wrong with it and where.
+func filterLiteral(arg ast.Expr) (Filter, ast.Expr, string) {
+	if arg.Kind() != ast.MapKind {
+		return nil, arg, "the property filter must be a map literal, such as {\"category\": \"shoes\"}"
+	}
+	entries := arg.AsMap().Entries()
+	if len(entries) == 0 {
+		return nil, arg, "the property filter must not be empty"
+	}
+	if len(entries) > MaxFilterProperties {
+		return nil, arg, fmt.Sprintf("the property filter tests %d properties; the limit is %d", len(entries), MaxFilterProperties)
+	}
+	f := Filter{}
+	for _, en := range entries {
+		me := en.AsMapEntry()
+		k, ok := literal(me.Key())
+		switch {
+		case me.IsOptional():
+			return nil, me.Key(), "the property filter must not have optional entries"
+		case !ok:
+			return nil, me.Key(), "the property filter's keys must be string literals, the property names"
+		case k == "":
+			return nil, me.Key(), "the property filter's keys must not be empty"
+		}
+		if _, dup := f[k]; dup {
+			return nil, me.Key(), fmt.Sprintf("the property filter tests %q twice", k)
+		}
+		var v any
+		if me.Value().Kind() == ast.LiteralKind {
+			v, ok = filterValue(me.Value().AsLiteral())
+		} else {
+			ok = false
+		}
+		if !ok {
+			return nil, me.Value(), fmt.Sprintf("the value of %q must be a string, number or bool literal", k)
+		}
+		f[k] = v
+	}
+	return f, nil, ""
+}
+
+func newCall(a *ast.AST, e ast.NavigableExpr) (Call, error) {
 	name, args := e.AsCall().FunctionName(), e.AsCall().Args()
-	o, _ := lookupOverload(name, len(args))
-	c := Call{Function: name, overload: o}
-	strs := make([]ref.Val, len(args))
+	fn, o, ok := resolved(a, e)
+	if !ok {
+		return Call{}, fmt.Errorf("%s: no single overload", name)
+	}
+	c := Call{Function: name, fn: fn, overload: o}
+	parts := make([]string, len(args))
 	for i, kind := range o.args {
+		if kind == argFilter {
+			f, _, msg := filterLiteral(args[i])
+			if msg != "" {
+				return Call{}, errors.New(msg)
+			}
+			c.Filter, parts[i] = f, f.key()
+			continue
+		}
 		s, ok := literal(args[i])
 		if !ok {
 			return Call{}, errors.New("behavioral call with a non-literal argument")
 		}
-		strs[i] = types.String(s)
+		parts[i] = s
 		switch kind {
 		case argEvent:
 			c.Event = s
@@ -283,25 +390,44 @@ func newCall(e ast.NavigableExpr) (Call, error) {
 			c.Window = w
 		}
 	}
-	c.key = callKey(o.id, strs)
+	c.key = callKey(o.id, parts)
 	return c, nil
 }
 
-func callKey(overloadID string, args []ref.Val) string {
+func callKey(overloadID string, parts []string) string {
 	var b strings.Builder
 	b.WriteString(overloadID)
-	for _, a := range args {
+	for _, p := range parts {
 		b.WriteByte(0)
-		if s, ok := a.(types.String); ok {
-			b.WriteString(string(s))
-		}
+		b.WriteString(p)
 	}
 	return b.String()
 }
 
+// runtimeKey is the callKey of a call's argument values.
+func runtimeKey(overloadID string, args []ref.Val) string {
+	parts := make([]string, len(args))
+	for i, a := range args {
+		switch a := a.(type) {
+		case types.String:
+			parts[i] = string(a)
+		case traits.Mapper:
+			f := Filter{}
+			for it := a.Iterator(); it.HasNext() == types.True; {
+				k := it.Next()
+				if v, ok := filterValue(a.Get(k)); ok {
+					f[fmt.Sprint(k.Value())] = v
+				}
+			}
+			parts[i] = f.key()
+		}
+	}
+	return callKey(overloadID, parts)
+}
+
 // literalArgs is the validator that requires every argument of a
-// behavioral function to be a valid string literal, and reports the
-// position of each one that is not.
+// behavioral function to be a valid literal, and reports the position of
+// each one that is not.
 type literalArgs struct{}
 
 func (literalArgs) Name() string { return "barista.validator.behavioral_literals" }
@@ -309,8 +435,23 @@ func (literalArgs) Name() string { return "barista.validator.behavioral_literals
 func (literalArgs) Validate(_ *cel.Env, _ cel.ValidatorConfig, a *ast.AST, iss *cel.Issues) {
 	for _, call := range behavioralCalls(a) {
 		name, args := call.AsCall().FunctionName(), call.AsCall().Args()
-		o, _ := lookupOverload(name, len(args))
+		_, o, ok := resolved(a, call)
+		if !ok {
+			for i, arg := range args {
+				if _, lit := literal(arg); !lit && arg.Kind() != ast.MapKind {
+					iss.ReportErrorAtID(arg.ID(), "%s: argument %d must be a literal, such as \"Order Completed\", \"90d\" or {\"category\": \"shoes\"}", name, i+1)
+					break
+				}
+			}
+			continue
+		}
 		for i, kind := range o.args {
+			if kind == argFilter {
+				if _, at, msg := filterLiteral(args[i]); msg != "" {
+					iss.ReportErrorAtID(at.ID(), "%s: %s", name, msg)
+				}
+				continue
+			}
 			s, ok := literal(args[i])
 			switch {
 			case !ok:

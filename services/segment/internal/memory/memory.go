@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/barista-cdp/barista/services/segment/internal/segment"
 )
@@ -21,13 +22,17 @@ type Store struct {
 	mu       sync.RWMutex
 	cursor   int64
 	segments map[string]segment.Segment
-	traits   map[string]map[string]any
+	// revisions holds each segment's revisions; revision n at index n-1.
+	revisions map[string][]segment.Segment
+	traits    map[string]map[string]any
 	// facts holds each profile's facts sorted by sequence.
 	facts map[string][]segment.Fact
 	// members and memberOf index the memberships by segment and by profile.
 	members  map[string]map[string]segment.Membership
 	memberOf map[string]map[string]segment.Membership
 	changes  []segment.Change
+	// checks holds the scheduled time-driven evaluations.
+	checks *checks
 }
 
 var _ segment.Store = (*Store)(nil)
@@ -35,11 +40,13 @@ var _ segment.Store = (*Store)(nil)
 // New returns an empty store.
 func New() *Store {
 	return &Store{
-		segments: map[string]segment.Segment{},
-		traits:   map[string]map[string]any{},
-		facts:    map[string][]segment.Fact{},
-		members:  map[string]map[string]segment.Membership{},
-		memberOf: map[string]map[string]segment.Membership{},
+		segments:  map[string]segment.Segment{},
+		revisions: map[string][]segment.Segment{},
+		traits:    map[string]map[string]any{},
+		facts:     map[string][]segment.Fact{},
+		members:   map[string]map[string]segment.Membership{},
+		memberOf:  map[string]map[string]segment.Membership{},
+		checks:    newChecks(),
 	}
 }
 
@@ -98,6 +105,42 @@ func (s *Store) ListSegments(_ context.Context, after string, limit int) ([]segm
 	return out, nil
 }
 
+// GetRevision returns a segment at a revision.
+func (s *Store) GetRevision(_ context.Context, id string, revision int64) (segment.Segment, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	revs, ok := s.revisions[id]
+	switch {
+	case !ok:
+		return segment.Segment{}, fmt.Errorf("%w: segments/%s", segment.ErrNotFound, id)
+	case revision < 1 || revision > int64(len(revs)):
+		return segment.Segment{}, fmt.Errorf("%w: segments/%s has no revision %d", segment.ErrRevisionNotFound, id, revision)
+	}
+	return revs[revision-1], nil
+}
+
+// ListRevisions returns a page of a segment's revisions, newest first.
+func (s *Store) ListRevisions(_ context.Context, id string, before int64, limit int) ([]segment.Segment, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	revs := s.revisions[id]
+	var out []segment.Segment
+	for i := len(revs) - 1; i >= 0 && len(out) < limit; i-- {
+		if before == 0 || revs[i].Revision < before {
+			out = append(out, revs[i])
+		}
+	}
+	return out, nil
+}
+
+// ProfilePage returns a page of profiles by name, with their facts of the
+// given event names.
+func (s *Store) ProfilePage(_ context.Context, after string, limit int, events []string) ([]*segment.Profile, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.profilePage(after, limit, events), nil
+}
+
 // ListMembers returns a page of a segment's members by profile.
 func (s *Store) ListMembers(_ context.Context, seg, after string, limit int) ([]segment.Membership, error) {
 	s.mu.RLock()
@@ -143,6 +186,16 @@ func (s *Store) ReadChanges(_ context.Context, after int64, limit int, segments 
 	return out, nil
 }
 
+// NextCheck returns the earliest scheduled check.
+func (s *Store) NextCheck(context.Context) (time.Time, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.checks.Len() == 0 {
+		return time.Time{}, nil
+	}
+	return s.checks.entries[0].at, nil
+}
+
 // tx is a write transaction; undo holds the inverse of each write, run in
 // reverse order when the transaction fails.
 type tx struct {
@@ -166,7 +219,26 @@ func (t *tx) CreateSegment(_ context.Context, seg segment.Segment) error {
 		return fmt.Errorf("%w: segments/%s", segment.ErrExists, seg.ID)
 	}
 	t.s.segments[seg.ID] = seg
-	t.undo = append(t.undo, func() { delete(t.s.segments, seg.ID) })
+	t.s.revisions[seg.ID] = []segment.Segment{seg}
+	t.undo = append(t.undo, func() {
+		delete(t.s.segments, seg.ID)
+		delete(t.s.revisions, seg.ID)
+	})
+	return nil
+}
+
+func (t *tx) UpdateSegment(_ context.Context, seg segment.Segment) error {
+	old, ok := t.s.segments[seg.ID]
+	if !ok {
+		return fmt.Errorf("%w: segments/%s", segment.ErrNotFound, seg.ID)
+	}
+	revs := t.s.revisions[seg.ID]
+	t.s.segments[seg.ID] = seg
+	t.s.revisions[seg.ID] = append(revs, seg)
+	t.undo = append(t.undo, func() {
+		t.s.segments[seg.ID] = old
+		t.s.revisions[seg.ID] = revs
+	})
 	return nil
 }
 
@@ -182,33 +254,38 @@ func (t *tx) Profiles(_ context.Context, names, events []string) (map[string]*se
 	out := map[string]*segment.Profile{}
 	for _, name := range names {
 		if _, ok := t.s.traits[name]; ok {
-			out[name] = t.profile(name, events)
+			out[name] = t.s.profile(name, events)
 		}
 	}
 	return out, nil
 }
 
 func (t *tx) ProfilePage(_ context.Context, after string, limit int, events []string) ([]*segment.Profile, error) {
+	return t.s.profilePage(after, limit, events), nil
+}
+
+func (s *Store) profilePage(after string, limit int, events []string) []*segment.Profile {
 	var out []*segment.Profile
-	for _, name := range sortedKeys(t.s.traits) {
+	for _, name := range sortedKeys(s.traits) {
 		if name > after {
-			out = append(out, t.profile(name, events))
+			out = append(out, s.profile(name, events))
 			if len(out) == limit {
 				break
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
-func (t *tx) profile(name string, events []string) *segment.Profile {
-	p := &segment.Profile{Name: name, Traits: cloneValue(t.s.traits[name]).(map[string]any)}
+func (s *Store) profile(name string, events []string) *segment.Profile {
+	p := &segment.Profile{Name: name, Traits: cloneValue(s.traits[name]).(map[string]any)}
+	p.NextCheck, _ = s.checks.get(name)
 	if len(events) == 0 {
 		return p
 	}
-	for _, f := range t.s.facts[name] {
+	for _, f := range s.facts[name] {
 		if slices.Contains(events, f.Name) {
-			f.Numbers = maps.Clone(f.Numbers)
+			f.Numbers, f.Strings, f.Flags = maps.Clone(f.Numbers), maps.Clone(f.Strings), maps.Clone(f.Flags)
 			p.Events = append(p.Events, f)
 		}
 	}
@@ -243,7 +320,7 @@ func (t *tx) AddFacts(_ context.Context, facts []segment.Fact) error {
 		if found {
 			continue
 		}
-		f.Numbers = maps.Clone(f.Numbers)
+		f.Numbers, f.Strings, f.Flags = maps.Clone(f.Numbers), maps.Clone(f.Strings), maps.Clone(f.Flags)
 		t.s.facts[f.Profile] = slices.Insert(stored, i, f)
 		profile, seq := f.Profile, f.Seq
 		t.undo = append(t.undo, func() {
@@ -254,6 +331,29 @@ func (t *tx) AddFacts(_ context.Context, facts []segment.Fact) error {
 		})
 	}
 	return nil
+}
+
+func (t *tx) SetNextChecks(_ context.Context, checks []segment.Check) error {
+	for _, c := range checks {
+		if _, known := t.s.traits[c.Profile]; !known {
+			continue
+		}
+		profile := c.Profile
+		old, had := t.s.checks.get(profile)
+		t.s.checks.set(profile, c.At)
+		t.undo = append(t.undo, func() {
+			if had {
+				t.s.checks.set(profile, old)
+			} else {
+				t.s.checks.set(profile, time.Time{})
+			}
+		})
+	}
+	return nil
+}
+
+func (t *tx) DueProfiles(_ context.Context, now time.Time, limit int) ([]string, error) {
+	return t.s.checks.due(now, limit), nil
 }
 
 func (t *tx) Memberships(_ context.Context, profiles []string) ([]segment.Membership, error) {

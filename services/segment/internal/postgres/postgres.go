@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/barista-cdp/barista/pkg/pg"
@@ -57,7 +58,7 @@ func (s *Store) Cursor(ctx context.Context) (int64, error) {
 	return seq, nil
 }
 
-const segmentColumns = `id, display_name, description, condition, revision, create_time, update_time`
+const segmentColumns = `id, display_name, description, condition, revision, create_time, update_time, revision_author, revision_reason`
 
 const getSegmentSQL = `-- name: GetSegment
 SELECT ` + segmentColumns + ` FROM segment.segments WHERE id = $1`
@@ -86,6 +87,51 @@ func (s *Store) ListSegments(ctx context.Context, after string, limit int) ([]se
 		return nil, fmt.Errorf("list segments: %w", err)
 	}
 	return segs, nil
+}
+
+const revisionColumns = `s.id, r.display_name, r.description, r.condition, r.revision, s.create_time, r.update_time, r.author, r.reason`
+
+const getRevisionSQL = `-- name: GetRevision
+SELECT ` + revisionColumns + `
+FROM segment.segments s JOIN segment.segment_revisions r ON r.segment = s.id
+WHERE s.id = $1 AND r.revision = $2`
+
+// GetRevision returns a segment at a revision.
+func (s *Store) GetRevision(ctx context.Context, id string, revision int64) (segment.Segment, error) {
+	rows, _ := s.pool.Query(ctx, getRevisionSQL, id, revision)
+	seg, err := pgx.CollectExactlyOneRow(rows, scanSegment)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if _, err := s.GetSegment(ctx, id); err != nil {
+			return segment.Segment{}, err
+		}
+		return segment.Segment{}, fmt.Errorf("%w: segments/%s has no revision %d", segment.ErrRevisionNotFound, id, revision)
+	}
+	if err != nil {
+		return segment.Segment{}, fmt.Errorf("get segment revision: %w", err)
+	}
+	return seg, nil
+}
+
+const listRevisionsSQL = `-- name: ListRevisions
+SELECT ` + revisionColumns + `
+FROM segment.segments s JOIN segment.segment_revisions r ON r.segment = s.id
+WHERE s.id = $1 AND ($2::bigint = 0 OR r.revision < $2)
+ORDER BY r.revision DESC LIMIT $3`
+
+// ListRevisions returns a page of a segment's revisions, newest first.
+func (s *Store) ListRevisions(ctx context.Context, id string, before int64, limit int) ([]segment.Segment, error) {
+	rows, _ := s.pool.Query(ctx, listRevisionsSQL, id, before, limit)
+	segs, err := pgx.CollectRows(rows, scanSegment)
+	if err != nil {
+		return nil, fmt.Errorf("list segment revisions: %w", err)
+	}
+	return segs, nil
+}
+
+// ProfilePage returns a page of profiles by name, with their facts of the
+// given event names, reading outside any write transaction.
+func (s *Store) ProfilePage(ctx context.Context, after string, limit int, events []string) ([]*segment.Profile, error) {
+	return profilePage(ctx, s.pool, after, limit, events)
 }
 
 const membershipColumns = `segment, profile, enter_time, segment_revision`
@@ -148,6 +194,22 @@ func (s *Store) ReadChanges(ctx context.Context, after int64, limit int, segment
 	return changes, nil
 }
 
+const nextCheckSQL = `-- name: NextCheck
+SELECT next_check FROM segment.profiles WHERE next_check IS NOT NULL ORDER BY next_check LIMIT 1`
+
+// NextCheck returns the earliest scheduled check.
+func (s *Store) NextCheck(ctx context.Context) (time.Time, error) {
+	var at time.Time
+	err := s.pool.QueryRow(ctx, nextCheckSQL).Scan(&at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("next check: %w", err)
+	}
+	return at.UTC(), nil
+}
+
 // tx is a write transaction holding the state lock; cursor and lastChange
 // mirror the locked row.
 type tx struct {
@@ -173,18 +235,45 @@ func (t *tx) SetCursor(ctx context.Context, seq int64) error {
 
 const createSegmentSQL = `-- name: CreateSegment
 INSERT INTO segment.segments (` + segmentColumns + `)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (id) DO NOTHING`
 
+const insertRevisionSQL = `-- name: InsertRevision
+INSERT INTO segment.segment_revisions (segment, revision, display_name, description, condition, author, reason, update_time)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+
 func (t *tx) CreateSegment(ctx context.Context, s segment.Segment) error {
-	tag, err := t.tx.Exec(ctx, createSegmentSQL, s.ID, s.DisplayName, s.Description, s.Condition, s.Revision, s.CreateTime, s.UpdateTime)
+	tag, err := t.tx.Exec(ctx, createSegmentSQL, s.ID, s.DisplayName, s.Description, s.Condition, s.Revision, s.CreateTime, s.UpdateTime, s.Author, s.Reason)
 	if err != nil {
 		return fmt.Errorf("create segment: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("%w: segments/%s", segment.ErrExists, s.ID)
 	}
+	return t.insertRevision(ctx, s)
+}
+
+func (t *tx) insertRevision(ctx context.Context, s segment.Segment) error {
+	if _, err := t.tx.Exec(ctx, insertRevisionSQL, s.ID, s.Revision, s.DisplayName, s.Description, s.Condition, s.Author, s.Reason, s.UpdateTime); err != nil {
+		return fmt.Errorf("insert segment revision: %w", err)
+	}
 	return nil
+}
+
+const updateSegmentSQL = `-- name: UpdateSegment
+UPDATE segment.segments
+SET display_name = $2, description = $3, condition = $4, revision = $5, update_time = $6, revision_author = $7, revision_reason = $8
+WHERE id = $1`
+
+func (t *tx) UpdateSegment(ctx context.Context, s segment.Segment) error {
+	tag, err := t.tx.Exec(ctx, updateSegmentSQL, s.ID, s.DisplayName, s.Description, s.Condition, s.Revision, s.UpdateTime, s.Author, s.Reason)
+	if err != nil {
+		return fmt.Errorf("update segment: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: segments/%s", segment.ErrNotFound, s.ID)
+	}
+	return t.insertRevision(ctx, s)
 }
 
 const segmentsSQL = `-- name: AllSegments
@@ -200,7 +289,7 @@ func (t *tx) Segments(ctx context.Context) ([]segment.Segment, error) {
 }
 
 const profilesSQL = `-- name: Profiles
-SELECT profile, traits FROM segment.profiles WHERE profile = ANY($1::text[])`
+SELECT profile, traits, next_check FROM segment.profiles WHERE profile = ANY($1::text[])`
 
 func (t *tx) Profiles(ctx context.Context, names, events []string) (map[string]*segment.Profile, error) {
 	rows, _ := t.tx.Query(ctx, profilesSQL, names)
@@ -208,32 +297,41 @@ func (t *tx) Profiles(ctx context.Context, names, events []string) (map[string]*
 	if err != nil {
 		return nil, fmt.Errorf("profiles: %w", err)
 	}
-	return t.withFacts(ctx, profiles, events)
+	return withFacts(ctx, t.tx, profiles, events)
 }
 
 const profilePageSQL = `-- name: ProfilePage
-SELECT profile, traits FROM segment.profiles WHERE profile > $1 ORDER BY profile LIMIT $2`
+SELECT profile, traits, next_check FROM segment.profiles WHERE profile > $1 ORDER BY profile LIMIT $2`
 
 func (t *tx) ProfilePage(ctx context.Context, after string, limit int, events []string) ([]*segment.Profile, error) {
-	rows, _ := t.tx.Query(ctx, profilePageSQL, after, limit)
+	return profilePage(ctx, t.tx, after, limit, events)
+}
+
+// querier runs queries: a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func profilePage(ctx context.Context, q querier, after string, limit int, events []string) ([]*segment.Profile, error) {
+	rows, _ := q.Query(ctx, profilePageSQL, after, limit)
 	profiles, err := pgx.CollectRows(rows, scanProfile)
 	if err != nil {
 		return nil, fmt.Errorf("profile page: %w", err)
 	}
-	if _, err := t.withFacts(ctx, profiles, events); err != nil {
+	if _, err := withFacts(ctx, q, profiles, events); err != nil {
 		return nil, err
 	}
 	return profiles, nil
 }
 
 const factsSQL = `-- name: Facts
-SELECT profile, seq, name, event_time, numbers FROM segment.facts
+SELECT profile, seq, name, event_time, numbers, strings, flags FROM segment.facts
 WHERE profile = ANY($1::text[]) AND name = ANY($2::text[])
 ORDER BY profile, seq`
 
 // withFacts loads the facts of the event names into profiles and returns
 // them by name.
-func (t *tx) withFacts(ctx context.Context, profiles []*segment.Profile, events []string) (map[string]*segment.Profile, error) {
+func withFacts(ctx context.Context, q querier, profiles []*segment.Profile, events []string) (map[string]*segment.Profile, error) {
 	byName := make(map[string]*segment.Profile, len(profiles))
 	names := make([]string, len(profiles))
 	for i, p := range profiles {
@@ -243,12 +341,12 @@ func (t *tx) withFacts(ctx context.Context, profiles []*segment.Profile, events 
 	if len(events) == 0 || len(profiles) == 0 {
 		return byName, nil
 	}
-	rows, _ := t.tx.Query(ctx, factsSQL, names, events)
+	rows, _ := q.Query(ctx, factsSQL, names, events)
 	var f segment.Fact
-	_, err := pgx.ForEachRow(rows, []any{&f.Profile, &f.Seq, &f.Name, &f.Time, &f.Numbers}, func() error {
+	_, err := pgx.ForEachRow(rows, []any{&f.Profile, &f.Seq, &f.Name, &f.Time, &f.Numbers, &f.Strings, &f.Flags}, func() error {
 		fact := f
 		fact.Time = fact.Time.UTC()
-		f.Numbers = nil
+		f.Numbers, f.Strings, f.Flags = nil, nil, nil
 		if p := byName[fact.Profile]; p != nil {
 			p.Events = append(p.Events, fact)
 		}
@@ -284,9 +382,10 @@ func (t *tx) SaveProfiles(ctx context.Context, profiles []*segment.Profile) erro
 }
 
 const addFactsSQL = `-- name: AddFacts
-INSERT INTO segment.facts (profile, seq, name, event_time, numbers)
-SELECT u.profile, u.seq, u.name, u.event_time, u.numbers::jsonb
-FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[]) AS u(profile, seq, name, event_time, numbers)
+INSERT INTO segment.facts (profile, seq, name, event_time, numbers, strings, flags)
+SELECT u.profile, u.seq, u.name, u.event_time, u.numbers::jsonb, u.strings::jsonb, u.flags::jsonb
+FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[])
+  AS u(profile, seq, name, event_time, numbers, strings, flags)
 ON CONFLICT (profile, seq) DO NOTHING`
 
 func (t *tx) AddFacts(ctx context.Context, facts []segment.Fact) error {
@@ -294,18 +393,55 @@ func (t *tx) AddFacts(ctx context.Context, facts []segment.Fact) error {
 		return nil
 	}
 	n := len(facts)
-	profiles, seqs, names, times, numbers := make([]string, n), make([]int64, n), make([]string, n), make([]time.Time, n), make([]string, n)
+	profiles, seqs, names, times := make([]string, n), make([]int64, n), make([]string, n), make([]time.Time, n)
+	numbers, strs, flags := make([]string, n), make([]string, n), make([]string, n)
 	for i, f := range facts {
-		b, err := marshalObject(f.Numbers)
-		if err != nil {
-			return fmt.Errorf("numbers of event %d: %w", f.Seq, err)
+		var errs [3]error
+		numbers[i], errs[0] = marshalObject(f.Numbers)
+		strs[i], errs[1] = marshalObject(f.Strings)
+		flags[i], errs[2] = marshalObject(f.Flags)
+		if err := errors.Join(errs[:]...); err != nil {
+			return fmt.Errorf("properties of event %d: %w", f.Seq, err)
 		}
-		profiles[i], seqs[i], names[i], times[i], numbers[i] = f.Profile, f.Seq, f.Name, f.Time, b
+		profiles[i], seqs[i], names[i], times[i] = f.Profile, f.Seq, f.Name, f.Time
 	}
-	if _, err := t.tx.Exec(ctx, addFactsSQL, profiles, seqs, names, times, numbers); err != nil {
+	if _, err := t.tx.Exec(ctx, addFactsSQL, profiles, seqs, names, times, numbers, strs, flags); err != nil {
 		return fmt.Errorf("add facts: %w", err)
 	}
 	return nil
+}
+
+const setNextChecksSQL = `-- name: SetNextChecks
+UPDATE segment.profiles p SET next_check = u.at
+FROM unnest($1::text[], $2::timestamptz[]) AS u(profile, at)
+WHERE p.profile = u.profile`
+
+func (t *tx) SetNextChecks(ctx context.Context, checks []segment.Check) error {
+	if len(checks) == 0 {
+		return nil
+	}
+	profiles, ats := make([]string, len(checks)), make([]pgtype.Timestamptz, len(checks))
+	for i, c := range checks {
+		profiles[i], ats[i] = c.Profile, pgtype.Timestamptz{Time: c.At, Valid: !c.At.IsZero()}
+	}
+	if _, err := t.tx.Exec(ctx, setNextChecksSQL, profiles, ats); err != nil {
+		return fmt.Errorf("set next checks: %w", err)
+	}
+	return nil
+}
+
+const dueProfilesSQL = `-- name: DueProfiles
+SELECT profile FROM segment.profiles
+WHERE next_check IS NOT NULL AND next_check <= $1
+ORDER BY next_check, profile LIMIT $2`
+
+func (t *tx) DueProfiles(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	rows, _ := t.tx.Query(ctx, dueProfilesSQL, now, limit)
+	due, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("due profiles: %w", err)
+	}
+	return due, nil
 }
 
 const membershipsSQL = `-- name: Memberships
@@ -412,7 +548,7 @@ func (t *tx) Record(ctx context.Context, changes []segment.Change) ([]segment.Ch
 
 func scanSegment(row pgx.CollectableRow) (segment.Segment, error) {
 	var s segment.Segment
-	err := row.Scan(&s.ID, &s.DisplayName, &s.Description, &s.Condition, &s.Revision, &s.CreateTime, &s.UpdateTime)
+	err := row.Scan(&s.ID, &s.DisplayName, &s.Description, &s.Condition, &s.Revision, &s.CreateTime, &s.UpdateTime, &s.Author, &s.Reason)
 	s.CreateTime, s.UpdateTime = s.CreateTime.UTC(), s.UpdateTime.UTC()
 	return s, err
 }
@@ -426,7 +562,11 @@ func scanMembership(row pgx.CollectableRow) (segment.Membership, error) {
 
 func scanProfile(row pgx.CollectableRow) (*segment.Profile, error) {
 	p := &segment.Profile{}
-	err := row.Scan(&p.Name, &p.Traits)
+	var next pgtype.Timestamptz
+	err := row.Scan(&p.Name, &p.Traits, &next)
+	if next.Valid {
+		p.NextCheck = next.Time.UTC()
+	}
 	if p.Traits == nil {
 		p.Traits = map[string]any{}
 	}

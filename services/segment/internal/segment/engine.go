@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,12 +22,28 @@ import (
 // spans, which continue the traces of the events they apply.
 const TracerName = "github.com/barista-cdp/barista/services/segment"
 
-// ReasonCreated is the reason of the changes of a segment's backfill.
-const ReasonCreated = "segment created"
+// Reasons of membership changes not caused by an event.
+const (
+	// ReasonCreated is the reason of the changes of a segment's backfill.
+	ReasonCreated = "segment created"
+	// ReasonUpdated is the reason of the changes of the backfill of a
+	// segment's new condition.
+	ReasonUpdated = "segment updated"
+	// ReasonTime is the reason of the changes found by the scheduler: time
+	// passing alone changed the profile's membership.
+	ReasonTime = "time"
+)
 
 const (
 	// backfillBatch is how many profiles a backfill evaluates at a time.
 	backfillBatch = 500
+	// CheckBatch is the most profiles one run of the scheduler evaluates in
+	// one transaction.
+	CheckBatch = 500
+	// maxSchedulerSleep bounds how long the scheduler waits without looking
+	// at the store, so that checks scheduled by other replicas sharing the
+	// store are honored within it.
+	maxSchedulerSleep = time.Second
 	// watchBatch is the most changes one read of a watcher returns.
 	watchBatch = 500
 )
@@ -46,6 +63,10 @@ type Event struct {
 	Time time.Time
 	// Numbers holds the event's numeric top-level properties.
 	Numbers map[string]float64
+	// Strings holds the event's string top-level properties.
+	Strings map[string]string
+	// Flags holds the event's boolean top-level properties.
+	Flags map[string]bool
 	// Identify marks identify calls, whose Traits update the profile's: a
 	// shallow merge in which a nil value removes the trait.
 	Identify bool
@@ -69,6 +90,8 @@ type Engine struct {
 	now     func() time.Time
 	logger  *slog.Logger
 	changed *feed.Signal
+	// scheduled wakes the scheduler when checks are scheduled.
+	scheduled *feed.Signal
 
 	mu       sync.Mutex
 	compiled map[string]*condition.Condition
@@ -76,7 +99,7 @@ type Engine struct {
 
 // NewEngine returns an Engine over store.
 func NewEngine(store Store, opts Options) *Engine {
-	e := &Engine{store: store, now: opts.Now, logger: opts.Logger, changed: feed.NewSignal(), compiled: map[string]*condition.Condition{}}
+	e := &Engine{store: store, now: opts.Now, logger: opts.Logger, changed: feed.NewSignal(), scheduled: feed.NewSignal(), compiled: map[string]*condition.Condition{}}
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -106,11 +129,11 @@ func (e *Engine) Compile(src string) (*condition.Condition, error) {
 	return c, nil
 }
 
-// CreateSegment stores a new segment at revision 1 and, in the same
-// transaction, evaluates every known profile against it, recording an
-// entered change for each member. It returns an error wrapping ErrExists
-// when the id is taken, or a *condition.Error when the condition does not
-// compile.
+// CreateSegment stores a new segment at revision 1 (with s.Author and
+// s.Reason) and, in the same transaction, evaluates every known profile
+// against it, recording an entered change for each member. It returns an
+// error wrapping ErrExists when the id is taken, or a *condition.Error when
+// the condition does not compile.
 func (e *Engine) CreateSegment(ctx context.Context, s Segment) (Segment, error) {
 	cond, err := e.Compile(s.Condition)
 	if err != nil {
@@ -118,44 +141,226 @@ func (e *Engine) CreateSegment(ctx context.Context, s Segment) (Segment, error) 
 	}
 	now := e.clock()
 	s.Revision, s.CreateTime, s.UpdateTime = 1, now, now
-	traceContext := telemetry.Inject(ctx)
-	recorded := 0
+	var result backfillResult
 	err = e.store.Update(ctx, func(tx Tx) error {
-		recorded = 0
 		if err := tx.CreateSegment(ctx, s); err != nil {
 			return err
 		}
-		for after := ""; ; {
-			profiles, err := tx.ProfilePage(ctx, after, backfillBatch, cond.EventNames())
-			if err != nil {
-				return err
-			}
-			if len(profiles) == 0 {
-				return nil
-			}
-			var changes []Change
-			for _, p := range profiles {
-				if e.matches(ctx, s, cond, factsOf(p), now) {
-					changes = append(changes, Change{
-						Segment: s.ID, Profile: p.Name, Kind: Entered, Time: now, Revision: s.Revision,
-						Reason: ReasonCreated, TraceContext: traceContext,
-					})
-				}
-			}
-			if _, err := tx.Record(ctx, changes); err != nil {
-				return err
-			}
-			recorded += len(changes)
-			after = profiles[len(profiles)-1].Name
-		}
+		result, err = e.backfill(ctx, tx, s, cond, now, ReasonCreated)
+		return err
 	})
 	if err != nil {
 		return Segment{}, err
 	}
-	if recorded > 0 {
+	e.notify(result)
+	return s, nil
+}
+
+// SegmentUpdate is a change to a segment's definition; nil fields keep
+// their value.
+type SegmentUpdate struct {
+	ID          string
+	Condition   *string
+	DisplayName *string
+	Description *string
+	// Author and Reason say who makes the change and why.
+	Author string
+	Reason string
+}
+
+// UpdateSegment stores a new revision of a segment and, when its condition
+// changes, evaluates every known profile against it in the same
+// transaction, recording the changes with the reason "segment updated"
+// under the new revision. It returns an error wrapping ErrNotFound for an
+// unknown segment, or a *condition.Error when the condition does not
+// compile.
+func (e *Engine) UpdateSegment(ctx context.Context, u SegmentUpdate) (Segment, error) {
+	var cond *condition.Condition
+	if u.Condition != nil {
+		c, err := e.Compile(*u.Condition)
+		if err != nil {
+			return Segment{}, err
+		}
+		cond = c
+	}
+	now := e.clock()
+	var updated Segment
+	var result backfillResult
+	err := e.store.Update(ctx, func(tx Tx) error {
+		result = backfillResult{}
+		segments, err := tx.Segments(ctx)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(segments, func(s Segment) bool { return s.ID == u.ID })
+		if i < 0 {
+			return fmt.Errorf("%w: segments/%s", ErrNotFound, u.ID)
+		}
+		s := segments[i]
+		old := s.Condition
+		for _, f := range []struct{ to, from *string }{{&s.Condition, u.Condition}, {&s.DisplayName, u.DisplayName}, {&s.Description, u.Description}} {
+			if f.from != nil {
+				*f.to = *f.from
+			}
+		}
+		s.Revision++
+		s.UpdateTime, s.Author, s.Reason = now, u.Author, u.Reason
+		if err := tx.UpdateSegment(ctx, s); err != nil {
+			return err
+		}
+		updated = s
+		if cond == nil || s.Condition == old {
+			return nil
+		}
+		result, err = e.backfill(ctx, tx, s, cond, now, ReasonUpdated)
+		return err
+	})
+	if err != nil {
+		return Segment{}, err
+	}
+	e.notify(result)
+	return updated, nil
+}
+
+// backfillResult says what a backfill wrote.
+type backfillResult struct {
+	recorded  int
+	scheduled bool
+}
+
+// backfill evaluates every known profile against segment s, whose
+// condition is cond, records the changes from its current members, and
+// schedules the checks that cond adds.
+func (e *Engine) backfill(ctx context.Context, tx Tx, s Segment, cond *condition.Condition, now time.Time, reason string) (backfillResult, error) {
+	var result backfillResult
+	traceContext := telemetry.Inject(ctx)
+	for after := ""; ; {
+		profiles, err := tx.ProfilePage(ctx, after, backfillBatch, cond.EventNames())
+		if err != nil || len(profiles) == 0 {
+			return result, err
+		}
+		names := make([]string, len(profiles))
+		for i, p := range profiles {
+			names[i] = p.Name
+		}
+		memberships, err := tx.Memberships(ctx, names)
+		if err != nil {
+			return result, err
+		}
+		members := map[string]bool{}
+		for _, m := range memberships {
+			if m.Segment == s.ID {
+				members[m.Profile] = true
+			}
+		}
+		var changes []Change
+		var checks []Check
+		for _, p := range profiles {
+			facts := factsOf(p)
+			member := e.matches(ctx, s, cond, facts, now)
+			kind := Entered
+			if !member {
+				kind = Exited
+			}
+			if member != members[p.Name] {
+				changes = append(changes, Change{
+					Segment: s.ID, Profile: p.Name, Kind: kind, Time: now, Revision: s.Revision,
+					Reason: reason, TraceContext: traceContext,
+				})
+			}
+			// The stored check covers the other segments; the earlier of
+			// the two covers them all. A check that cond no longer needs
+			// costs one evaluation that finds nothing.
+			if at := cond.NextChange(facts, now); !at.IsZero() && (p.NextCheck.IsZero() || at.Before(p.NextCheck)) {
+				checks = append(checks, Check{Profile: p.Name, At: at})
+			}
+		}
+		if _, err := tx.Record(ctx, changes); err != nil {
+			return result, err
+		}
+		if err := tx.SetNextChecks(ctx, checks); err != nil {
+			return result, err
+		}
+		result.recorded += len(changes)
+		result.scheduled = result.scheduled || len(checks) > 0
+		after = profiles[len(profiles)-1].Name
+	}
+}
+
+// notify wakes the watchers and the scheduler after a backfill.
+func (e *Engine) notify(r backfillResult) {
+	if r.recorded > 0 {
 		e.changed.Notify()
 	}
-	return s, nil
+	if r.scheduled {
+		e.scheduled.Notify()
+	}
+}
+
+// GetRevision returns a segment as it was at a revision, or an error
+// wrapping ErrNotFound or ErrRevisionNotFound.
+func (e *Engine) GetRevision(ctx context.Context, id string, revision int64) (Segment, error) {
+	return e.store.GetRevision(ctx, id, revision)
+}
+
+// ListRevisions returns up to limit revisions of an existing segment older
+// than before (all when before is 0), newest first.
+func (e *Engine) ListRevisions(ctx context.Context, id string, before int64, limit int) ([]Segment, error) {
+	if _, err := e.store.GetSegment(ctx, id); err != nil {
+		return nil, err
+	}
+	return e.store.ListRevisions(ctx, id, before, limit)
+}
+
+// Preview is what a segment with a condition would hold now.
+type Preview struct {
+	// Size is the number of matching profiles.
+	Size int64
+	// Total is the number of known profiles.
+	Total int64
+	// Sample holds the first matching profiles, by name.
+	Sample []string
+}
+
+// Share returns Size / Total; 0 when there are no profiles.
+func (p Preview) Share() float64 {
+	if p.Total == 0 {
+		return 0
+	}
+	return float64(p.Size) / float64(p.Total)
+}
+
+// PreviewSegment evaluates a condition against every known profile without
+// writing anything, and returns the size the segment would have and up to
+// sample members. It returns a *condition.Error when the condition does
+// not compile.
+func (e *Engine) PreviewSegment(ctx context.Context, src string, sample int) (Preview, error) {
+	cond, err := e.Compile(src)
+	if err != nil {
+		return Preview{}, err
+	}
+	now := e.clock()
+	preview := Segment{ID: "preview", Condition: src}
+	var out Preview
+	for after := ""; ; {
+		profiles, err := e.store.ProfilePage(ctx, after, backfillBatch, cond.EventNames())
+		if err != nil {
+			return Preview{}, err
+		}
+		if len(profiles) == 0 {
+			return out, nil
+		}
+		for _, p := range profiles {
+			out.Total++
+			if e.matches(ctx, preview, cond, factsOf(p), now) {
+				out.Size++
+				if len(out.Sample) < sample {
+					out.Sample = append(out.Sample, p.Name)
+				}
+			}
+		}
+		after = profiles[len(profiles)-1].Name
+	}
 }
 
 // GetSegment returns a segment or an error wrapping ErrNotFound.
@@ -197,6 +402,12 @@ func (e *Engine) Watch(ctx context.Context, after int64, segments []string, send
 	return feed.Tail(ctx, after, e.changed, read, send)
 }
 
+// NextCheck returns when the scheduler next has a profile to evaluate; zero
+// when no profile is scheduled.
+func (e *Engine) NextCheck(ctx context.Context) (time.Time, error) {
+	return e.store.NextCheck(ctx)
+}
+
 // Cursor returns the position in the event log of the last event applied.
 func (e *Engine) Cursor(ctx context.Context) (int64, error) {
 	return e.store.Cursor(ctx)
@@ -219,7 +430,7 @@ func (e *Engine) ApplyEvents(ctx context.Context, events []Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	recorded := 0
+	recorded, scheduled := 0, false
 	err := e.store.Update(ctx, func(tx Tx) error {
 		recorded = 0
 		cursor, err := tx.Cursor(ctx)
@@ -261,7 +472,7 @@ func (e *Engine) ApplyEvents(ctx context.Context, events []Event) error {
 			}
 			if ev.Name != "" {
 				f := Fact{Profile: ev.Profile, Seq: ev.Seq, Event: condition.Event{
-					Name: ev.Name, Time: ev.Time.UTC().Truncate(time.Microsecond), Numbers: ev.Numbers,
+					Name: ev.Name, Time: ev.Time.UTC().Truncate(time.Microsecond), Numbers: ev.Numbers, Strings: ev.Strings, Flags: ev.Flags,
 				}}
 				facts = append(facts, f)
 				st.facts.Add(f.Event)
@@ -273,10 +484,17 @@ func (e *Engine) ApplyEvents(ctx context.Context, events []Event) error {
 		}
 
 		profiles := make([]*Profile, len(order))
+		checks := make([]Check, len(order))
+		scheduled = false
 		for i, name := range order {
 			profiles[i] = states[name].profile
+			checks[i] = Check{Profile: name, At: nextCheck(&states[name].facts, conds, now)}
+			scheduled = scheduled || !checks[i].At.IsZero()
 		}
 		if err := tx.SaveProfiles(ctx, profiles); err != nil {
+			return err
+		}
+		if err := tx.SetNextChecks(ctx, checks); err != nil {
 			return err
 		}
 		if err := tx.AddFacts(ctx, facts); err != nil {
@@ -294,7 +512,131 @@ func (e *Engine) ApplyEvents(ctx context.Context, events []Event) error {
 	if recorded > 0 {
 		e.changed.Notify()
 	}
+	if scheduled {
+		e.scheduled.Notify()
+	}
 	return nil
+}
+
+// nextCheck returns the first instant after now at which time alone can
+// change the value of one of conds over facts; zero when none can.
+func nextCheck(facts *condition.Facts, conds []*condition.Condition, now time.Time) time.Time {
+	var next time.Time
+	for _, c := range conds {
+		if c == nil {
+			continue
+		}
+		if at := c.NextChange(facts, now); !at.IsZero() && (next.IsZero() || at.Before(next)) {
+			next = at
+		}
+	}
+	return next
+}
+
+// CheckDue evaluates, in one transaction, up to CheckBatch profiles whose
+// scheduled check has come, against every segment; records the changes
+// with reason "time"; and schedules each profile's next check. It returns
+// how many profiles it evaluated: CheckBatch means more may be due.
+func (e *Engine) CheckDue(ctx context.Context) (int, error) {
+	evaluated, recorded := 0, 0
+	err := e.store.Update(ctx, func(tx Tx) error {
+		evaluated, recorded = 0, 0
+		now := e.clock()
+		due, err := tx.DueProfiles(ctx, now, CheckBatch)
+		if err != nil || len(due) == 0 {
+			return err
+		}
+		segments, conds, names, err := e.segments(ctx, tx)
+		if err != nil {
+			return err
+		}
+		known, err := tx.Profiles(ctx, due, names)
+		if err != nil {
+			return err
+		}
+		memberships, err := tx.Memberships(ctx, due)
+		if err != nil {
+			return err
+		}
+		byProfile := map[string]map[string]Membership{}
+		for _, m := range memberships {
+			if byProfile[m.Profile] == nil {
+				byProfile[m.Profile] = map[string]Membership{}
+			}
+			byProfile[m.Profile][m.Segment] = m
+		}
+		traceContext := telemetry.Inject(ctx)
+		var changes []Change
+		checks := make([]Check, 0, len(due))
+		for _, name := range due {
+			p := known[name]
+			if p == nil {
+				continue
+			}
+			st := &profileState{profile: p, facts: *factsOf(p), memberships: byProfile[name]}
+			if st.memberships == nil {
+				st.memberships = map[string]Membership{}
+			}
+			changes = append(changes, e.diff(ctx, st, segments, conds, now, ReasonTime, traceContext)...)
+			checks = append(checks, Check{Profile: name, At: nextCheck(&st.facts, conds, now)})
+		}
+		if err := tx.SetNextChecks(ctx, checks); err != nil {
+			return err
+		}
+		if _, err := tx.Record(ctx, changes); err != nil {
+			return err
+		}
+		evaluated, recorded = len(due), len(changes)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if recorded > 0 {
+		e.changed.Notify()
+	}
+	return evaluated, nil
+}
+
+// RunScheduler re-evaluates profiles as their scheduled checks come, until
+// ctx ends. It reads the earliest check without taking the write lock and
+// evaluates the due profiles in batches when it has come; otherwise it
+// sleeps until then, until a new check is scheduled, or for at most a
+// second.
+func (e *Engine) RunScheduler(ctx context.Context) error {
+	for {
+		wake := e.scheduled.C()
+		sleep := maxSchedulerSleep
+		next, err := e.store.NextCheck(ctx)
+		switch {
+		case err != nil:
+			if ctx.Err() != nil {
+				return nil
+			}
+			e.logger.ErrorContext(ctx, "reading the next check failed; retrying", "error", err)
+		case next.IsZero():
+		case !next.After(e.clock()):
+			if _, err := e.CheckDue(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				e.logger.ErrorContext(ctx, "time-driven evaluation failed; retrying", "error", err)
+				break
+			}
+			continue
+		default:
+			sleep = min(sleep, next.Sub(e.clock()))
+		}
+		timer := time.NewTimer(sleep)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-wake:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
 }
 
 // segments returns every segment with its compiled condition, and the event

@@ -19,6 +19,8 @@ var (
 	ErrNotFound = fmt.Errorf("segment %w", apierror.ErrNotFound)
 	// ErrExists means a segment with the id already exists.
 	ErrExists = fmt.Errorf("segment %w", apierror.ErrAlreadyExists)
+	// ErrRevisionNotFound means the segment has no such revision.
+	ErrRevisionNotFound = fmt.Errorf("segment revision %w", apierror.ErrNotFound)
 )
 
 // IDPattern is what a segment id looks like.
@@ -34,7 +36,11 @@ type Segment struct {
 	// Revision counts definitions; 1 for a new segment.
 	Revision   int64
 	CreateTime time.Time
+	// UpdateTime is when the revision was made.
 	UpdateTime time.Time
+	// Author and Reason say who made the revision and why.
+	Author string
+	Reason string
 }
 
 // Fact is a stored event of a profile: what evaluation needs of it.
@@ -54,6 +60,18 @@ type Profile struct {
 	Traits map[string]any
 	// Events are the profile's facts, of the event names asked for.
 	Events []Fact
+	// NextCheck is when the profile must be evaluated again because time
+	// passing can change one of its memberships; zero when nothing but a
+	// new event can.
+	NextCheck time.Time
+}
+
+// Check schedules the next time-driven evaluation of a profile.
+type Check struct {
+	// Profile is the resource name of the profile.
+	Profile string
+	// At is when to evaluate it; zero to never evaluate it for time alone.
+	At time.Time
 }
 
 // Membership is a profile's current membership of a segment.
@@ -121,9 +139,23 @@ type Store interface {
 	ListMembers(ctx context.Context, segment, after string, limit int) ([]Membership, error)
 	// ProfileMemberships returns a profile's memberships by segment.
 	ProfileMemberships(ctx context.Context, profile string) ([]Membership, error)
+	// GetRevision returns a segment as it was at a revision, or an error
+	// wrapping ErrNotFound (no such segment) or ErrRevisionNotFound.
+	GetRevision(ctx context.Context, id string, revision int64) (Segment, error)
+	// ListRevisions returns up to limit revisions of a segment older than
+	// revision before (all when before is 0), newest first. It does not check
+	// that the segment exists.
+	ListRevisions(ctx context.Context, id string, before int64, limit int) ([]Segment, error)
+	// ProfilePage returns up to limit known profiles with names after after,
+	// by name, with their facts of the given event names, outside any write
+	// transaction.
+	ProfilePage(ctx context.Context, after string, limit int, events []string) ([]*Profile, error)
 	// ReadChanges returns up to limit changes after position after, in order;
 	// only of the given segments unless segments is empty.
 	ReadChanges(ctx context.Context, after int64, limit int, segments []string) ([]Change, error)
+	// NextCheck returns the earliest scheduled check of any profile; zero
+	// when none is scheduled.
+	NextCheck(ctx context.Context) (time.Time, error)
 }
 
 // Tx is a write transaction of a Store. Its reads see its own writes.
@@ -133,9 +165,13 @@ type Tx interface {
 	// SetCursor stores the position of the last event applied.
 	SetCursor(ctx context.Context, seq int64) error
 
-	// CreateSegment stores a new segment or returns an error wrapping
-	// ErrExists.
+	// CreateSegment stores a new segment and its first revision, or returns
+	// an error wrapping ErrExists.
 	CreateSegment(ctx context.Context, s Segment) error
+	// UpdateSegment replaces the definition of an existing segment by a new
+	// revision, keeping the earlier ones, or returns an error wrapping
+	// ErrNotFound.
+	UpdateSegment(ctx context.Context, s Segment) error
 	// Segments returns every segment, by id.
 	Segments(ctx context.Context) ([]Segment, error)
 
@@ -151,6 +187,13 @@ type Tx interface {
 	// AddFacts stores facts; a fact already stored (same profile and
 	// sequence) is left as it is.
 	AddFacts(ctx context.Context, facts []Fact) error
+	// SetNextChecks stores when to evaluate known profiles again; unknown
+	// profiles are ignored.
+	SetNextChecks(ctx context.Context, checks []Check) error
+	// DueProfiles returns up to limit profiles whose next check is at or
+	// before now, earliest first (then by name), without reading the
+	// others.
+	DueProfiles(ctx context.Context, now time.Time, limit int) ([]string, error)
 
 	// Memberships returns the current memberships of the given profiles.
 	Memberships(ctx context.Context, profiles []string) ([]Membership, error)

@@ -38,6 +38,15 @@ func Run(t *testing.T, newStore func(t *testing.T) segment.Store) {
 		{"EngineAppliesEventsOnce", testEngineIdempotent},
 		{"EngineDiffsMemberships", testEngineDiffs},
 		{"EngineBackfillsNewSegments", testEngineBackfill},
+		{"NextChecks", testNextChecks},
+		{"FactProperties", testFactProperties},
+		{"EngineTimeDrivenExitWithoutEvents", testEngineTimeDrivenExit},
+		{"EngineNeverReschedulesTimelessProfiles", testEngineTimeless},
+		{"EngineSchedulesBackfilledProfiles", testEngineBackfillSchedules},
+		{"SchedulerFollowsTheClock", testScheduler},
+		{"Revisions", testRevisions},
+		{"EngineUpdateBackfills", testEngineUpdate},
+		{"EnginePreviewWritesNothing", testEnginePreview},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
@@ -150,11 +159,17 @@ func testFactsAndTraits(t *testing.T, s segment.Store) {
 	})
 }
 
-// normalize makes empty numbers nil, as stores may return either.
+// normalize makes empty property maps nil, as stores may return either.
 func normalize(facts []segment.Fact) []segment.Fact {
 	for i := range facts {
 		if len(facts[i].Numbers) == 0 {
 			facts[i].Numbers = nil
+		}
+		if len(facts[i].Strings) == 0 {
+			facts[i].Strings = nil
+		}
+		if len(facts[i].Flags) == 0 {
+			facts[i].Flags = nil
 		}
 	}
 	return facts
@@ -597,4 +612,366 @@ func testEngineBackfill(t *testing.T, s segment.Store) {
 	_, err = e.CreateSegment(ctx, segment.Segment{ID: "repeat", Condition: `true`})
 	require.ErrorIs(t, err, segment.ErrExists)
 	require.Len(t, allChanges(t, s), 3, "a failed create records nothing")
+}
+
+func testNextChecks(t *testing.T, s segment.Store) {
+	ctx := context.Background()
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	due := func(now time.Time, limit int) []string {
+		t.Helper()
+		var out []string
+		update(t, s, func(ctx context.Context, tx segment.Tx) {
+			var err error
+			out, err = tx.DueProfiles(ctx, now, limit)
+			require.NoError(t, err)
+		})
+		return out
+	}
+	next := func() time.Time {
+		t.Helper()
+		got, err := s.NextCheck(ctx)
+		require.NoError(t, err)
+		return got
+	}
+	require.Zero(t, next())
+	require.Empty(t, due(at(1000), 10))
+
+	update(t, s, func(ctx context.Context, tx segment.Tx) {
+		var profiles []*segment.Profile
+		for _, p := range []string{"a", "b", "c", "d", "e"} {
+			profiles = append(profiles, &segment.Profile{Name: "profiles/" + p})
+		}
+		require.NoError(t, tx.SaveProfiles(ctx, profiles))
+		require.NoError(t, tx.SetNextChecks(ctx, []segment.Check{
+			{Profile: "profiles/a", At: at(30)}, {Profile: "profiles/b", At: at(10)}, {Profile: "profiles/c", At: at(20)},
+			{Profile: "profiles/d", At: at(10)}, {Profile: "profiles/unknown", At: at(1)},
+		}))
+		got, err := tx.DueProfiles(ctx, at(20), 10)
+		require.NoError(t, err)
+		require.Equal(t, []string{"profiles/b", "profiles/d", "profiles/c"}, got, "a transaction sees its own checks, earliest first, then by name")
+	})
+	require.Equal(t, at(10), next())
+	require.Empty(t, due(at(9), 10))
+	require.Equal(t, []string{"profiles/b", "profiles/d"}, due(at(10), 10), "a check is due at its instant")
+	require.Equal(t, []string{"profiles/b", "profiles/d"}, due(at(60), 2), "at most limit")
+	require.Equal(t, []string{"profiles/b", "profiles/d", "profiles/c", "profiles/a"}, due(at(60), 10), "profiles without a check are never due")
+
+	update(t, s, func(ctx context.Context, tx segment.Tx) {
+		got, err := tx.Profiles(ctx, []string{"profiles/a", "profiles/e"}, nil)
+		require.NoError(t, err)
+		require.Equal(t, at(30), got["profiles/a"].NextCheck)
+		require.Zero(t, got["profiles/e"].NextCheck)
+		// Moving and clearing checks; saving traits keeps them.
+		require.NoError(t, tx.SetNextChecks(ctx, []segment.Check{{Profile: "profiles/b"}, {Profile: "profiles/d", At: at(40)}}))
+		require.NoError(t, tx.SaveProfiles(ctx, []*segment.Profile{{Name: "profiles/c", Traits: map[string]any{"x": 1.0}}}))
+	})
+	require.Equal(t, at(20), next())
+	require.Equal(t, []string{"profiles/c", "profiles/a", "profiles/d"}, due(at(60), 10))
+
+	boom := errors.New("boom")
+	err := s.Update(ctx, func(tx segment.Tx) error {
+		require.NoError(t, tx.SetNextChecks(ctx, []segment.Check{{Profile: "profiles/c"}, {Profile: "profiles/e", At: at(1)}, {Profile: "profiles/a", At: at(2)}}))
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+	require.Equal(t, at(20), next(), "a failed transaction schedules nothing")
+	require.Equal(t, []string{"profiles/c", "profiles/a", "profiles/d"}, due(at(60), 10))
+}
+
+func testFactProperties(t *testing.T, s segment.Store) {
+	f := segment.Fact{Profile: "profiles/p1", Seq: 1, Event: condition.Event{Name: "Order Completed", Time: t0,
+		Numbers: map[string]float64{"revenue": 12.5}, Strings: map[string]string{"category": "shoes", "device": "mobile"},
+		Flags: map[string]bool{"discount_used": true, "gift": false}}}
+	update(t, s, func(ctx context.Context, tx segment.Tx) {
+		require.NoError(t, tx.SaveProfiles(ctx, []*segment.Profile{{Name: "profiles/p1"}}))
+		require.NoError(t, tx.AddFacts(ctx, []segment.Fact{f}))
+	})
+	update(t, s, func(ctx context.Context, tx segment.Tx) {
+		got, err := tx.Profiles(ctx, []string{"profiles/p1"}, []string{"Order Completed"})
+		require.NoError(t, err)
+		require.Equal(t, []segment.Fact{f}, got["profiles/p1"].Events)
+	})
+}
+
+// testEngineTimeDrivenExit checks that a profile leaves a segment when its
+// only order leaves the window, with no new event, exactly at the boundary;
+// that it enters a "between" window by time alone; and that the checks in
+// between evaluate nobody.
+func testEngineTimeDrivenExit(t *testing.T, s segment.Store) {
+	ctx := context.Background()
+	clk := &clock{now: t0}
+	e := segment.NewEngine(s, segment.Options{Now: clk.Now})
+	for id, cond := range map[string]string{
+		"recent":  `count("Order Completed", "1h") >= 1`,
+		"lapsing": `count("Order Completed", "2h..1d") >= 1 && count("Order Completed", "2h") == 0`,
+	} {
+		_, err := e.CreateSegment(ctx, segment.Segment{ID: id, Condition: cond})
+		require.NoError(t, err)
+	}
+	const p = "profiles/p1"
+	require.NoError(t, e.ApplyEvents(ctx, []segment.Event{order(1, p, t0.Add(-time.Minute), 10)}))
+	require.Equal(t, []string{"entered recent event events/1"}, describe(allChanges(t, s)))
+	next, err := s.NextCheck(ctx)
+	require.NoError(t, err)
+	require.Equal(t, t0.Add(59*time.Minute), next, "the order leaves the 1h window then")
+
+	clk.Set(next.Add(-time.Microsecond))
+	n, err := e.CheckDue(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "nothing is due before the boundary")
+
+	clk.Set(next)
+	n, err = e.CheckDue(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	changes := allChanges(t, s)
+	require.Equal(t, []string{"entered recent event events/1", "exited recent time"}, describe(changes))
+	require.Equal(t, next, changes[1].Time)
+	require.Equal(t, segment.ReasonTime, changes[1].Reason)
+	ms, err := e.ProfileMemberships(ctx, p)
+	require.NoError(t, err)
+	require.Empty(t, ms)
+
+	// The order enters "2h..1d" two hours after it happened.
+	next, err = s.NextCheck(ctx)
+	require.NoError(t, err)
+	require.Equal(t, t0.Add(119*time.Minute), next)
+	clk.Set(t0.Add(3 * time.Hour))
+	n, err = e.CheckDue(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Equal(t, []string{"entered recent event events/1", "exited recent time", "entered lapsing time"}, describe(allChanges(t, s)))
+
+	// And leaves it a day after it happened, after which nothing can change
+	// by time alone.
+	clk.Set(t0.Add(48 * time.Hour))
+	n, err = e.CheckDue(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Len(t, allChanges(t, s), 4)
+	require.Equal(t, "exited lapsing time", describe(allChanges(t, s))[3])
+	next, err = s.NextCheck(ctx)
+	require.NoError(t, err)
+	require.Zero(t, next)
+}
+
+// testEngineTimeless checks that profiles of segments that only time
+// cannot change are never scheduled.
+func testEngineTimeless(t *testing.T, s segment.Store) {
+	ctx := context.Background()
+	clk := &clock{now: t0}
+	e := segment.NewEngine(s, segment.Options{Now: clk.Now})
+	_, err := e.CreateSegment(ctx, segment.Segment{ID: "loyal",
+		Condition: `count("Order Completed") >= 2 && sum("Order Completed", "revenue") > 10.0 && has(traits.city)`})
+	require.NoError(t, err)
+	require.NoError(t, e.ApplyEvents(ctx, []segment.Event{
+		order(1, "profiles/p1", t0, 10), order(2, "profiles/p1", t0, 20), identify(3, "profiles/p1", t0, map[string]any{"city": "Paris"}),
+		order(4, "profiles/p2", t0, 5),
+	}))
+	require.Len(t, allChanges(t, s), 1)
+	next, err := s.NextCheck(ctx)
+	require.NoError(t, err)
+	require.Zero(t, next, "no check is scheduled")
+	update(t, s, func(ctx context.Context, tx segment.Tx) {
+		got, err := tx.Profiles(ctx, []string{"profiles/p1", "profiles/p2"}, nil)
+		require.NoError(t, err)
+		require.Zero(t, got["profiles/p1"].NextCheck)
+		require.Zero(t, got["profiles/p2"].NextCheck)
+	})
+	clk.Set(t0.Add(10 * 365 * 24 * time.Hour))
+	n, err := e.CheckDue(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "nobody is evaluated for time")
+	require.Len(t, allChanges(t, s), 1)
+}
+
+// testEngineBackfillSchedules checks that creating a time-dependent segment
+// schedules the profiles it depends on, keeping earlier checks.
+func testEngineBackfillSchedules(t *testing.T, s segment.Store) {
+	ctx := context.Background()
+	clk := &clock{now: t0}
+	e := segment.NewEngine(s, segment.Options{Now: clk.Now})
+	_, err := e.CreateSegment(ctx, segment.Segment{ID: "hour", Condition: `count("Page Viewed", "1h") >= 1`})
+	require.NoError(t, err)
+	require.NoError(t, e.ApplyEvents(ctx, []segment.Event{
+		order(1, "profiles/p1", t0, 10),
+		{Seq: 2, Resource: "events/2", Profile: "profiles/p2", Name: "Page Viewed", Time: t0},
+		order(3, "profiles/p2", t0, 10),
+	}))
+	_, err = e.CreateSegment(ctx, segment.Segment{ID: "lapsed", Condition: `days_since_last("Order Completed") >= 30`})
+	require.NoError(t, err)
+	update(t, s, func(ctx context.Context, tx segment.Tx) {
+		got, err := tx.Profiles(ctx, []string{"profiles/p1", "profiles/p2"}, nil)
+		require.NoError(t, err)
+		require.Equal(t, t0.Add(24*time.Hour), got["profiles/p1"].NextCheck)
+		require.Equal(t, t0.Add(time.Hour), got["profiles/p2"].NextCheck, "the earlier check stays")
+	})
+	for range 30 {
+		clk.Set(clk.Now().Add(24 * time.Hour))
+		_, err := e.CheckDue(ctx)
+		require.NoError(t, err)
+	}
+	require.Equal(t, []string{"exited hour time", "entered lapsed time", "entered lapsed time"}, describe(allChanges(t, s)[1:]))
+}
+
+// testScheduler runs the scheduler on the real clock and checks that it
+// applies a time-driven exit about when it is due, with no call to
+// CheckDue.
+func testScheduler(t *testing.T, s segment.Store) {
+	ctx, cancel := context.WithCancel(context.Background())
+	e := segment.NewEngine(s, segment.Options{})
+	done := make(chan error, 1)
+	go func() { done <- e.RunScheduler(ctx) }()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+	}()
+	_, err := e.CreateSegment(ctx, segment.Segment{ID: "now", Condition: `count("Clicked", "2s") >= 1`})
+	require.NoError(t, err)
+	clicked := time.Now().UTC().Truncate(time.Microsecond)
+	require.NoError(t, e.ApplyEvents(ctx, []segment.Event{{Seq: 1, Resource: "events/1", Profile: "profiles/p1", Name: "Clicked", Time: clicked}}))
+	require.Eventually(t, func() bool { return len(allChanges(t, s)) == 2 }, 10*time.Second, 10*time.Millisecond)
+	changes := allChanges(t, s)
+	require.Equal(t, []string{"entered now event events/1", "exited now time"}, describe(changes))
+	boundary := clicked.Add(2 * time.Second)
+	require.False(t, changes[1].Time.Before(boundary), "the exit is not recorded before the boundary")
+	t.Logf("exit recorded %s after the boundary", changes[1].Time.Sub(boundary))
+}
+
+func testRevisions(t *testing.T, s segment.Store) {
+	ctx := context.Background()
+	first := seg("vip")
+	first.Author, first.Reason = "ana@example.com", "launch"
+	second := first
+	second.Condition, second.Description, second.Revision = `count("Order Completed") >= 2`, "Repeat buyers", 2
+	second.UpdateTime, second.Author, second.Reason = t0.Add(time.Hour), "bo@example.com", "too broad"
+	third := second
+	third.DisplayName, third.Revision, third.UpdateTime, third.Author, third.Reason = "VIP", 3, t0.Add(2*time.Hour), "ana@example.com", "rename"
+
+	update(t, s, func(ctx context.Context, tx segment.Tx) {
+		require.NoError(t, tx.CreateSegment(ctx, first))
+		require.NoError(t, tx.UpdateSegment(ctx, second))
+	})
+	update(t, s, func(ctx context.Context, tx segment.Tx) {
+		require.NoError(t, tx.UpdateSegment(ctx, third))
+		require.ErrorIs(t, tx.UpdateSegment(ctx, seg("unknown")), segment.ErrNotFound)
+	})
+	boom := errors.New("boom")
+	err := s.Update(ctx, func(tx segment.Tx) error {
+		fourth := third
+		fourth.Revision = 4
+		require.NoError(t, tx.UpdateSegment(ctx, fourth))
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+
+	got, err := s.GetSegment(ctx, "vip")
+	require.NoError(t, err)
+	require.Equal(t, third, got, "the current revision, with its author and reason")
+	for _, want := range []segment.Segment{first, second, third} {
+		got, err := s.GetRevision(ctx, "vip", want.Revision)
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+	}
+	_, err = s.GetRevision(ctx, "vip", 4)
+	require.ErrorIs(t, err, segment.ErrRevisionNotFound)
+	require.ErrorIs(t, err, apierror.ErrNotFound)
+	_, err = s.GetRevision(ctx, "unknown", 1)
+	require.ErrorIs(t, err, segment.ErrNotFound)
+
+	all, err := s.ListRevisions(ctx, "vip", 0, 10)
+	require.NoError(t, err)
+	require.Equal(t, []segment.Segment{third, second, first}, all, "newest first")
+	page, err := s.ListRevisions(ctx, "vip", 3, 1)
+	require.NoError(t, err)
+	require.Equal(t, []segment.Segment{second}, page)
+	none, err := s.ListRevisions(ctx, "unknown", 0, 10)
+	require.NoError(t, err)
+	require.Empty(t, none)
+}
+
+func testEngineUpdate(t *testing.T, s segment.Store) {
+	ctx := context.Background()
+	clk := &clock{now: t0}
+	e := segment.NewEngine(s, segment.Options{Now: clk.Now})
+	_, err := e.CreateSegment(ctx, segment.Segment{ID: "buyers", Condition: `count("Order Completed") >= 1`, Author: "ana", Reason: "launch"})
+	require.NoError(t, err)
+	require.NoError(t, e.ApplyEvents(ctx, []segment.Event{
+		order(1, "profiles/p1", t0.Add(-48*time.Hour), 10),
+		order(2, "profiles/p2", t0.Add(-time.Hour), 50), order(3, "profiles/p2", t0, 50),
+		{Seq: 4, Resource: "events/4", Profile: "profiles/p3", Name: "Product Viewed", Time: t0},
+	}))
+	require.Len(t, allChanges(t, s), 2)
+
+	clk.Set(t0.Add(time.Minute))
+	cond := `count("Order Completed", "1d") >= 2 || count("Product Viewed") >= 1`
+	updated, err := e.UpdateSegment(ctx, segment.SegmentUpdate{ID: "buyers", Condition: &cond, Author: "bo", Reason: "recent repeat buyers and browsers"})
+	require.NoError(t, err)
+	require.Equal(t, segment.Segment{ID: "buyers", Condition: cond, Revision: 2, CreateTime: t0, UpdateTime: t0.Add(time.Minute),
+		Author: "bo", Reason: "recent repeat buyers and browsers"}, updated)
+	changes := allChanges(t, s)[2:]
+	require.Equal(t, []string{"exited buyers segment updated", "entered buyers segment updated"}, describe(changes))
+	require.Equal(t, []string{"profiles/p1", "profiles/p3"}, []string{changes[0].Profile, changes[1].Profile})
+	require.EqualValues(t, 2, changes[0].Revision)
+	ms, err := e.ListMembers(ctx, "buyers", "", 10)
+	require.NoError(t, err)
+	require.Equal(t, []segment.Membership{
+		{Segment: "buyers", Profile: "profiles/p2", EnterTime: t0, Revision: 1},
+		{Segment: "buyers", Profile: "profiles/p3", EnterTime: t0.Add(time.Minute), Revision: 2},
+	}, ms, "members who stay keep the revision they entered under")
+	next, err := s.NextCheck(ctx)
+	require.NoError(t, err)
+	require.Equal(t, t0.Add(23*time.Hour), next, "the new condition's windows are scheduled")
+
+	// Metadata only: a new revision, no re-evaluation.
+	desc := "Recent repeat buyers"
+	updated, err = e.UpdateSegment(ctx, segment.SegmentUpdate{ID: "buyers", Description: &desc, Author: "ana", Reason: "describe"})
+	require.NoError(t, err)
+	require.EqualValues(t, 3, updated.Revision)
+	require.Equal(t, cond, updated.Condition)
+	require.Len(t, allChanges(t, s), 4)
+	old, err := e.GetRevision(ctx, "buyers", 1)
+	require.NoError(t, err)
+	require.Equal(t, `count("Order Completed") >= 1`, old.Condition)
+	require.Equal(t, "ana", old.Author)
+
+	bad := `count(`
+	_, err = e.UpdateSegment(ctx, segment.SegmentUpdate{ID: "buyers", Condition: &bad, Author: "x", Reason: "y"})
+	var cerr *condition.Error
+	require.ErrorAs(t, err, &cerr)
+	_, err = e.UpdateSegment(ctx, segment.SegmentUpdate{ID: "unknown", Description: &desc, Author: "x", Reason: "y"})
+	require.ErrorIs(t, err, segment.ErrNotFound)
+	revs, err := e.ListRevisions(ctx, "buyers", 0, 10)
+	require.NoError(t, err)
+	require.Len(t, revs, 3, "failed updates leave no revision")
+}
+
+func testEnginePreview(t *testing.T, s segment.Store) {
+	ctx := context.Background()
+	e := segment.NewEngine(s, segment.Options{Now: func() time.Time { return t0 }})
+	var events []segment.Event
+	for i := range 20 {
+		p := fmt.Sprintf("profiles/p%02d", i)
+		for range i % 4 {
+			events = append(events, order(int64(len(events)+1), p, t0.Add(-time.Hour), 10))
+		}
+		events = append(events, identify(int64(len(events)+1), p, t0, map[string]any{"n": float64(i)}))
+	}
+	require.NoError(t, e.ApplyEvents(ctx, events))
+	got, err := e.PreviewSegment(ctx, `count("Order Completed", "1d") >= 3`, 2)
+	require.NoError(t, err)
+	require.Equal(t, segment.Preview{Size: 5, Total: 20, Sample: []string{"profiles/p03", "profiles/p07"}}, got)
+	require.InDelta(t, 0.25, got.Share(), 1e-9)
+	require.Empty(t, allChanges(t, s), "a preview records nothing")
+	segs, err := s.ListSegments(ctx, "", 10)
+	require.NoError(t, err)
+	require.Empty(t, segs, "a preview saves nothing")
+	next, err := s.NextCheck(ctx)
+	require.NoError(t, err)
+	require.Zero(t, next, "a preview schedules nothing")
+
+	_, err = e.PreviewSegment(ctx, `count(`, 2)
+	var cerr *condition.Error
+	require.ErrorAs(t, err, &cerr)
+	require.Zero(t, segment.Preview{}.Share(), "no profiles, no share")
 }

@@ -10,6 +10,7 @@ import (
 	v1 "github.com/barista-cdp/barista/pkg/gen/barista/type/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -90,10 +91,15 @@ type Segment struct {
 	Revision int64 `protobuf:"varint,5,opt,name=revision,proto3" json:"revision,omitempty"`
 	// When the segment was created. Output only.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	// When the definition last changed. Output only.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// When the definition last changed: when this revision was made. Output
+	// only.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Who made this revision, as given when it was made. Output only.
+	RevisionAuthor string `protobuf:"bytes,8,opt,name=revision_author,json=revisionAuthor,proto3" json:"revision_author,omitempty"`
+	// Why this revision was made, as given when it was made. Output only.
+	RevisionReason string `protobuf:"bytes,9,opt,name=revision_reason,json=revisionReason,proto3" json:"revision_reason,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Segment) Reset() {
@@ -175,6 +181,20 @@ func (x *Segment) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Segment) GetRevisionAuthor() string {
+	if x != nil {
+		return x.RevisionAuthor
+	}
+	return ""
+}
+
+func (x *Segment) GetRevisionReason() string {
+	if x != nil {
+		return x.RevisionReason
+	}
+	return ""
+}
+
 // CreateSegmentRequest creates a segment.
 type CreateSegmentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -182,7 +202,11 @@ type CreateSegmentRequest struct {
 	// and hyphens, starting with a letter, at most 63 characters.
 	SegmentId string `protobuf:"bytes,1,opt,name=segment_id,json=segmentId,proto3" json:"segment_id,omitempty"`
 	// The segment; its name is ignored.
-	Segment       *Segment `protobuf:"bytes,2,opt,name=segment,proto3" json:"segment,omitempty"`
+	Segment *Segment `protobuf:"bytes,2,opt,name=segment,proto3" json:"segment,omitempty"`
+	// Who creates the segment, recorded with revision 1.
+	Author string `protobuf:"bytes,3,opt,name=author,proto3" json:"author,omitempty"`
+	// Why the segment is created, recorded with revision 1.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -231,11 +255,27 @@ func (x *CreateSegmentRequest) GetSegment() *Segment {
 	return nil
 }
 
+func (x *CreateSegmentRequest) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
+}
+
+func (x *CreateSegmentRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // GetSegmentRequest names a segment.
 type GetSegmentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Resource name, "segments/{segment}".
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// A past revision to read; 0 for the current one.
+	Revision      int64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -275,6 +315,13 @@ func (x *GetSegmentRequest) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *GetSegmentRequest) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
 }
 
 // ListSegmentsRequest pages through segments.
@@ -992,11 +1039,380 @@ func (x *GetSegmentResponse) GetSegment() *Segment {
 	return nil
 }
 
+// UpdateSegmentRequest changes a segment's definition.
+type UpdateSegmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The segment, named by its name, with the new values of the fields in
+	// update_mask.
+	Segment *Segment `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
+	// Fields to update: any of "condition", "display_name" and "description".
+	// Required: an update says what it changes.
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Who makes the change, such as an email address. Required.
+	Author string `protobuf:"bytes,3,opt,name=author,proto3" json:"author,omitempty"`
+	// Why the change is made. Required.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateSegmentRequest) Reset() {
+	*x = UpdateSegmentRequest{}
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateSegmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateSegmentRequest) ProtoMessage() {}
+
+func (x *UpdateSegmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateSegmentRequest.ProtoReflect.Descriptor instead.
+func (*UpdateSegmentRequest) Descriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *UpdateSegmentRequest) GetSegment() *Segment {
+	if x != nil {
+		return x.Segment
+	}
+	return nil
+}
+
+func (x *UpdateSegmentRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+func (x *UpdateSegmentRequest) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
+}
+
+func (x *UpdateSegmentRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// UpdateSegmentResponse carries the segment at its new revision.
+type UpdateSegmentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The segment.
+	Segment       *Segment `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateSegmentResponse) Reset() {
+	*x = UpdateSegmentResponse{}
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateSegmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateSegmentResponse) ProtoMessage() {}
+
+func (x *UpdateSegmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateSegmentResponse.ProtoReflect.Descriptor instead.
+func (*UpdateSegmentResponse) Descriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *UpdateSegmentResponse) GetSegment() *Segment {
+	if x != nil {
+		return x.Segment
+	}
+	return nil
+}
+
+// ListSegmentRevisionsRequest pages through a segment's revisions.
+type ListSegmentRevisionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Segment, "segments/{segment}".
+	Segment string `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
+	// Maximum number of revisions to return; default 50, at most 1000.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token from a previous response.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSegmentRevisionsRequest) Reset() {
+	*x = ListSegmentRevisionsRequest{}
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSegmentRevisionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSegmentRevisionsRequest) ProtoMessage() {}
+
+func (x *ListSegmentRevisionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSegmentRevisionsRequest.ProtoReflect.Descriptor instead.
+func (*ListSegmentRevisionsRequest) Descriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ListSegmentRevisionsRequest) GetSegment() string {
+	if x != nil {
+		return x.Segment
+	}
+	return ""
+}
+
+func (x *ListSegmentRevisionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSegmentRevisionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListSegmentRevisionsResponse is one page of revisions.
+type ListSegmentRevisionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The segment as it was at each revision, newest first.
+	Revisions []*Segment `protobuf:"bytes,1,rep,name=revisions,proto3" json:"revisions,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSegmentRevisionsResponse) Reset() {
+	*x = ListSegmentRevisionsResponse{}
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSegmentRevisionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSegmentRevisionsResponse) ProtoMessage() {}
+
+func (x *ListSegmentRevisionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSegmentRevisionsResponse.ProtoReflect.Descriptor instead.
+func (*ListSegmentRevisionsResponse) Descriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListSegmentRevisionsResponse) GetRevisions() []*Segment {
+	if x != nil {
+		return x.Revisions
+	}
+	return nil
+}
+
+func (x *ListSegmentRevisionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// PreviewSegmentRequest is a condition to preview.
+type PreviewSegmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// CEL condition, as in Segment.condition.
+	Condition string `protobuf:"bytes,1,opt,name=condition,proto3" json:"condition,omitempty"`
+	// How many members to return as a sample; default 10, at most 100.
+	SampleSize    int32 `protobuf:"varint,2,opt,name=sample_size,json=sampleSize,proto3" json:"sample_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewSegmentRequest) Reset() {
+	*x = PreviewSegmentRequest{}
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewSegmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewSegmentRequest) ProtoMessage() {}
+
+func (x *PreviewSegmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewSegmentRequest.ProtoReflect.Descriptor instead.
+func (*PreviewSegmentRequest) Descriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *PreviewSegmentRequest) GetCondition() string {
+	if x != nil {
+		return x.Condition
+	}
+	return ""
+}
+
+func (x *PreviewSegmentRequest) GetSampleSize() int32 {
+	if x != nil {
+		return x.SampleSize
+	}
+	return 0
+}
+
+// PreviewSegmentResponse says what a segment with the condition would hold
+// now.
+type PreviewSegmentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Number of profiles that match.
+	Size int64 `protobuf:"varint,1,opt,name=size,proto3" json:"size,omitempty"`
+	// Number of profiles known to the segment service.
+	TotalProfiles int64 `protobuf:"varint,2,opt,name=total_profiles,json=totalProfiles,proto3" json:"total_profiles,omitempty"`
+	// size / total_profiles; 0 when there are no profiles.
+	Share float64 `protobuf:"fixed64,3,opt,name=share,proto3" json:"share,omitempty"`
+	// Some of the matching profiles ("profiles/{profile}"), by name.
+	SampleProfiles []string `protobuf:"bytes,4,rep,name=sample_profiles,json=sampleProfiles,proto3" json:"sample_profiles,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PreviewSegmentResponse) Reset() {
+	*x = PreviewSegmentResponse{}
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewSegmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewSegmentResponse) ProtoMessage() {}
+
+func (x *PreviewSegmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewSegmentResponse.ProtoReflect.Descriptor instead.
+func (*PreviewSegmentResponse) Descriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *PreviewSegmentResponse) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *PreviewSegmentResponse) GetTotalProfiles() int64 {
+	if x != nil {
+		return x.TotalProfiles
+	}
+	return 0
+}
+
+func (x *PreviewSegmentResponse) GetShare() float64 {
+	if x != nil {
+		return x.Share
+	}
+	return 0
+}
+
+func (x *PreviewSegmentResponse) GetSampleProfiles() []string {
+	if x != nil {
+		return x.SampleProfiles
+	}
+	return nil
+}
+
 var File_barista_segment_v1_segment_proto protoreflect.FileDescriptor
 
 const file_barista_segment_v1_segment_proto_rawDesc = "" +
 	"\n" +
-	" barista/segment/v1/segment.proto\x12\x12barista.segment.v1\x1a barista/type/v1/identifier.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x96\x02\n" +
+	" barista/segment/v1/segment.proto\x12\x12barista.segment.v1\x1a barista/type/v1/identifier.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe8\x02\n" +
 	"\aSegment\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12 \n" +
@@ -1006,13 +1422,18 @@ const file_barista_segment_v1_segment_proto_rawDesc = "" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"l\n" +
+	"updateTime\x12'\n" +
+	"\x0frevision_author\x18\b \x01(\tR\x0erevisionAuthor\x12'\n" +
+	"\x0frevision_reason\x18\t \x01(\tR\x0erevisionReason\"\x9c\x01\n" +
 	"\x14CreateSegmentRequest\x12\x1d\n" +
 	"\n" +
 	"segment_id\x18\x01 \x01(\tR\tsegmentId\x125\n" +
-	"\asegment\x18\x02 \x01(\v2\x1b.barista.segment.v1.SegmentR\asegment\"'\n" +
+	"\asegment\x18\x02 \x01(\v2\x1b.barista.segment.v1.SegmentR\asegment\x12\x16\n" +
+	"\x06author\x18\x03 \x01(\tR\x06author\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"C\n" +
 	"\x11GetSegmentRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"Q\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\"Q\n" +
 	"\x13ListSegmentsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -1068,7 +1489,32 @@ const file_barista_segment_v1_segment_proto_rawDesc = "" +
 	"\x15CreateSegmentResponse\x125\n" +
 	"\asegment\x18\x01 \x01(\v2\x1b.barista.segment.v1.SegmentR\asegment\"K\n" +
 	"\x12GetSegmentResponse\x125\n" +
-	"\asegment\x18\x01 \x01(\v2\x1b.barista.segment.v1.SegmentR\asegment2\xb0\x05\n" +
+	"\asegment\x18\x01 \x01(\v2\x1b.barista.segment.v1.SegmentR\asegment\"\xba\x01\n" +
+	"\x14UpdateSegmentRequest\x125\n" +
+	"\asegment\x18\x01 \x01(\v2\x1b.barista.segment.v1.SegmentR\asegment\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\x12\x16\n" +
+	"\x06author\x18\x03 \x01(\tR\x06author\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"N\n" +
+	"\x15UpdateSegmentResponse\x125\n" +
+	"\asegment\x18\x01 \x01(\v2\x1b.barista.segment.v1.SegmentR\asegment\"s\n" +
+	"\x1bListSegmentRevisionsRequest\x12\x18\n" +
+	"\asegment\x18\x01 \x01(\tR\asegment\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x81\x01\n" +
+	"\x1cListSegmentRevisionsResponse\x129\n" +
+	"\trevisions\x18\x01 \x03(\v2\x1b.barista.segment.v1.SegmentR\trevisions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"V\n" +
+	"\x15PreviewSegmentRequest\x12\x1c\n" +
+	"\tcondition\x18\x01 \x01(\tR\tcondition\x12\x1f\n" +
+	"\vsample_size\x18\x02 \x01(\x05R\n" +
+	"sampleSize\"\x92\x01\n" +
+	"\x16PreviewSegmentResponse\x12\x12\n" +
+	"\x04size\x18\x01 \x01(\x03R\x04size\x12%\n" +
+	"\x0etotal_profiles\x18\x02 \x01(\x03R\rtotalProfiles\x12\x14\n" +
+	"\x05share\x18\x03 \x01(\x01R\x05share\x12'\n" +
+	"\x0fsample_profiles\x18\x04 \x03(\tR\x0esampleProfiles2\xfa\a\n" +
 	"\x0eSegmentService\x12d\n" +
 	"\rCreateSegment\x12(.barista.segment.v1.CreateSegmentRequest\x1a).barista.segment.v1.CreateSegmentResponse\x12[\n" +
 	"\n" +
@@ -1076,7 +1522,10 @@ const file_barista_segment_v1_segment_proto_rawDesc = "" +
 	"\fListSegments\x12'.barista.segment.v1.ListSegmentsRequest\x1a(.barista.segment.v1.ListSegmentsResponse\x12s\n" +
 	"\x12ListSegmentMembers\x12-.barista.segment.v1.ListSegmentMembersRequest\x1a..barista.segment.v1.ListSegmentMembersResponse\x12\x7f\n" +
 	"\x16ListProfileMemberships\x121.barista.segment.v1.ListProfileMembershipsRequest\x1a2.barista.segment.v1.ListProfileMembershipsResponse\x12\x81\x01\n" +
-	"\x16WatchMembershipChanges\x121.barista.segment.v1.WatchMembershipChangesRequest\x1a2.barista.segment.v1.WatchMembershipChangesResponse0\x01B\xd5\x01\n" +
+	"\x16WatchMembershipChanges\x121.barista.segment.v1.WatchMembershipChangesRequest\x1a2.barista.segment.v1.WatchMembershipChangesResponse0\x01\x12d\n" +
+	"\rUpdateSegment\x12(.barista.segment.v1.UpdateSegmentRequest\x1a).barista.segment.v1.UpdateSegmentResponse\x12y\n" +
+	"\x14ListSegmentRevisions\x12/.barista.segment.v1.ListSegmentRevisionsRequest\x1a0.barista.segment.v1.ListSegmentRevisionsResponse\x12g\n" +
+	"\x0ePreviewSegment\x12).barista.segment.v1.PreviewSegmentRequest\x1a*.barista.segment.v1.PreviewSegmentResponseB\xd5\x01\n" +
 	"\x16com.barista.segment.v1B\fSegmentProtoP\x01ZCgithub.com/barista-cdp/barista/pkg/gen/barista/segment/v1;segmentv1\xa2\x02\x03BSX\xaa\x02\x12Barista.Segment.V1\xca\x02\x12Barista\\Segment\\V1\xe2\x02\x1eBarista\\Segment\\V1\\GPBMetadata\xea\x02\x14Barista::Segment::V1b\x06proto3"
 
 var (
@@ -1092,7 +1541,7 @@ func file_barista_segment_v1_segment_proto_rawDescGZIP() []byte {
 }
 
 var file_barista_segment_v1_segment_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_barista_segment_v1_segment_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_barista_segment_v1_segment_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_barista_segment_v1_segment_proto_goTypes = []any{
 	(MembershipChange_Kind)(0),             // 0: barista.segment.v1.MembershipChange.Kind
 	(*Segment)(nil),                        // 1: barista.segment.v1.Segment
@@ -1110,42 +1559,59 @@ var file_barista_segment_v1_segment_proto_goTypes = []any{
 	(*WatchMembershipChangesResponse)(nil), // 13: barista.segment.v1.WatchMembershipChangesResponse
 	(*CreateSegmentResponse)(nil),          // 14: barista.segment.v1.CreateSegmentResponse
 	(*GetSegmentResponse)(nil),             // 15: barista.segment.v1.GetSegmentResponse
-	nil,                                    // 16: barista.segment.v1.MembershipChange.TraceContextEntry
-	(*timestamppb.Timestamp)(nil),          // 17: google.protobuf.Timestamp
-	(*v1.Identifier)(nil),                  // 18: barista.type.v1.Identifier
+	(*UpdateSegmentRequest)(nil),           // 16: barista.segment.v1.UpdateSegmentRequest
+	(*UpdateSegmentResponse)(nil),          // 17: barista.segment.v1.UpdateSegmentResponse
+	(*ListSegmentRevisionsRequest)(nil),    // 18: barista.segment.v1.ListSegmentRevisionsRequest
+	(*ListSegmentRevisionsResponse)(nil),   // 19: barista.segment.v1.ListSegmentRevisionsResponse
+	(*PreviewSegmentRequest)(nil),          // 20: barista.segment.v1.PreviewSegmentRequest
+	(*PreviewSegmentResponse)(nil),         // 21: barista.segment.v1.PreviewSegmentResponse
+	nil,                                    // 22: barista.segment.v1.MembershipChange.TraceContextEntry
+	(*timestamppb.Timestamp)(nil),          // 23: google.protobuf.Timestamp
+	(*v1.Identifier)(nil),                  // 24: barista.type.v1.Identifier
+	(*fieldmaskpb.FieldMask)(nil),          // 25: google.protobuf.FieldMask
 }
 var file_barista_segment_v1_segment_proto_depIdxs = []int32{
-	17, // 0: barista.segment.v1.Segment.create_time:type_name -> google.protobuf.Timestamp
-	17, // 1: barista.segment.v1.Segment.update_time:type_name -> google.protobuf.Timestamp
+	23, // 0: barista.segment.v1.Segment.create_time:type_name -> google.protobuf.Timestamp
+	23, // 1: barista.segment.v1.Segment.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 2: barista.segment.v1.CreateSegmentRequest.segment:type_name -> barista.segment.v1.Segment
 	1,  // 3: barista.segment.v1.ListSegmentsResponse.segments:type_name -> barista.segment.v1.Segment
-	17, // 4: barista.segment.v1.Membership.enter_time:type_name -> google.protobuf.Timestamp
+	23, // 4: barista.segment.v1.Membership.enter_time:type_name -> google.protobuf.Timestamp
 	6,  // 5: barista.segment.v1.ListSegmentMembersResponse.memberships:type_name -> barista.segment.v1.Membership
-	18, // 6: barista.segment.v1.ListProfileMembershipsRequest.identifier:type_name -> barista.type.v1.Identifier
+	24, // 6: barista.segment.v1.ListProfileMembershipsRequest.identifier:type_name -> barista.type.v1.Identifier
 	6,  // 7: barista.segment.v1.ListProfileMembershipsResponse.memberships:type_name -> barista.segment.v1.Membership
 	0,  // 8: barista.segment.v1.MembershipChange.kind:type_name -> barista.segment.v1.MembershipChange.Kind
-	17, // 9: barista.segment.v1.MembershipChange.change_time:type_name -> google.protobuf.Timestamp
-	16, // 10: barista.segment.v1.MembershipChange.trace_context:type_name -> barista.segment.v1.MembershipChange.TraceContextEntry
+	23, // 9: barista.segment.v1.MembershipChange.change_time:type_name -> google.protobuf.Timestamp
+	22, // 10: barista.segment.v1.MembershipChange.trace_context:type_name -> barista.segment.v1.MembershipChange.TraceContextEntry
 	11, // 11: barista.segment.v1.WatchMembershipChangesResponse.changes:type_name -> barista.segment.v1.MembershipChange
 	1,  // 12: barista.segment.v1.CreateSegmentResponse.segment:type_name -> barista.segment.v1.Segment
 	1,  // 13: barista.segment.v1.GetSegmentResponse.segment:type_name -> barista.segment.v1.Segment
-	2,  // 14: barista.segment.v1.SegmentService.CreateSegment:input_type -> barista.segment.v1.CreateSegmentRequest
-	3,  // 15: barista.segment.v1.SegmentService.GetSegment:input_type -> barista.segment.v1.GetSegmentRequest
-	4,  // 16: barista.segment.v1.SegmentService.ListSegments:input_type -> barista.segment.v1.ListSegmentsRequest
-	7,  // 17: barista.segment.v1.SegmentService.ListSegmentMembers:input_type -> barista.segment.v1.ListSegmentMembersRequest
-	9,  // 18: barista.segment.v1.SegmentService.ListProfileMemberships:input_type -> barista.segment.v1.ListProfileMembershipsRequest
-	12, // 19: barista.segment.v1.SegmentService.WatchMembershipChanges:input_type -> barista.segment.v1.WatchMembershipChangesRequest
-	14, // 20: barista.segment.v1.SegmentService.CreateSegment:output_type -> barista.segment.v1.CreateSegmentResponse
-	15, // 21: barista.segment.v1.SegmentService.GetSegment:output_type -> barista.segment.v1.GetSegmentResponse
-	5,  // 22: barista.segment.v1.SegmentService.ListSegments:output_type -> barista.segment.v1.ListSegmentsResponse
-	8,  // 23: barista.segment.v1.SegmentService.ListSegmentMembers:output_type -> barista.segment.v1.ListSegmentMembersResponse
-	10, // 24: barista.segment.v1.SegmentService.ListProfileMemberships:output_type -> barista.segment.v1.ListProfileMembershipsResponse
-	13, // 25: barista.segment.v1.SegmentService.WatchMembershipChanges:output_type -> barista.segment.v1.WatchMembershipChangesResponse
-	20, // [20:26] is the sub-list for method output_type
-	14, // [14:20] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	1,  // 14: barista.segment.v1.UpdateSegmentRequest.segment:type_name -> barista.segment.v1.Segment
+	25, // 15: barista.segment.v1.UpdateSegmentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 16: barista.segment.v1.UpdateSegmentResponse.segment:type_name -> barista.segment.v1.Segment
+	1,  // 17: barista.segment.v1.ListSegmentRevisionsResponse.revisions:type_name -> barista.segment.v1.Segment
+	2,  // 18: barista.segment.v1.SegmentService.CreateSegment:input_type -> barista.segment.v1.CreateSegmentRequest
+	3,  // 19: barista.segment.v1.SegmentService.GetSegment:input_type -> barista.segment.v1.GetSegmentRequest
+	4,  // 20: barista.segment.v1.SegmentService.ListSegments:input_type -> barista.segment.v1.ListSegmentsRequest
+	7,  // 21: barista.segment.v1.SegmentService.ListSegmentMembers:input_type -> barista.segment.v1.ListSegmentMembersRequest
+	9,  // 22: barista.segment.v1.SegmentService.ListProfileMemberships:input_type -> barista.segment.v1.ListProfileMembershipsRequest
+	12, // 23: barista.segment.v1.SegmentService.WatchMembershipChanges:input_type -> barista.segment.v1.WatchMembershipChangesRequest
+	16, // 24: barista.segment.v1.SegmentService.UpdateSegment:input_type -> barista.segment.v1.UpdateSegmentRequest
+	18, // 25: barista.segment.v1.SegmentService.ListSegmentRevisions:input_type -> barista.segment.v1.ListSegmentRevisionsRequest
+	20, // 26: barista.segment.v1.SegmentService.PreviewSegment:input_type -> barista.segment.v1.PreviewSegmentRequest
+	14, // 27: barista.segment.v1.SegmentService.CreateSegment:output_type -> barista.segment.v1.CreateSegmentResponse
+	15, // 28: barista.segment.v1.SegmentService.GetSegment:output_type -> barista.segment.v1.GetSegmentResponse
+	5,  // 29: barista.segment.v1.SegmentService.ListSegments:output_type -> barista.segment.v1.ListSegmentsResponse
+	8,  // 30: barista.segment.v1.SegmentService.ListSegmentMembers:output_type -> barista.segment.v1.ListSegmentMembersResponse
+	10, // 31: barista.segment.v1.SegmentService.ListProfileMemberships:output_type -> barista.segment.v1.ListProfileMembershipsResponse
+	13, // 32: barista.segment.v1.SegmentService.WatchMembershipChanges:output_type -> barista.segment.v1.WatchMembershipChangesResponse
+	17, // 33: barista.segment.v1.SegmentService.UpdateSegment:output_type -> barista.segment.v1.UpdateSegmentResponse
+	19, // 34: barista.segment.v1.SegmentService.ListSegmentRevisions:output_type -> barista.segment.v1.ListSegmentRevisionsResponse
+	21, // 35: barista.segment.v1.SegmentService.PreviewSegment:output_type -> barista.segment.v1.PreviewSegmentResponse
+	27, // [27:36] is the sub-list for method output_type
+	18, // [18:27] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_barista_segment_v1_segment_proto_init() }
@@ -1159,7 +1625,7 @@ func file_barista_segment_v1_segment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_barista_segment_v1_segment_proto_rawDesc), len(file_barista_segment_v1_segment_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   16,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,9 @@ const (
 	SegmentService_ListSegmentMembers_FullMethodName     = "/barista.segment.v1.SegmentService/ListSegmentMembers"
 	SegmentService_ListProfileMemberships_FullMethodName = "/barista.segment.v1.SegmentService/ListProfileMemberships"
 	SegmentService_WatchMembershipChanges_FullMethodName = "/barista.segment.v1.SegmentService/WatchMembershipChanges"
+	SegmentService_UpdateSegment_FullMethodName          = "/barista.segment.v1.SegmentService/UpdateSegment"
+	SegmentService_ListSegmentRevisions_FullMethodName   = "/barista.segment.v1.SegmentService/ListSegmentRevisions"
+	SegmentService_PreviewSegment_FullMethodName         = "/barista.segment.v1.SegmentService/PreviewSegment"
 )
 
 // SegmentServiceClient is the client API for SegmentService service.
@@ -49,6 +52,17 @@ type SegmentServiceClient interface {
 	// follows new changes as they happen. Resuming from the cursor of the last
 	// change received loses nothing.
 	WatchMembershipChanges(ctx context.Context, in *WatchMembershipChangesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchMembershipChangesResponse], error)
+	// Updates a segment's definition. Each update is a new revision, with its
+	// author and reason; earlier revisions stay readable. Every known profile
+	// is evaluated against the new definition, recording the changes with the
+	// reason "segment updated".
+	UpdateSegment(ctx context.Context, in *UpdateSegmentRequest, opts ...grpc.CallOption) (*UpdateSegmentResponse, error)
+	// Lists the revisions of a segment, newest first.
+	ListSegmentRevisions(ctx context.Context, in *ListSegmentRevisionsRequest, opts ...grpc.CallOption) (*ListSegmentRevisionsResponse, error)
+	// Evaluates a condition against every known profile without saving
+	// anything: the size it would have, its share of all profiles, and a
+	// sample of its members.
+	PreviewSegment(ctx context.Context, in *PreviewSegmentRequest, opts ...grpc.CallOption) (*PreviewSegmentResponse, error)
 }
 
 type segmentServiceClient struct {
@@ -128,6 +142,36 @@ func (c *segmentServiceClient) WatchMembershipChanges(ctx context.Context, in *W
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SegmentService_WatchMembershipChangesClient = grpc.ServerStreamingClient[WatchMembershipChangesResponse]
 
+func (c *segmentServiceClient) UpdateSegment(ctx context.Context, in *UpdateSegmentRequest, opts ...grpc.CallOption) (*UpdateSegmentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateSegmentResponse)
+	err := c.cc.Invoke(ctx, SegmentService_UpdateSegment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *segmentServiceClient) ListSegmentRevisions(ctx context.Context, in *ListSegmentRevisionsRequest, opts ...grpc.CallOption) (*ListSegmentRevisionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSegmentRevisionsResponse)
+	err := c.cc.Invoke(ctx, SegmentService_ListSegmentRevisions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *segmentServiceClient) PreviewSegment(ctx context.Context, in *PreviewSegmentRequest, opts ...grpc.CallOption) (*PreviewSegmentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PreviewSegmentResponse)
+	err := c.cc.Invoke(ctx, SegmentService_PreviewSegment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SegmentServiceServer is the server API for SegmentService service.
 // All implementations must embed UnimplementedSegmentServiceServer
 // for forward compatibility.
@@ -150,6 +194,17 @@ type SegmentServiceServer interface {
 	// follows new changes as they happen. Resuming from the cursor of the last
 	// change received loses nothing.
 	WatchMembershipChanges(*WatchMembershipChangesRequest, grpc.ServerStreamingServer[WatchMembershipChangesResponse]) error
+	// Updates a segment's definition. Each update is a new revision, with its
+	// author and reason; earlier revisions stay readable. Every known profile
+	// is evaluated against the new definition, recording the changes with the
+	// reason "segment updated".
+	UpdateSegment(context.Context, *UpdateSegmentRequest) (*UpdateSegmentResponse, error)
+	// Lists the revisions of a segment, newest first.
+	ListSegmentRevisions(context.Context, *ListSegmentRevisionsRequest) (*ListSegmentRevisionsResponse, error)
+	// Evaluates a condition against every known profile without saving
+	// anything: the size it would have, its share of all profiles, and a
+	// sample of its members.
+	PreviewSegment(context.Context, *PreviewSegmentRequest) (*PreviewSegmentResponse, error)
 	mustEmbedUnimplementedSegmentServiceServer()
 }
 
@@ -177,6 +232,15 @@ func (UnimplementedSegmentServiceServer) ListProfileMemberships(context.Context,
 }
 func (UnimplementedSegmentServiceServer) WatchMembershipChanges(*WatchMembershipChangesRequest, grpc.ServerStreamingServer[WatchMembershipChangesResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchMembershipChanges not implemented")
+}
+func (UnimplementedSegmentServiceServer) UpdateSegment(context.Context, *UpdateSegmentRequest) (*UpdateSegmentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateSegment not implemented")
+}
+func (UnimplementedSegmentServiceServer) ListSegmentRevisions(context.Context, *ListSegmentRevisionsRequest) (*ListSegmentRevisionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSegmentRevisions not implemented")
+}
+func (UnimplementedSegmentServiceServer) PreviewSegment(context.Context, *PreviewSegmentRequest) (*PreviewSegmentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PreviewSegment not implemented")
 }
 func (UnimplementedSegmentServiceServer) mustEmbedUnimplementedSegmentServiceServer() {}
 func (UnimplementedSegmentServiceServer) testEmbeddedByValue()                        {}
@@ -300,6 +364,60 @@ func _SegmentService_WatchMembershipChanges_Handler(srv interface{}, stream grpc
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SegmentService_WatchMembershipChangesServer = grpc.ServerStreamingServer[WatchMembershipChangesResponse]
 
+func _SegmentService_UpdateSegment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateSegmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SegmentServiceServer).UpdateSegment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SegmentService_UpdateSegment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SegmentServiceServer).UpdateSegment(ctx, req.(*UpdateSegmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SegmentService_ListSegmentRevisions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSegmentRevisionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SegmentServiceServer).ListSegmentRevisions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SegmentService_ListSegmentRevisions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SegmentServiceServer).ListSegmentRevisions(ctx, req.(*ListSegmentRevisionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SegmentService_PreviewSegment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PreviewSegmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SegmentServiceServer).PreviewSegment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SegmentService_PreviewSegment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SegmentServiceServer).PreviewSegment(ctx, req.(*PreviewSegmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SegmentService_ServiceDesc is the grpc.ServiceDesc for SegmentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -326,6 +444,18 @@ var SegmentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListProfileMemberships",
 			Handler:    _SegmentService_ListProfileMemberships_Handler,
+		},
+		{
+			MethodName: "UpdateSegment",
+			Handler:    _SegmentService_UpdateSegment_Handler,
+		},
+		{
+			MethodName: "ListSegmentRevisions",
+			Handler:    _SegmentService_ListSegmentRevisions_Handler,
+		},
+		{
+			MethodName: "PreviewSegment",
+			Handler:    _SegmentService_PreviewSegment_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

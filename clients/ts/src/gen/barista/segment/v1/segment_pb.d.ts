@@ -4,7 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
 import type { Identifier } from "../../type/v1/identifier_pb.js";
 
 /**
@@ -61,11 +61,26 @@ export declare type Segment = Message<"barista.segment.v1.Segment"> & {
   createTime?: Timestamp | undefined;
 
   /**
-   * When the definition last changed. Output only.
+   * When the definition last changed: when this revision was made. Output
+   * only.
    *
    * @generated from field: google.protobuf.Timestamp update_time = 7;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * Who made this revision, as given when it was made. Output only.
+   *
+   * @generated from field: string revision_author = 8;
+   */
+  revisionAuthor: string;
+
+  /**
+   * Why this revision was made, as given when it was made. Output only.
+   *
+   * @generated from field: string revision_reason = 9;
+   */
+  revisionReason: string;
 };
 
 /**
@@ -94,6 +109,20 @@ export declare type CreateSegmentRequest = Message<"barista.segment.v1.CreateSeg
    * @generated from field: barista.segment.v1.Segment segment = 2;
    */
   segment?: Segment | undefined;
+
+  /**
+   * Who creates the segment, recorded with revision 1.
+   *
+   * @generated from field: string author = 3;
+   */
+  author: string;
+
+  /**
+   * Why the segment is created, recorded with revision 1.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
 };
 
 /**
@@ -114,6 +143,13 @@ export declare type GetSegmentRequest = Message<"barista.segment.v1.GetSegmentRe
    * @generated from field: string name = 1;
    */
   name: string;
+
+  /**
+   * A past revision to read; 0 for the current one.
+   *
+   * @generated from field: int64 revision = 2;
+   */
+  revision: bigint;
 };
 
 /**
@@ -521,6 +557,199 @@ export declare type GetSegmentResponse = Message<"barista.segment.v1.GetSegmentR
 export declare const GetSegmentResponseSchema: GenMessage<GetSegmentResponse>;
 
 /**
+ * UpdateSegmentRequest changes a segment's definition.
+ *
+ * @generated from message barista.segment.v1.UpdateSegmentRequest
+ */
+export declare type UpdateSegmentRequest = Message<"barista.segment.v1.UpdateSegmentRequest"> & {
+  /**
+   * The segment, named by its name, with the new values of the fields in
+   * update_mask.
+   *
+   * @generated from field: barista.segment.v1.Segment segment = 1;
+   */
+  segment?: Segment | undefined;
+
+  /**
+   * Fields to update: any of "condition", "display_name" and "description".
+   * Required: an update says what it changes.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask | undefined;
+
+  /**
+   * Who makes the change, such as an email address. Required.
+   *
+   * @generated from field: string author = 3;
+   */
+  author: string;
+
+  /**
+   * Why the change is made. Required.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message barista.segment.v1.UpdateSegmentRequest.
+ * Use `create(UpdateSegmentRequestSchema)` to create a new message.
+ */
+export declare const UpdateSegmentRequestSchema: GenMessage<UpdateSegmentRequest>;
+
+/**
+ * UpdateSegmentResponse carries the segment at its new revision.
+ *
+ * @generated from message barista.segment.v1.UpdateSegmentResponse
+ */
+export declare type UpdateSegmentResponse = Message<"barista.segment.v1.UpdateSegmentResponse"> & {
+  /**
+   * The segment.
+   *
+   * @generated from field: barista.segment.v1.Segment segment = 1;
+   */
+  segment?: Segment | undefined;
+};
+
+/**
+ * Describes the message barista.segment.v1.UpdateSegmentResponse.
+ * Use `create(UpdateSegmentResponseSchema)` to create a new message.
+ */
+export declare const UpdateSegmentResponseSchema: GenMessage<UpdateSegmentResponse>;
+
+/**
+ * ListSegmentRevisionsRequest pages through a segment's revisions.
+ *
+ * @generated from message barista.segment.v1.ListSegmentRevisionsRequest
+ */
+export declare type ListSegmentRevisionsRequest = Message<"barista.segment.v1.ListSegmentRevisionsRequest"> & {
+  /**
+   * Segment, "segments/{segment}".
+   *
+   * @generated from field: string segment = 1;
+   */
+  segment: string;
+
+  /**
+   * Maximum number of revisions to return; default 50, at most 1000.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * Token from a previous response.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message barista.segment.v1.ListSegmentRevisionsRequest.
+ * Use `create(ListSegmentRevisionsRequestSchema)` to create a new message.
+ */
+export declare const ListSegmentRevisionsRequestSchema: GenMessage<ListSegmentRevisionsRequest>;
+
+/**
+ * ListSegmentRevisionsResponse is one page of revisions.
+ *
+ * @generated from message barista.segment.v1.ListSegmentRevisionsResponse
+ */
+export declare type ListSegmentRevisionsResponse = Message<"barista.segment.v1.ListSegmentRevisionsResponse"> & {
+  /**
+   * The segment as it was at each revision, newest first.
+   *
+   * @generated from field: repeated barista.segment.v1.Segment revisions = 1;
+   */
+  revisions: Segment[];
+
+  /**
+   * Token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message barista.segment.v1.ListSegmentRevisionsResponse.
+ * Use `create(ListSegmentRevisionsResponseSchema)` to create a new message.
+ */
+export declare const ListSegmentRevisionsResponseSchema: GenMessage<ListSegmentRevisionsResponse>;
+
+/**
+ * PreviewSegmentRequest is a condition to preview.
+ *
+ * @generated from message barista.segment.v1.PreviewSegmentRequest
+ */
+export declare type PreviewSegmentRequest = Message<"barista.segment.v1.PreviewSegmentRequest"> & {
+  /**
+   * CEL condition, as in Segment.condition.
+   *
+   * @generated from field: string condition = 1;
+   */
+  condition: string;
+
+  /**
+   * How many members to return as a sample; default 10, at most 100.
+   *
+   * @generated from field: int32 sample_size = 2;
+   */
+  sampleSize: number;
+};
+
+/**
+ * Describes the message barista.segment.v1.PreviewSegmentRequest.
+ * Use `create(PreviewSegmentRequestSchema)` to create a new message.
+ */
+export declare const PreviewSegmentRequestSchema: GenMessage<PreviewSegmentRequest>;
+
+/**
+ * PreviewSegmentResponse says what a segment with the condition would hold
+ * now.
+ *
+ * @generated from message barista.segment.v1.PreviewSegmentResponse
+ */
+export declare type PreviewSegmentResponse = Message<"barista.segment.v1.PreviewSegmentResponse"> & {
+  /**
+   * Number of profiles that match.
+   *
+   * @generated from field: int64 size = 1;
+   */
+  size: bigint;
+
+  /**
+   * Number of profiles known to the segment service.
+   *
+   * @generated from field: int64 total_profiles = 2;
+   */
+  totalProfiles: bigint;
+
+  /**
+   * size / total_profiles; 0 when there are no profiles.
+   *
+   * @generated from field: double share = 3;
+   */
+  share: number;
+
+  /**
+   * Some of the matching profiles ("profiles/{profile}"), by name.
+   *
+   * @generated from field: repeated string sample_profiles = 4;
+   */
+  sampleProfiles: string[];
+};
+
+/**
+ * Describes the message barista.segment.v1.PreviewSegmentResponse.
+ * Use `create(PreviewSegmentResponseSchema)` to create a new message.
+ */
+export declare const PreviewSegmentResponseSchema: GenMessage<PreviewSegmentResponse>;
+
+/**
  * SegmentService owns segment definitions and memberships: it evaluates each
  * profile's behavior against every segment as events arrive, keeps the
  * members of each segment, and streams membership changes.
@@ -589,6 +818,41 @@ export declare const SegmentService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchMembershipChangesRequestSchema;
     output: typeof WatchMembershipChangesResponseSchema;
+  },
+  /**
+   * Updates a segment's definition. Each update is a new revision, with its
+   * author and reason; earlier revisions stay readable. Every known profile
+   * is evaluated against the new definition, recording the changes with the
+   * reason "segment updated".
+   *
+   * @generated from rpc barista.segment.v1.SegmentService.UpdateSegment
+   */
+  updateSegment: {
+    methodKind: "unary";
+    input: typeof UpdateSegmentRequestSchema;
+    output: typeof UpdateSegmentResponseSchema;
+  },
+  /**
+   * Lists the revisions of a segment, newest first.
+   *
+   * @generated from rpc barista.segment.v1.SegmentService.ListSegmentRevisions
+   */
+  listSegmentRevisions: {
+    methodKind: "unary";
+    input: typeof ListSegmentRevisionsRequestSchema;
+    output: typeof ListSegmentRevisionsResponseSchema;
+  },
+  /**
+   * Evaluates a condition against every known profile without saving
+   * anything: the size it would have, its share of all profiles, and a
+   * sample of its members.
+   *
+   * @generated from rpc barista.segment.v1.SegmentService.PreviewSegment
+   */
+  previewSegment: {
+    methodKind: "unary";
+    input: typeof PreviewSegmentRequestSchema;
+    output: typeof PreviewSegmentResponseSchema;
   },
 }>;
 
