@@ -14,7 +14,7 @@ import (
 )
 
 // readmeCommands returns the `./barista ...` command lines of the README's
-// walk-through, in order, split into arguments as a shell would.
+// walk-through and of its preview/update/history example, in order, split into arguments as a shell would.
 func readmeCommands(t *testing.T) [][]string {
 	t.Helper()
 	f, err := os.Open("../../README.md")
@@ -28,6 +28,8 @@ func readmeCommands(t *testing.T) [][]string {
 		switch {
 		case strings.HasPrefix(line, "## "):
 			inWalkThrough = line == "## Walk-through"
+		case strings.HasPrefix(line, "### "):
+			inWalkThrough = line == "### Preview, update, history"
 		case strings.HasPrefix(line, "```"):
 			inCode = !inCode
 		case inWalkThrough && inCode && strings.HasPrefix(line, "./barista "):
