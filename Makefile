@@ -27,6 +27,7 @@ test: ## run every test, with Postgres ($$TEST_DATABASE_URL, the local server, o
 	if [[ -n "$$url" ]]; then echo "Postgres for tests: $${url%%\?*}"; fi; \
 	TEST_DATABASE_URL="$$url" go test $(TEST_FLAGS) -v $(PACKAGES) 2>&1 | scripts/test-summary
 	@$(MAKE) --no-print-directory test-ts
+	@$(MAKE) --no-print-directory test-sdk
 
 .PHONY: test-ts
 test-ts: ## run the TypeScript client's tests against a running dev server
@@ -36,9 +37,23 @@ test-ts: ## run the TypeScript client's tests against a running dev server
 	  BARISTA_BIN="$(CURDIR)/$(BIN)/barista" npm test --prefix clients/ts; \
 	else echo "npm not found: skipping the TypeScript client tests"; [[ -z "$${CI:-}" ]]; fi
 
+.PHONY: test-sdk
+test-sdk: ## send events with the real Segment and RudderStack Node SDKs to a running dev server
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix clients/ts --no-audit --no-fund --loglevel=error >/dev/null && \
+	  npm ci --prefix clients/sdk-e2e --no-audit --no-fund --loglevel=error >/dev/null && \
+	  go build -o $(BIN)/barista ./cmd/barista && \
+	  BARISTA_BIN="$(CURDIR)/$(BIN)/barista" npm test --prefix clients/sdk-e2e; \
+	else echo "npm not found: skipping the SDK end-to-end tests"; [[ -z "$${CI:-}" ]]; fi
+
 .PHONY: bench
 bench: ## run the benchmarks
 	go test -run '^$$' -bench . -benchtime 2x $(PACKAGES)
+
+.PHONY: bench-ingest
+bench-ingest: ## events/s through gRPC streaming and HTTP /v1/batch, as ratios to a raw pgx CopyFrom
+	@url="$$(scripts/test-postgres)"; \
+	TEST_DATABASE_URL="$$url" go test -count=1 -run '^$$' -bench '^BenchmarkIngest$$' -benchtime 30x ./services/event/service/
 
 .PHONY: build
 build: ## build barista and the four service binaries into .bin/

@@ -3,6 +3,8 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,7 +20,7 @@ import (
 
 func (a *app) eventCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "event", Short: "Send and list behavioral events"}
-	cmd.AddCommand(a.eventSendCommand(), a.eventListCommand())
+	cmd.AddCommand(a.eventSendCommand(), a.eventListCommand(), a.eventRulesCommand())
 	return cmd
 }
 
@@ -214,4 +216,43 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+func (a *app) eventRulesCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "rules",
+		Short: "Show the normalization rules applied to events before they are stored",
+		Long: `Show the normalization rules in force: event-name aliases (matched ignoring
+case and "_", "-", "." separators), category labels, the store currency and the
+currency rates that amounts are converted with.`,
+		Example: "  barista event rules\n  barista event rules -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			conn, err := a.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := callCtx(cmd)
+			defer cancel()
+			resp, err := eventv1.NewEventServiceClient(conn).GetNormalizationRules(ctx, &eventv1.GetNormalizationRulesRequest{})
+			if err != nil {
+				return err
+			}
+			r := resp.GetRules()
+			return a.print(resp, func(t *table) {
+				t.row("RULE", "FROM", "TO")
+				for _, k := range slices.Sorted(maps.Keys(r.GetEventAliases())) {
+					t.row("event", k, r.GetEventAliases()[k])
+				}
+				for _, k := range slices.Sorted(maps.Keys(r.GetCategoryLabels())) {
+					t.row("category", k, r.GetCategoryLabels()[k])
+				}
+				for _, k := range slices.Sorted(maps.Keys(r.GetCurrencyRates())) {
+					t.row("currency", "1 "+k, fmt.Sprintf("%g %s", r.GetCurrencyRates()[k], r.GetStoreCurrency()))
+				}
+				t.row("store currency", "-", r.GetStoreCurrency())
+				t.row("money properties", "-", strings.Join(r.GetMoneyProperties(), ", "))
+			})
+		},
+	}
 }

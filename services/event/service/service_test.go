@@ -3,6 +3,11 @@ package service_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,7 +37,14 @@ func (oneProfilePerValue) ResolveProfile(_ context.Context, req *profilev1.Resol
 
 // serve runs the event service as app.Main would, on the given pool (nil:
 // in memory), with a fake profile service on the same server.
-func serve(t *testing.T, env app.Env) eventv1.EventServiceClient {
+func serve(t testing.TB, env app.Env) eventv1.EventServiceClient {
+	t.Helper()
+	client, _ := serveHTTP(t, env)
+	return client
+}
+
+// serveHTTP is serve that also returns the service's HTTP handler.
+func serveHTTP(t testing.TB, env app.Env) (eventv1.EventServiceClient, http.Handler) {
 	t.Helper()
 	srv := grpctest.New(t)
 	env.Peers = map[string]*grpc.ClientConn{"profile": srv.Conn}
@@ -49,7 +61,7 @@ func serve(t *testing.T, env app.Env) eventv1.EventServiceClient {
 		cancel()
 		require.NoError(t, <-done)
 	})
-	return eventv1.NewEventServiceClient(srv.Conn)
+	return eventv1.NewEventServiceClient(srv.Conn), svc.(app.HTTPService).HTTPHandler()
 }
 
 func TestSpec(t *testing.T) {
@@ -130,4 +142,61 @@ func TestStreamDeliversConcurrentIngestsInOrder(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestNormalizationFlag(t *testing.T) {
+	tests := []struct {
+		args, want []string
+		file       string
+	}{
+		{[]string{"--grpc-addr", ":1", "--normalization", "r.yaml", "--log-level", "debug"}, []string{"--grpc-addr", ":1", "--log-level", "debug"}, "r.yaml"},
+		{[]string{"-normalization=r.json"}, []string{}, "r.json"},
+		{[]string{"migrate", "--database-url", "x"}, []string{"migrate", "--database-url", "x"}, ""},
+		{[]string{"--", "--normalization", "x"}, []string{"--", "--normalization", "x"}, ""},
+	}
+	for _, tc := range tests {
+		t.Setenv(service.NormalizationEnv, "")
+		got, err := service.NormalizationFlag(tc.args)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, got)
+		require.Equal(t, tc.file, os.Getenv(service.NormalizationEnv))
+	}
+	_, err := service.NormalizationFlag([]string{"--normalization"})
+	require.ErrorContains(t, err, "needs a file")
+}
+
+// TestServiceNormalizesWithTheRulesFileOnEveryAPI starts the service as the
+// binary does with a rules file, sends a purchase in dollars over the
+// Segment HTTP API, and finds it stored as an Order Completed in euros; the
+// active rules are readable over gRPC.
+func TestServiceNormalizesWithTheRulesFileOnEveryAPI(t *testing.T) {
+	rules := filepath.Join(t.TempDir(), "rules.yaml")
+	require.NoError(t, os.WriteFile(rules, []byte("store_currency: EUR\ncurrency_rates: {USD: 0.5}\ncategory_labels: {footwear: Shoes}\n"), 0o600))
+	t.Setenv(service.NormalizationEnv, rules)
+	client, handler := serveHTTP(t, app.Env{})
+
+	req := httptest.NewRequest(http.MethodPost, "/v1/track", strings.NewReader(
+		`{"userId":"ana","event":"purchase","properties":{"revenue":40,"currency":"USD","category":"footwear"}}`))
+	req.SetBasicAuth("key", "")
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+
+	list, err := client.ListProfileEvents(context.Background(), &eventv1.ListProfileEventsRequest{Profile: "profiles/ana"})
+	require.NoError(t, err)
+	require.Len(t, list.GetEvents(), 1)
+	ev := list.GetEvents()[0]
+	require.Equal(t, "Order Completed", ev.GetEvent())
+	require.Equal(t, map[string]any{"revenue": 20.0, "currency": "EUR", "original_currency": "USD", "exchange_rate": 0.5, "category": "Shoes"}, ev.GetProperties().AsMap())
+
+	got, err := client.GetNormalizationRules(context.Background(), &eventv1.GetNormalizationRulesRequest{})
+	require.NoError(t, err)
+	require.Equal(t, "EUR", got.GetRules().GetStoreCurrency())
+	require.Equal(t, map[string]float64{"USD": 0.5}, got.GetRules().GetCurrencyRates())
+	require.Equal(t, map[string]string{"footwear": "Shoes"}, got.GetRules().GetCategoryLabels())
+	require.Equal(t, "Order Completed", got.GetRules().GetEventAliases()["purchase"])
+
+	t.Setenv(service.NormalizationEnv, filepath.Join(t.TempDir(), "missing.yaml"))
+	_, err = service.Spec.New(context.Background(), app.Env{Peers: map[string]*grpc.ClientConn{"profile": grpctest.New(t).Conn}})
+	require.ErrorIs(t, err, os.ErrNotExist, "a rules file that cannot be read stops the service")
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/barista-cdp/barista/pkg/page"
 	"github.com/barista-cdp/barista/services/event/internal/event"
 	"github.com/barista-cdp/barista/services/event/internal/identity"
+	"github.com/barista-cdp/barista/services/event/internal/normalize"
 )
 
 // Limits of the API.
@@ -32,6 +33,12 @@ const (
 	// StreamEvents message.
 	DefaultStreamBatch = 500
 	MaxStreamBatch     = 1000
+	// DefaultStreamInFlight is how many requests of one IngestEventStream
+	// are held (received, not yet answered) before the server stops reading.
+	DefaultStreamInFlight = 8
+	// MaxGroupEvents bounds the events of the waiting stream requests that
+	// are committed together in one transaction.
+	MaxGroupEvents = 5000
 )
 
 // Server implements eventv1.EventServiceServer.
@@ -39,6 +46,8 @@ type Server struct {
 	eventv1.UnimplementedEventServiceServer
 	log      *event.Log
 	now      func() time.Time
+	rules    *normalize.Normalizer
+	inFlight int
 	ingested metric.Int64Counter
 }
 
@@ -46,6 +55,12 @@ type Server struct {
 type Options struct {
 	// Now is the clock that stamps receive times; time.Now when nil.
 	Now func() time.Time
+	// Normalizer is the one the Log applies, reported by
+	// GetNormalizationRules; nil reports no rules.
+	Normalizer *normalize.Normalizer
+	// StreamInFlight bounds the requests of one IngestEventStream that are
+	// received but not yet answered; DefaultStreamInFlight when zero.
+	StreamInFlight int
 }
 
 // NewServer returns a Server over log.
@@ -60,38 +75,79 @@ func NewServer(log *event.Log, opts Options) *Server {
 		metric.WithDescription("Events received by IngestEvents, by outcome."),
 		metric.WithUnit("{event}"),
 	)
-	return &Server{log: log, now: opts.Now, ingested: ingested}
+	if opts.StreamInFlight <= 0 {
+		opts.StreamInFlight = DefaultStreamInFlight
+	}
+	return &Server{log: log, now: opts.Now, rules: opts.Normalizer, inFlight: opts.StreamInFlight, ingested: ingested}
 }
 
 // IngestEvents validates each event on its own, rejecting only the bad
 // ones, and ingests the rest as one batch.
 func (s *Server) IngestEvents(ctx context.Context, req *eventv1.IngestEventsRequest) (*eventv1.IngestEventsResponse, error) {
-	n := len(req.GetEvents())
-	if n > MaxBatch {
+	if n := len(req.GetEvents()); n > MaxBatch {
 		return nil, apierror.Invalid("events", "a batch holds at most %d events, got %d; split it into smaller batches", MaxBatch, n)
 	}
-	now := s.now()
-	results := make([]*eventv1.IngestResult, n)
-	valid := make([]event.Event, 0, n)
-	at := make([]int, 0, n)
-	for i, pe := range req.GetEvents() {
-		ev, violation := parseEvent(pe, now)
-		if violation != nil {
-			results[i] = rejected(i, pe.GetMessageId(), violation.Field, violation.Description)
-			continue
-		}
-		valid = append(valid, ev)
-		at = append(at, i)
-	}
-	outcomes, err := s.log.Ingest(ctx, valid)
+	results, err := s.ingest(ctx, req.GetEvents())
 	if err != nil {
 		return nil, err
 	}
+	return &eventv1.IngestEventsResponse{Results: results}, nil
+}
+
+// ingest validates and stores events as one batch and returns one result
+// per event, indexed by position in events.
+func (s *Server) ingest(ctx context.Context, events []*eventv1.Event) ([]*eventv1.IngestResult, error) {
+	p, err := s.prepare(ctx, events)
+	if err != nil {
+		return nil, err
+	}
+	return s.commit(ctx, p)
+}
+
+// prepared is a validated batch whose valid events are prepared by the Log
+// and wait for their commit.
+type prepared struct {
+	events  []*eventv1.Event
+	results []*eventv1.IngestResult
+	at      []int
+	batch   *event.Prepared
+}
+
+// prepare validates events and prepares the valid ones (normalization,
+// deduplication, profile resolution); nothing is stored yet.
+func (s *Server) prepare(ctx context.Context, events []*eventv1.Event) (*prepared, error) {
+	n := len(events)
+	now := s.now()
+	p := &prepared{events: events, results: make([]*eventv1.IngestResult, n), at: make([]int, 0, n)}
+	valid := make([]event.Event, 0, n)
+	for i, pe := range events {
+		ev, violation := parseEvent(pe, now)
+		if violation != nil {
+			p.results[i] = rejected(i, pe.GetMessageId(), violation.Field, violation.Description)
+			continue
+		}
+		valid = append(valid, ev)
+		p.at = append(p.at, i)
+	}
+	var err error
+	if p.batch, err = s.log.Prepare(ctx, valid); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// commit stores a prepared batch and returns its results once committed.
+func (s *Server) commit(ctx context.Context, p *prepared) ([]*eventv1.IngestResult, error) {
+	outcomes, err := s.log.Commit(ctx, p.batch)
+	if err != nil {
+		return nil, err
+	}
+	results := p.results
 	for k, o := range outcomes {
-		i := at[k]
+		i := p.at[k]
 		switch o.Status {
 		case event.StatusRejected:
-			results[i] = rejected(i, req.GetEvents()[i].GetMessageId(), o.Field, o.Reason)
+			results[i] = rejected(i, p.events[i].GetMessageId(), o.Field, o.Reason)
 		case event.StatusAccepted, event.StatusDuplicate:
 			status := eventv1.IngestResult_STATUS_ACCEPTED
 			if o.Status == event.StatusDuplicate {
@@ -106,7 +162,7 @@ func (s *Server) IngestEvents(ctx context.Context, req *eventv1.IngestEventsRequ
 		}
 	}
 	s.count(ctx, results)
-	return &eventv1.IngestEventsResponse{Results: results}, nil
+	return results, nil
 }
 
 func (s *Server) count(ctx context.Context, results []*eventv1.IngestResult) {

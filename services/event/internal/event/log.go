@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,22 +71,47 @@ type Outcome struct {
 // once.
 const DefaultParallelism = 16
 
+// Normalizer rewrites an event into the store's vocabulary (event names,
+// category labels, currency) before it is stored. An error rejects the
+// event.
+type Normalizer interface {
+	Normalize(ev *Event) error
+}
+
 // Log is the event log: it ingests batches and serves what was stored.
 type Log struct {
 	store       Store
 	resolver    Resolver
+	normalizer  Normalizer
+	group       *groupCommit
 	logger      *slog.Logger
 	signal      *feed.Signal
 	parallelism int
 }
 
+// Option adjusts NewLog.
+type Option func(*Log)
+
+// WithNormalizer makes the Log normalize every event it ingests.
+func WithNormalizer(n Normalizer) Option {
+	return func(l *Log) { l.normalizer = n }
+}
+
 // NewLog returns a Log over store that resolves profiles with resolver.
-func NewLog(store Store, resolver Resolver, logger *slog.Logger) *Log {
+func NewLog(store Store, resolver Resolver, logger *slog.Logger, opts ...Option) *Log {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Log{store: store, resolver: resolver, logger: logger, signal: feed.NewSignal(), parallelism: DefaultParallelism}
+	l := &Log{store: store, resolver: resolver, group: &groupCommit{store: store}, logger: logger, signal: feed.NewSignal(), parallelism: DefaultParallelism}
+	for _, o := range opts {
+		o(l)
+	}
+	return l
 }
+
+// PendingCommits returns how many Commit calls wait for the transaction in
+// progress to end, to share the next one.
+func (l *Log) PendingCommits() int { return l.group.waiting() }
 
 // Signal is notified after every commit of new events, to wake tailing
 // readers in this process.
@@ -94,6 +120,8 @@ func (l *Log) Signal() *feed.Signal { return l.signal }
 // Ingest stores a batch of valid events and returns one Outcome per event,
 // in order. Message ids must be set. The stages, in order:
 //
+//  0. Each event is normalized (when the Log has a Normalizer); an event it
+//     cannot normalize is rejected.
 //  1. The second occurrence of a message id in the batch is a duplicate of
 //     the first.
 //  2. Events whose message id is already stored are duplicates, answered
@@ -109,7 +137,31 @@ func (l *Log) Signal() *feed.Signal { return l.signal }
 // Each event keeps the trace context of ctx so that consumers continue the
 // trace of the ingest call. Ingest sets the trace context, the profile and
 // the time precision of the events it is given.
+//
+// Ingest is Prepare (stages 0 to 3) followed by Commit (stage 4).
 func (l *Log) Ingest(ctx context.Context, events []Event) ([]Outcome, error) {
+	p, err := l.Prepare(ctx, events)
+	if err != nil {
+		return nil, err
+	}
+	return l.Commit(ctx, p)
+}
+
+// Prepared is a batch that went through stages 0 to 3 of Ingest and waits
+// for its commit.
+type Prepared struct {
+	events []Event
+	out    []Outcome
+	copyOf map[int]int
+	fresh  []int
+}
+
+// Prepare runs stages 0 to 3 of Ingest: normalization, deduplication and
+// profile resolution. Nothing is stored until Commit. A producer may prepare
+// its next batch while the previous one commits: resolution of the next
+// batch then starts after the previous one's, so identity order holds, and a
+// message id that the previous batch stores meanwhile is caught by Commit.
+func (l *Log) Prepare(ctx context.Context, events []Event) (*Prepared, error) {
 	out := make([]Outcome, len(events))
 	traceContext := telemetry.Inject(ctx)
 	if len(traceContext) == 0 {
@@ -124,6 +176,12 @@ func (l *Log) Ingest(ctx context.Context, events []Event) ([]Outcome, error) {
 		ev.OccurredAt = ev.OccurredAt.UTC().Truncate(time.Microsecond)
 		ev.ReceivedAt = ev.ReceivedAt.UTC().Truncate(time.Microsecond)
 		ev.TraceContext = traceContext
+		if l.normalizer != nil {
+			if err := l.normalizer.Normalize(ev); err != nil {
+				out[i] = Outcome{Status: StatusRejected, Field: "properties", Reason: err.Error()}
+				continue
+			}
+		}
 		if j, ok := first[ev.MessageID]; ok {
 			copyOf[i] = j
 			continue
@@ -149,17 +207,24 @@ func (l *Log) Ingest(ctx context.Context, events []Event) ([]Outcome, error) {
 	if err := l.resolve(ctx, events, fresh, out); err != nil {
 		return nil, err
 	}
+	return &Prepared{events: events, out: out, copyOf: copyOf, fresh: fresh}, nil
+}
 
+// Commit runs stage 4 of Ingest: it appends the prepared events in one
+// transaction, shared with the batches of concurrent callers (group
+// commit), and returns one Outcome per event once it committed.
+func (l *Log) Commit(ctx context.Context, p *Prepared) ([]Outcome, error) {
+	events, out := p.events, p.out
 	var batch []Event
 	var at []int
-	for _, i := range fresh {
+	for _, i := range p.fresh {
 		if out[i].Status == 0 {
 			batch = append(batch, events[i])
 			at = append(at, i)
 		}
 	}
 	if len(batch) > 0 {
-		appended, err := l.store.Append(ctx, batch)
+		appended, err := l.group.append(ctx, batch)
 		if err != nil {
 			return nil, fmt.Errorf("append events: %w", err)
 		}
@@ -173,7 +238,7 @@ func (l *Log) Ingest(ctx context.Context, events []Event) ([]Outcome, error) {
 		}
 	}
 
-	for i, j := range copyOf {
+	for i, j := range p.copyOf {
 		if out[j].Status == StatusRejected {
 			out[i] = Outcome{Status: StatusRejected, Field: "message_id", Reason: "repeats the message_id of an earlier event of the batch, which was rejected"}
 			continue
@@ -185,6 +250,13 @@ func (l *Log) Ingest(ctx context.Context, events []Event) ([]Outcome, error) {
 
 // resolve resolves events[i] for every i in idx, setting its ProfileID or
 // rejecting it in out[i].
+//
+// An event with the same identifiers, in the same order, as an earlier event
+// of the batch, with no event in between that touched those identifiers
+// with other identifiers, and with no traits to set, shares the earlier
+// event's resolution instead of asking the profile service again (a batch
+// often holds many events of one visitor); the profile service then sees
+// the time of the first of them.
 //
 // Resolutions run in parallel, but an event waits for every earlier event
 // of the batch that shares an identifier with it. Events that may join or
@@ -210,8 +282,29 @@ func (l *Log) resolve(parent context.Context, events []Event, idx []int, out []O
 	}
 	slots := make(chan struct{}, l.parallelism)
 	last := map[Identifier]chan struct{}{}
+	primaries := map[string]primary{}
+	lastKey := map[Identifier]string{}
 	for _, i := range idx {
 		ev := &events[i]
+		key := identifiersKey(ev.Identifiers)
+		if p, ok := primaries[key]; ok && !(ev.Type == TypeIdentify && len(ev.Traits) > 0) && untouched(ev.Identifiers, lastKey, key) {
+			wg.Go(func() {
+				select {
+				case <-p.done:
+				case <-ctx.Done():
+					return
+				}
+				if out[p.index].Status == StatusRejected {
+					out[i] = out[p.index]
+					return
+				}
+				ev.ProfileID = events[p.index].ProfileID
+			})
+			continue
+		}
+		for _, id := range ev.Identifiers {
+			lastKey[id] = key
+		}
 		var deps []chan struct{}
 		done := make(chan struct{})
 		for _, id := range ev.Identifiers {
@@ -220,6 +313,7 @@ func (l *Log) resolve(parent context.Context, events []Event, idx []int, out []O
 			}
 			last[id] = done
 		}
+		primaries[key] = primary{index: i, done: done}
 		wg.Go(func() {
 			defer close(done)
 			for _, d := range deps {
@@ -260,6 +354,37 @@ func (l *Log) resolve(parent context.Context, events []Event, idx []int, out []O
 		return fmt.Errorf("%w; nothing was stored, retry the batch", ErrProfileUnavailable)
 	}
 	return nil
+}
+
+// primary is the event of a batch whose resolution later events with the
+// same identifiers share.
+type primary struct {
+	index int
+	done  chan struct{}
+}
+
+// identifiersKey identifies an ordered list of identifiers.
+func identifiersKey(ids []Identifier) string {
+	var b strings.Builder
+	for _, id := range ids {
+		b.WriteString(id.Type)
+		b.WriteByte(0)
+		b.WriteString(id.Value)
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// untouched reports whether the last event scheduled for each of ids had
+// exactly the identifiers key: no event in between linked any of them to
+// other identifiers (which could have merged their profile into another).
+func untouched(ids []Identifier, lastKey map[Identifier]string, key string) bool {
+	for _, id := range ids {
+		if lastKey[id] != key {
+			return false
+		}
+	}
+	return true
 }
 
 func rejection(invalid *apierror.InvalidError) Outcome {

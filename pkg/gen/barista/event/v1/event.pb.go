@@ -783,6 +783,276 @@ func (x *StreamEventsResponse) GetEvents() []*DeliveredEvent {
 	return nil
 }
 
+// IngestEventStreamRequest is one batch of a stream.
+type IngestEventStreamRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Events to store; at most 1000 per request.
+	Events        []*Event `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IngestEventStreamRequest) Reset() {
+	*x = IngestEventStreamRequest{}
+	mi := &file_barista_event_v1_event_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IngestEventStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IngestEventStreamRequest) ProtoMessage() {}
+
+func (x *IngestEventStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_event_v1_event_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IngestEventStreamRequest.ProtoReflect.Descriptor instead.
+func (*IngestEventStreamRequest) Descriptor() ([]byte, []int) {
+	return file_barista_event_v1_event_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *IngestEventStreamRequest) GetEvents() []*Event {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+// IngestEventStreamResponse answers one request of the stream.
+type IngestEventStreamResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Position of the request in the stream, from 0.
+	RequestIndex int64 `protobuf:"varint,1,opt,name=request_index,json=requestIndex,proto3" json:"request_index,omitempty"`
+	// Results, one per event of the request, in order; their index is the
+	// position of the event in its request.
+	Results       []*IngestResult `protobuf:"bytes,2,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IngestEventStreamResponse) Reset() {
+	*x = IngestEventStreamResponse{}
+	mi := &file_barista_event_v1_event_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IngestEventStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IngestEventStreamResponse) ProtoMessage() {}
+
+func (x *IngestEventStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_event_v1_event_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IngestEventStreamResponse.ProtoReflect.Descriptor instead.
+func (*IngestEventStreamResponse) Descriptor() ([]byte, []int) {
+	return file_barista_event_v1_event_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *IngestEventStreamResponse) GetRequestIndex() int64 {
+	if x != nil {
+		return x.RequestIndex
+	}
+	return 0
+}
+
+func (x *IngestEventStreamResponse) GetResults() []*IngestResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// GetNormalizationRulesRequest asks for the active normalization rules.
+type GetNormalizationRulesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetNormalizationRulesRequest) Reset() {
+	*x = GetNormalizationRulesRequest{}
+	mi := &file_barista_event_v1_event_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetNormalizationRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetNormalizationRulesRequest) ProtoMessage() {}
+
+func (x *GetNormalizationRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_event_v1_event_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetNormalizationRulesRequest.ProtoReflect.Descriptor instead.
+func (*GetNormalizationRulesRequest) Descriptor() ([]byte, []int) {
+	return file_barista_event_v1_event_proto_rawDescGZIP(), []int{11}
+}
+
+// NormalizationRules are the rules applied to every event before storage.
+type NormalizationRules struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Event names as sources send them, in matching form (lower case, with
+	// "_", "-" and "." read as spaces), mapped to canonical names, for track
+	// events: "order completed" -> "Order Completed".
+	EventAliases map[string]string `protobuf:"bytes,1,rep,name=event_aliases,json=eventAliases,proto3" json:"event_aliases,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Category labels (properties.category and products[].category), in
+	// matching form, mapped to the store's labels.
+	CategoryLabels map[string]string `protobuf:"bytes,2,rep,name=category_labels,json=categoryLabels,proto3" json:"category_labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// ISO 4217 code of the store currency that amounts are converted to.
+	StoreCurrency string `protobuf:"bytes,3,opt,name=store_currency,json=storeCurrency,proto3" json:"store_currency,omitempty"`
+	// Value of one unit of each currency in the store currency.
+	CurrencyRates map[string]float64 `protobuf:"bytes,4,rep,name=currency_rates,json=currencyRates,proto3" json:"currency_rates,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	// Properties (of the event and of each product) holding amounts.
+	MoneyProperties []string `protobuf:"bytes,5,rep,name=money_properties,json=moneyProperties,proto3" json:"money_properties,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *NormalizationRules) Reset() {
+	*x = NormalizationRules{}
+	mi := &file_barista_event_v1_event_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NormalizationRules) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NormalizationRules) ProtoMessage() {}
+
+func (x *NormalizationRules) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_event_v1_event_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NormalizationRules.ProtoReflect.Descriptor instead.
+func (*NormalizationRules) Descriptor() ([]byte, []int) {
+	return file_barista_event_v1_event_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *NormalizationRules) GetEventAliases() map[string]string {
+	if x != nil {
+		return x.EventAliases
+	}
+	return nil
+}
+
+func (x *NormalizationRules) GetCategoryLabels() map[string]string {
+	if x != nil {
+		return x.CategoryLabels
+	}
+	return nil
+}
+
+func (x *NormalizationRules) GetStoreCurrency() string {
+	if x != nil {
+		return x.StoreCurrency
+	}
+	return ""
+}
+
+func (x *NormalizationRules) GetCurrencyRates() map[string]float64 {
+	if x != nil {
+		return x.CurrencyRates
+	}
+	return nil
+}
+
+func (x *NormalizationRules) GetMoneyProperties() []string {
+	if x != nil {
+		return x.MoneyProperties
+	}
+	return nil
+}
+
+// GetNormalizationRulesResponse holds the active rules.
+type GetNormalizationRulesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rules.
+	Rules         *NormalizationRules `protobuf:"bytes,1,opt,name=rules,proto3" json:"rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetNormalizationRulesResponse) Reset() {
+	*x = GetNormalizationRulesResponse{}
+	mi := &file_barista_event_v1_event_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetNormalizationRulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetNormalizationRulesResponse) ProtoMessage() {}
+
+func (x *GetNormalizationRulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_event_v1_event_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetNormalizationRulesResponse.ProtoReflect.Descriptor instead.
+func (*GetNormalizationRulesResponse) Descriptor() ([]byte, []int) {
+	return file_barista_event_v1_event_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetNormalizationRulesResponse) GetRules() *NormalizationRules {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
 var File_barista_event_v1_event_proto protoreflect.FileDescriptor
 
 const file_barista_event_v1_event_proto_rawDesc = "" +
@@ -845,7 +1115,30 @@ const file_barista_event_v1_event_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"P\n" +
 	"\x14StreamEventsResponse\x128\n" +
-	"\x06events\x18\x01 \x03(\v2 .barista.event.v1.DeliveredEventR\x06events*\xae\x01\n" +
+	"\x06events\x18\x01 \x03(\v2 .barista.event.v1.DeliveredEventR\x06events\"K\n" +
+	"\x18IngestEventStreamRequest\x12/\n" +
+	"\x06events\x18\x01 \x03(\v2\x17.barista.event.v1.EventR\x06events\"z\n" +
+	"\x19IngestEventStreamResponse\x12#\n" +
+	"\rrequest_index\x18\x01 \x01(\x03R\frequestIndex\x128\n" +
+	"\aresults\x18\x02 \x03(\v2\x1e.barista.event.v1.IngestResultR\aresults\"\x1e\n" +
+	"\x1cGetNormalizationRulesRequest\"\xcc\x04\n" +
+	"\x12NormalizationRules\x12[\n" +
+	"\revent_aliases\x18\x01 \x03(\v26.barista.event.v1.NormalizationRules.EventAliasesEntryR\feventAliases\x12a\n" +
+	"\x0fcategory_labels\x18\x02 \x03(\v28.barista.event.v1.NormalizationRules.CategoryLabelsEntryR\x0ecategoryLabels\x12%\n" +
+	"\x0estore_currency\x18\x03 \x01(\tR\rstoreCurrency\x12^\n" +
+	"\x0ecurrency_rates\x18\x04 \x03(\v27.barista.event.v1.NormalizationRules.CurrencyRatesEntryR\rcurrencyRates\x12)\n" +
+	"\x10money_properties\x18\x05 \x03(\tR\x0fmoneyProperties\x1a?\n" +
+	"\x11EventAliasesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aA\n" +
+	"\x13CategoryLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a@\n" +
+	"\x12CurrencyRatesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"[\n" +
+	"\x1dGetNormalizationRulesResponse\x12:\n" +
+	"\x05rules\x18\x01 \x01(\v2$.barista.event.v1.NormalizationRulesR\x05rules*\xae\x01\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10EVENT_TYPE_TRACK\x10\x01\x12\x17\n" +
@@ -853,11 +1146,13 @@ const file_barista_event_v1_event_proto_rawDesc = "" +
 	"\x0fEVENT_TYPE_PAGE\x10\x03\x12\x15\n" +
 	"\x11EVENT_TYPE_SCREEN\x10\x04\x12\x14\n" +
 	"\x10EVENT_TYPE_GROUP\x10\x05\x12\x14\n" +
-	"\x10EVENT_TYPE_ALIAS\x10\x062\xbc\x02\n" +
+	"\x10EVENT_TYPE_ALIAS\x10\x062\xa8\x04\n" +
 	"\fEventService\x12]\n" +
 	"\fIngestEvents\x12%.barista.event.v1.IngestEventsRequest\x1a&.barista.event.v1.IngestEventsResponse\x12l\n" +
 	"\x11ListProfileEvents\x12*.barista.event.v1.ListProfileEventsRequest\x1a+.barista.event.v1.ListProfileEventsResponse\x12_\n" +
-	"\fStreamEvents\x12%.barista.event.v1.StreamEventsRequest\x1a&.barista.event.v1.StreamEventsResponse0\x01B\xc5\x01\n" +
+	"\fStreamEvents\x12%.barista.event.v1.StreamEventsRequest\x1a&.barista.event.v1.StreamEventsResponse0\x01\x12p\n" +
+	"\x11IngestEventStream\x12*.barista.event.v1.IngestEventStreamRequest\x1a+.barista.event.v1.IngestEventStreamResponse(\x010\x01\x12x\n" +
+	"\x15GetNormalizationRules\x12..barista.event.v1.GetNormalizationRulesRequest\x1a/.barista.event.v1.GetNormalizationRulesResponseB\xc5\x01\n" +
 	"\x14com.barista.event.v1B\n" +
 	"EventProtoP\x01Z?github.com/barista-cdp/barista/pkg/gen/barista/event/v1;eventv1\xa2\x02\x03BEX\xaa\x02\x10Barista.Event.V1\xca\x02\x10Barista\\Event\\V1\xe2\x02\x1cBarista\\Event\\V1\\GPBMetadata\xea\x02\x12Barista::Event::V1b\x06proto3"
 
@@ -874,51 +1169,69 @@ func file_barista_event_v1_event_proto_rawDescGZIP() []byte {
 }
 
 var file_barista_event_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_barista_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_barista_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_barista_event_v1_event_proto_goTypes = []any{
-	(EventType)(0),                    // 0: barista.event.v1.EventType
-	(IngestResult_Status)(0),          // 1: barista.event.v1.IngestResult.Status
-	(*Event)(nil),                     // 2: barista.event.v1.Event
-	(*IngestEventsRequest)(nil),       // 3: barista.event.v1.IngestEventsRequest
-	(*IngestResult)(nil),              // 4: barista.event.v1.IngestResult
-	(*IngestEventsResponse)(nil),      // 5: barista.event.v1.IngestEventsResponse
-	(*ListProfileEventsRequest)(nil),  // 6: barista.event.v1.ListProfileEventsRequest
-	(*ListProfileEventsResponse)(nil), // 7: barista.event.v1.ListProfileEventsResponse
-	(*StreamEventsRequest)(nil),       // 8: barista.event.v1.StreamEventsRequest
-	(*DeliveredEvent)(nil),            // 9: barista.event.v1.DeliveredEvent
-	(*StreamEventsResponse)(nil),      // 10: barista.event.v1.StreamEventsResponse
-	nil,                               // 11: barista.event.v1.DeliveredEvent.TraceContextEntry
-	(*v1.Identifier)(nil),             // 12: barista.type.v1.Identifier
-	(*structpb.Struct)(nil),           // 13: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),     // 14: google.protobuf.Timestamp
+	(EventType)(0),                        // 0: barista.event.v1.EventType
+	(IngestResult_Status)(0),              // 1: barista.event.v1.IngestResult.Status
+	(*Event)(nil),                         // 2: barista.event.v1.Event
+	(*IngestEventsRequest)(nil),           // 3: barista.event.v1.IngestEventsRequest
+	(*IngestResult)(nil),                  // 4: barista.event.v1.IngestResult
+	(*IngestEventsResponse)(nil),          // 5: barista.event.v1.IngestEventsResponse
+	(*ListProfileEventsRequest)(nil),      // 6: barista.event.v1.ListProfileEventsRequest
+	(*ListProfileEventsResponse)(nil),     // 7: barista.event.v1.ListProfileEventsResponse
+	(*StreamEventsRequest)(nil),           // 8: barista.event.v1.StreamEventsRequest
+	(*DeliveredEvent)(nil),                // 9: barista.event.v1.DeliveredEvent
+	(*StreamEventsResponse)(nil),          // 10: barista.event.v1.StreamEventsResponse
+	(*IngestEventStreamRequest)(nil),      // 11: barista.event.v1.IngestEventStreamRequest
+	(*IngestEventStreamResponse)(nil),     // 12: barista.event.v1.IngestEventStreamResponse
+	(*GetNormalizationRulesRequest)(nil),  // 13: barista.event.v1.GetNormalizationRulesRequest
+	(*NormalizationRules)(nil),            // 14: barista.event.v1.NormalizationRules
+	(*GetNormalizationRulesResponse)(nil), // 15: barista.event.v1.GetNormalizationRulesResponse
+	nil,                                   // 16: barista.event.v1.DeliveredEvent.TraceContextEntry
+	nil,                                   // 17: barista.event.v1.NormalizationRules.EventAliasesEntry
+	nil,                                   // 18: barista.event.v1.NormalizationRules.CategoryLabelsEntry
+	nil,                                   // 19: barista.event.v1.NormalizationRules.CurrencyRatesEntry
+	(*v1.Identifier)(nil),                 // 20: barista.type.v1.Identifier
+	(*structpb.Struct)(nil),               // 21: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),         // 22: google.protobuf.Timestamp
 }
 var file_barista_event_v1_event_proto_depIdxs = []int32{
 	0,  // 0: barista.event.v1.Event.type:type_name -> barista.event.v1.EventType
-	12, // 1: barista.event.v1.Event.identifiers:type_name -> barista.type.v1.Identifier
-	13, // 2: barista.event.v1.Event.properties:type_name -> google.protobuf.Struct
-	13, // 3: barista.event.v1.Event.traits:type_name -> google.protobuf.Struct
-	13, // 4: barista.event.v1.Event.context:type_name -> google.protobuf.Struct
-	14, // 5: barista.event.v1.Event.timestamp:type_name -> google.protobuf.Timestamp
-	14, // 6: barista.event.v1.Event.receive_time:type_name -> google.protobuf.Timestamp
+	20, // 1: barista.event.v1.Event.identifiers:type_name -> barista.type.v1.Identifier
+	21, // 2: barista.event.v1.Event.properties:type_name -> google.protobuf.Struct
+	21, // 3: barista.event.v1.Event.traits:type_name -> google.protobuf.Struct
+	21, // 4: barista.event.v1.Event.context:type_name -> google.protobuf.Struct
+	22, // 5: barista.event.v1.Event.timestamp:type_name -> google.protobuf.Timestamp
+	22, // 6: barista.event.v1.Event.receive_time:type_name -> google.protobuf.Timestamp
 	2,  // 7: barista.event.v1.IngestEventsRequest.events:type_name -> barista.event.v1.Event
 	1,  // 8: barista.event.v1.IngestResult.status:type_name -> barista.event.v1.IngestResult.Status
 	4,  // 9: barista.event.v1.IngestEventsResponse.results:type_name -> barista.event.v1.IngestResult
-	12, // 10: barista.event.v1.ListProfileEventsRequest.identifier:type_name -> barista.type.v1.Identifier
+	20, // 10: barista.event.v1.ListProfileEventsRequest.identifier:type_name -> barista.type.v1.Identifier
 	2,  // 11: barista.event.v1.ListProfileEventsResponse.events:type_name -> barista.event.v1.Event
 	2,  // 12: barista.event.v1.DeliveredEvent.event:type_name -> barista.event.v1.Event
-	11, // 13: barista.event.v1.DeliveredEvent.trace_context:type_name -> barista.event.v1.DeliveredEvent.TraceContextEntry
+	16, // 13: barista.event.v1.DeliveredEvent.trace_context:type_name -> barista.event.v1.DeliveredEvent.TraceContextEntry
 	9,  // 14: barista.event.v1.StreamEventsResponse.events:type_name -> barista.event.v1.DeliveredEvent
-	3,  // 15: barista.event.v1.EventService.IngestEvents:input_type -> barista.event.v1.IngestEventsRequest
-	6,  // 16: barista.event.v1.EventService.ListProfileEvents:input_type -> barista.event.v1.ListProfileEventsRequest
-	8,  // 17: barista.event.v1.EventService.StreamEvents:input_type -> barista.event.v1.StreamEventsRequest
-	5,  // 18: barista.event.v1.EventService.IngestEvents:output_type -> barista.event.v1.IngestEventsResponse
-	7,  // 19: barista.event.v1.EventService.ListProfileEvents:output_type -> barista.event.v1.ListProfileEventsResponse
-	10, // 20: barista.event.v1.EventService.StreamEvents:output_type -> barista.event.v1.StreamEventsResponse
-	18, // [18:21] is the sub-list for method output_type
-	15, // [15:18] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	2,  // 15: barista.event.v1.IngestEventStreamRequest.events:type_name -> barista.event.v1.Event
+	4,  // 16: barista.event.v1.IngestEventStreamResponse.results:type_name -> barista.event.v1.IngestResult
+	17, // 17: barista.event.v1.NormalizationRules.event_aliases:type_name -> barista.event.v1.NormalizationRules.EventAliasesEntry
+	18, // 18: barista.event.v1.NormalizationRules.category_labels:type_name -> barista.event.v1.NormalizationRules.CategoryLabelsEntry
+	19, // 19: barista.event.v1.NormalizationRules.currency_rates:type_name -> barista.event.v1.NormalizationRules.CurrencyRatesEntry
+	14, // 20: barista.event.v1.GetNormalizationRulesResponse.rules:type_name -> barista.event.v1.NormalizationRules
+	3,  // 21: barista.event.v1.EventService.IngestEvents:input_type -> barista.event.v1.IngestEventsRequest
+	6,  // 22: barista.event.v1.EventService.ListProfileEvents:input_type -> barista.event.v1.ListProfileEventsRequest
+	8,  // 23: barista.event.v1.EventService.StreamEvents:input_type -> barista.event.v1.StreamEventsRequest
+	11, // 24: barista.event.v1.EventService.IngestEventStream:input_type -> barista.event.v1.IngestEventStreamRequest
+	13, // 25: barista.event.v1.EventService.GetNormalizationRules:input_type -> barista.event.v1.GetNormalizationRulesRequest
+	5,  // 26: barista.event.v1.EventService.IngestEvents:output_type -> barista.event.v1.IngestEventsResponse
+	7,  // 27: barista.event.v1.EventService.ListProfileEvents:output_type -> barista.event.v1.ListProfileEventsResponse
+	10, // 28: barista.event.v1.EventService.StreamEvents:output_type -> barista.event.v1.StreamEventsResponse
+	12, // 29: barista.event.v1.EventService.IngestEventStream:output_type -> barista.event.v1.IngestEventStreamResponse
+	15, // 30: barista.event.v1.EventService.GetNormalizationRules:output_type -> barista.event.v1.GetNormalizationRulesResponse
+	26, // [26:31] is the sub-list for method output_type
+	21, // [21:26] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_barista_event_v1_event_proto_init() }
@@ -932,7 +1245,7 @@ func file_barista_event_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_barista_event_v1_event_proto_rawDesc), len(file_barista_event_v1_event_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   10,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,9 +19,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	EventService_IngestEvents_FullMethodName      = "/barista.event.v1.EventService/IngestEvents"
-	EventService_ListProfileEvents_FullMethodName = "/barista.event.v1.EventService/ListProfileEvents"
-	EventService_StreamEvents_FullMethodName      = "/barista.event.v1.EventService/StreamEvents"
+	EventService_IngestEvents_FullMethodName          = "/barista.event.v1.EventService/IngestEvents"
+	EventService_ListProfileEvents_FullMethodName     = "/barista.event.v1.EventService/ListProfileEvents"
+	EventService_StreamEvents_FullMethodName          = "/barista.event.v1.EventService/StreamEvents"
+	EventService_IngestEventStream_FullMethodName     = "/barista.event.v1.EventService/IngestEventStream"
+	EventService_GetNormalizationRules_FullMethodName = "/barista.event.v1.EventService/GetNormalizationRules"
 )
 
 // EventServiceClient is the client API for EventService service.
@@ -43,6 +45,18 @@ type EventServiceClient interface {
 	// event they applied and resume from it, so delivery is at least once and in
 	// per-profile order.
 	StreamEvents(ctx context.Context, in *StreamEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamEventsResponse], error)
+	// Stores a stream of batches, for high-throughput producers. The server
+	// answers every request with one response, in request order, carrying one
+	// result per event exactly as IngestEvents does, and sends it only after
+	// the request's events are committed. Requests may be sent ahead of their
+	// responses; the server holds a bounded number of them and, beyond that,
+	// stops reading, so HTTP/2 flow control makes the producer wait
+	// (backpressure). Requests that are waiting when the server is ready are
+	// committed together in one transaction.
+	IngestEventStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[IngestEventStreamRequest, IngestEventStreamResponse], error)
+	// Returns the normalization rules applied to events before they are
+	// stored: event-name aliases, category labels and currency rates.
+	GetNormalizationRules(ctx context.Context, in *GetNormalizationRulesRequest, opts ...grpc.CallOption) (*GetNormalizationRulesResponse, error)
 }
 
 type eventServiceClient struct {
@@ -92,6 +106,29 @@ func (c *eventServiceClient) StreamEvents(ctx context.Context, in *StreamEventsR
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type EventService_StreamEventsClient = grpc.ServerStreamingClient[StreamEventsResponse]
 
+func (c *eventServiceClient) IngestEventStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[IngestEventStreamRequest, IngestEventStreamResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &EventService_ServiceDesc.Streams[1], EventService_IngestEventStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[IngestEventStreamRequest, IngestEventStreamResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EventService_IngestEventStreamClient = grpc.BidiStreamingClient[IngestEventStreamRequest, IngestEventStreamResponse]
+
+func (c *eventServiceClient) GetNormalizationRules(ctx context.Context, in *GetNormalizationRulesRequest, opts ...grpc.CallOption) (*GetNormalizationRulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetNormalizationRulesResponse)
+	err := c.cc.Invoke(ctx, EventService_GetNormalizationRules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // EventServiceServer is the server API for EventService service.
 // All implementations must embed UnimplementedEventServiceServer
 // for forward compatibility.
@@ -111,6 +148,18 @@ type EventServiceServer interface {
 	// event they applied and resume from it, so delivery is at least once and in
 	// per-profile order.
 	StreamEvents(*StreamEventsRequest, grpc.ServerStreamingServer[StreamEventsResponse]) error
+	// Stores a stream of batches, for high-throughput producers. The server
+	// answers every request with one response, in request order, carrying one
+	// result per event exactly as IngestEvents does, and sends it only after
+	// the request's events are committed. Requests may be sent ahead of their
+	// responses; the server holds a bounded number of them and, beyond that,
+	// stops reading, so HTTP/2 flow control makes the producer wait
+	// (backpressure). Requests that are waiting when the server is ready are
+	// committed together in one transaction.
+	IngestEventStream(grpc.BidiStreamingServer[IngestEventStreamRequest, IngestEventStreamResponse]) error
+	// Returns the normalization rules applied to events before they are
+	// stored: event-name aliases, category labels and currency rates.
+	GetNormalizationRules(context.Context, *GetNormalizationRulesRequest) (*GetNormalizationRulesResponse, error)
 	mustEmbedUnimplementedEventServiceServer()
 }
 
@@ -129,6 +178,12 @@ func (UnimplementedEventServiceServer) ListProfileEvents(context.Context, *ListP
 }
 func (UnimplementedEventServiceServer) StreamEvents(*StreamEventsRequest, grpc.ServerStreamingServer[StreamEventsResponse]) error {
 	return status.Error(codes.Unimplemented, "method StreamEvents not implemented")
+}
+func (UnimplementedEventServiceServer) IngestEventStream(grpc.BidiStreamingServer[IngestEventStreamRequest, IngestEventStreamResponse]) error {
+	return status.Error(codes.Unimplemented, "method IngestEventStream not implemented")
+}
+func (UnimplementedEventServiceServer) GetNormalizationRules(context.Context, *GetNormalizationRulesRequest) (*GetNormalizationRulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetNormalizationRules not implemented")
 }
 func (UnimplementedEventServiceServer) mustEmbedUnimplementedEventServiceServer() {}
 func (UnimplementedEventServiceServer) testEmbeddedByValue()                      {}
@@ -198,6 +253,31 @@ func _EventService_StreamEvents_Handler(srv interface{}, stream grpc.ServerStrea
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type EventService_StreamEventsServer = grpc.ServerStreamingServer[StreamEventsResponse]
 
+func _EventService_IngestEventStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(EventServiceServer).IngestEventStream(&grpc.GenericServerStream[IngestEventStreamRequest, IngestEventStreamResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EventService_IngestEventStreamServer = grpc.BidiStreamingServer[IngestEventStreamRequest, IngestEventStreamResponse]
+
+func _EventService_GetNormalizationRules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetNormalizationRulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EventServiceServer).GetNormalizationRules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EventService_GetNormalizationRules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EventServiceServer).GetNormalizationRules(ctx, req.(*GetNormalizationRulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // EventService_ServiceDesc is the grpc.ServiceDesc for EventService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -213,12 +293,22 @@ var EventService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "ListProfileEvents",
 			Handler:    _EventService_ListProfileEvents_Handler,
 		},
+		{
+			MethodName: "GetNormalizationRules",
+			Handler:    _EventService_GetNormalizationRules_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "StreamEvents",
 			Handler:       _EventService_StreamEvents_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "IngestEventStream",
+			Handler:       _EventService_IngestEventStream_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "barista/event/v1/event.proto",

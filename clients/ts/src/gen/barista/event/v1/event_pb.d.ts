@@ -404,6 +404,139 @@ export declare type StreamEventsResponse = Message<"barista.event.v1.StreamEvent
 export declare const StreamEventsResponseSchema: GenMessage<StreamEventsResponse>;
 
 /**
+ * IngestEventStreamRequest is one batch of a stream.
+ *
+ * @generated from message barista.event.v1.IngestEventStreamRequest
+ */
+export declare type IngestEventStreamRequest = Message<"barista.event.v1.IngestEventStreamRequest"> & {
+  /**
+   * Events to store; at most 1000 per request.
+   *
+   * @generated from field: repeated barista.event.v1.Event events = 1;
+   */
+  events: Event[];
+};
+
+/**
+ * Describes the message barista.event.v1.IngestEventStreamRequest.
+ * Use `create(IngestEventStreamRequestSchema)` to create a new message.
+ */
+export declare const IngestEventStreamRequestSchema: GenMessage<IngestEventStreamRequest>;
+
+/**
+ * IngestEventStreamResponse answers one request of the stream.
+ *
+ * @generated from message barista.event.v1.IngestEventStreamResponse
+ */
+export declare type IngestEventStreamResponse = Message<"barista.event.v1.IngestEventStreamResponse"> & {
+  /**
+   * Position of the request in the stream, from 0.
+   *
+   * @generated from field: int64 request_index = 1;
+   */
+  requestIndex: bigint;
+
+  /**
+   * Results, one per event of the request, in order; their index is the
+   * position of the event in its request.
+   *
+   * @generated from field: repeated barista.event.v1.IngestResult results = 2;
+   */
+  results: IngestResult[];
+};
+
+/**
+ * Describes the message barista.event.v1.IngestEventStreamResponse.
+ * Use `create(IngestEventStreamResponseSchema)` to create a new message.
+ */
+export declare const IngestEventStreamResponseSchema: GenMessage<IngestEventStreamResponse>;
+
+/**
+ * GetNormalizationRulesRequest asks for the active normalization rules.
+ *
+ * @generated from message barista.event.v1.GetNormalizationRulesRequest
+ */
+export declare type GetNormalizationRulesRequest = Message<"barista.event.v1.GetNormalizationRulesRequest"> & {
+};
+
+/**
+ * Describes the message barista.event.v1.GetNormalizationRulesRequest.
+ * Use `create(GetNormalizationRulesRequestSchema)` to create a new message.
+ */
+export declare const GetNormalizationRulesRequestSchema: GenMessage<GetNormalizationRulesRequest>;
+
+/**
+ * NormalizationRules are the rules applied to every event before storage.
+ *
+ * @generated from message barista.event.v1.NormalizationRules
+ */
+export declare type NormalizationRules = Message<"barista.event.v1.NormalizationRules"> & {
+  /**
+   * Event names as sources send them, in matching form (lower case, with
+   * "_", "-" and "." read as spaces), mapped to canonical names, for track
+   * events: "order completed" -> "Order Completed".
+   *
+   * @generated from field: map<string, string> event_aliases = 1;
+   */
+  eventAliases: { [key: string]: string };
+
+  /**
+   * Category labels (properties.category and products[].category), in
+   * matching form, mapped to the store's labels.
+   *
+   * @generated from field: map<string, string> category_labels = 2;
+   */
+  categoryLabels: { [key: string]: string };
+
+  /**
+   * ISO 4217 code of the store currency that amounts are converted to.
+   *
+   * @generated from field: string store_currency = 3;
+   */
+  storeCurrency: string;
+
+  /**
+   * Value of one unit of each currency in the store currency.
+   *
+   * @generated from field: map<string, double> currency_rates = 4;
+   */
+  currencyRates: { [key: string]: number };
+
+  /**
+   * Properties (of the event and of each product) holding amounts.
+   *
+   * @generated from field: repeated string money_properties = 5;
+   */
+  moneyProperties: string[];
+};
+
+/**
+ * Describes the message barista.event.v1.NormalizationRules.
+ * Use `create(NormalizationRulesSchema)` to create a new message.
+ */
+export declare const NormalizationRulesSchema: GenMessage<NormalizationRules>;
+
+/**
+ * GetNormalizationRulesResponse holds the active rules.
+ *
+ * @generated from message barista.event.v1.GetNormalizationRulesResponse
+ */
+export declare type GetNormalizationRulesResponse = Message<"barista.event.v1.GetNormalizationRulesResponse"> & {
+  /**
+   * The rules.
+   *
+   * @generated from field: barista.event.v1.NormalizationRules rules = 1;
+   */
+  rules?: NormalizationRules | undefined;
+};
+
+/**
+ * Describes the message barista.event.v1.GetNormalizationRulesResponse.
+ * Use `create(GetNormalizationRulesResponseSchema)` to create a new message.
+ */
+export declare const GetNormalizationRulesResponseSchema: GenMessage<GetNormalizationRulesResponse>;
+
+/**
  * EventType is the Segment call an event came from.
  *
  * @generated from enum barista.event.v1.EventType
@@ -504,6 +637,34 @@ export declare const EventService: GenService<{
     methodKind: "server_streaming";
     input: typeof StreamEventsRequestSchema;
     output: typeof StreamEventsResponseSchema;
+  },
+  /**
+   * Stores a stream of batches, for high-throughput producers. The server
+   * answers every request with one response, in request order, carrying one
+   * result per event exactly as IngestEvents does, and sends it only after
+   * the request's events are committed. Requests may be sent ahead of their
+   * responses; the server holds a bounded number of them and, beyond that,
+   * stops reading, so HTTP/2 flow control makes the producer wait
+   * (backpressure). Requests that are waiting when the server is ready are
+   * committed together in one transaction.
+   *
+   * @generated from rpc barista.event.v1.EventService.IngestEventStream
+   */
+  ingestEventStream: {
+    methodKind: "bidi_streaming";
+    input: typeof IngestEventStreamRequestSchema;
+    output: typeof IngestEventStreamResponseSchema;
+  },
+  /**
+   * Returns the normalization rules applied to events before they are
+   * stored: event-name aliases, category labels and currency rates.
+   *
+   * @generated from rpc barista.event.v1.EventService.GetNormalizationRules
+   */
+  getNormalizationRules: {
+    methodKind: "unary";
+    input: typeof GetNormalizationRulesRequestSchema;
+    output: typeof GetNormalizationRulesResponseSchema;
   },
 }>;
 

@@ -1,0 +1,472 @@
+package tracking
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	eventv1 "github.com/barista-cdp/barista/pkg/gen/barista/event/v1"
+	typev1 "github.com/barista-cdp/barista/pkg/gen/barista/type/v1"
+	"github.com/barista-cdp/barista/pkg/ident"
+)
+
+// Segment's limits, which the SDKs also enforce on their side.
+const (
+	// MaxEventBytes bounds one event's JSON: 32 KB.
+	MaxEventBytes = 32 << 10
+	// MaxBatchBytes bounds a /v1/batch request body: 500 KB.
+	MaxBatchBytes = 500 << 10
+)
+
+// calls maps the Segment call types to event types; the single-call
+// endpoints are /v1/<type>.
+var calls = map[string]eventv1.EventType{
+	"track":    eventv1.EventType_EVENT_TYPE_TRACK,
+	"identify": eventv1.EventType_EVENT_TYPE_IDENTIFY,
+	"page":     eventv1.EventType_EVENT_TYPE_PAGE,
+	"screen":   eventv1.EventType_EVENT_TYPE_SCREEN,
+	"group":    eventv1.EventType_EVENT_TYPE_GROUP,
+	"alias":    eventv1.EventType_EVENT_TYPE_ALIAS,
+}
+
+// fieldError is bad input in one field of a message, named as the Segment
+// JSON names it ("userId", "context.traits.email"); empty for the whole
+// message.
+type fieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *fieldError) Error() string {
+	if e.Field == "" {
+		return e.Message
+	}
+	return e.Field + ": " + e.Message
+}
+
+func errorf(field, format string, args ...any) *fieldError {
+	return &fieldError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// envelope holds what a request says beside its messages: the write key and
+// the batch-level defaults that Segment merges into every item.
+type envelope struct {
+	WriteKey     string
+	SentAt       *time.Time
+	Context      map[string]any
+	Integrations map[string]any
+}
+
+// message is one decoded Segment call, ready for IngestEvents.
+type message struct {
+	Event *eventv1.Event
+	// Sources names, for each of Event's identifiers, the JSON field it came
+	// from, so that errors about identifiers name the field the caller sent.
+	Sources []string
+}
+
+// object reads a JSON object into its raw members, reporting wrong types and
+// malformed JSON in terms a caller can act on.
+func object(raw []byte, what string) (map[string]json.RawMessage, *fieldError) {
+	raw = bytes.TrimSpace(raw)
+	if !utf8.Valid(raw) {
+		i := invalidUTF8At(raw)
+		return nil, errorf("", "%s is not valid UTF-8 (bad byte at offset %d); send UTF-8 encoded JSON", what, i)
+	}
+	if k := kind(raw); k != "object" {
+		if !json.Valid(raw) {
+			return nil, errorf("", "%s is malformed JSON: %s", what, syntaxError(raw))
+		}
+		return nil, errorf("", "%s must be a JSON object, got %s", what, k)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, errorf("", "%s is malformed JSON: %s", what, syntaxError(raw))
+	}
+	return m, nil
+}
+
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
+	}
+	return len(b)
+}
+
+// syntaxError describes why raw is not valid JSON, with the byte offset.
+func syntaxError(raw []byte) string {
+	var v any
+	err := json.Unmarshal(raw, &v)
+	if serr, ok := err.(*json.SyntaxError); ok {
+		return fmt.Sprintf("%s (at byte %d)", serr.Error(), serr.Offset)
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return "not a JSON value"
+}
+
+// kind names the JSON type of a value by its first byte.
+func kind(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	}
+	return "number"
+}
+
+func isNull(raw json.RawMessage) bool {
+	return raw == nil || kind(raw) == "null"
+}
+
+// str reads an optional string member. Ids may also be numbers, which
+// several SDKs send for numeric user ids; they keep their JSON spelling.
+func str(m map[string]json.RawMessage, field, path string, numberOK bool) (string, *fieldError) {
+	raw, ok := m[field]
+	if !ok || isNull(raw) {
+		return "", nil
+	}
+	switch k := kind(raw); {
+	case k == "string":
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", errorf(path, "not a valid JSON string: %v", err)
+		}
+		return s, nil
+	case k == "number" && numberOK:
+		var n json.Number
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return "", errorf(path, "not a valid JSON number: %v", err)
+		}
+		return n.String(), nil
+	default:
+		if numberOK {
+			return "", errorf(path, "must be a string or a number, got %s", k)
+		}
+		return "", errorf(path, "must be a string, got %s", k)
+	}
+}
+
+// obj reads an optional object member.
+func obj(m map[string]json.RawMessage, field, path string) (map[string]any, *fieldError) {
+	raw, ok := m[field]
+	if !ok || isNull(raw) {
+		return nil, nil
+	}
+	if k := kind(raw); k != "object" {
+		return nil, errorf(path, "must be a JSON object, got %s", k)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, errorf(path, "not a valid JSON object: %v", err)
+	}
+	return v, nil
+}
+
+// timestampLayouts are the ISO-8601 forms Segment accepts: with a zone, with
+// or without fractional seconds, or a bare date.
+var timestampLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02"}
+
+// when reads an optional ISO-8601 timestamp member.
+func when(m map[string]json.RawMessage, field, path string) (*time.Time, *fieldError) {
+	s, ferr := str(m, field, path, false)
+	if ferr != nil {
+		if k := kind(m[field]); k == "number" {
+			return nil, errorf(path, "must be an ISO-8601 string such as \"2026-05-04T10:30:00.000Z\", got a number")
+		}
+		return nil, ferr
+	}
+	if s == "" {
+		return nil, nil
+	}
+	for _, layout := range timestampLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return &t, nil
+		}
+	}
+	return nil, errorf(path, "%q is not an ISO-8601 time such as \"2026-05-04T10:30:00.000Z\"", s)
+}
+
+// decodeEnvelope reads the members of a request that are not messages.
+func decodeEnvelope(m map[string]json.RawMessage) (envelope, *fieldError) {
+	var env envelope
+	var ferr *fieldError
+	if env.WriteKey, ferr = str(m, "writeKey", "writeKey", false); ferr != nil {
+		return env, ferr
+	}
+	if env.SentAt, ferr = when(m, "sentAt", "sentAt"); ferr != nil {
+		return env, ferr
+	}
+	if env.Context, ferr = obj(m, "context", "context"); ferr != nil {
+		return env, ferr
+	}
+	if env.Integrations, ferr = obj(m, "integrations", "integrations"); ferr != nil {
+		return env, ferr
+	}
+	return env, nil
+}
+
+// decodeMessage turns one Segment call of type typ into an event received at
+// receivedAt. Batch-level context and integrations of env are merged under
+// the message's own (the message's keys win); sentAt of the message, else of
+// env, corrects the device clock as Segment does. Checks that need the
+// domain (identifier syntax, event name length, time range) are left to
+// IngestEvents, so they are made in one place for every API.
+func decodeMessage(m map[string]json.RawMessage, typ string, env envelope, receivedAt time.Time) (*message, *fieldError) {
+	t, ok := calls[typ]
+	if !ok {
+		return nil, errorf("type", "unknown call type %q; want track, identify, page, screen, group or alias", typ)
+	}
+	ev := &eventv1.Event{Type: t}
+	msg := &message{Event: ev}
+	var ferr *fieldError
+	if ev.MessageId, ferr = str(m, "messageId", "messageId", false); ferr != nil {
+		return nil, ferr
+	}
+
+	userID, ferr := str(m, "userId", "userId", true)
+	if ferr != nil {
+		return nil, ferr
+	}
+	anonymousID, ferr := str(m, "anonymousId", "anonymousId", true)
+	if ferr != nil {
+		return nil, ferr
+	}
+	add := func(typ, value, source string) {
+		if strings.TrimSpace(value) != "" {
+			ev.Identifiers = append(ev.Identifiers, &typev1.Identifier{Type: typ, Value: value})
+			msg.Sources = append(msg.Sources, source)
+		}
+	}
+	add(ident.UserID, userID, "userId")
+	add(ident.AnonymousID, anonymousID, "anonymousId")
+	if t == eventv1.EventType_EVENT_TYPE_ALIAS {
+		previousID, ferr := str(m, "previousId", "previousId", true)
+		if ferr != nil {
+			return nil, ferr
+		}
+		if strings.TrimSpace(previousID) == "" || strings.TrimSpace(userID) == "" {
+			return nil, errorf("previousId", "an alias call needs both previousId and userId")
+		}
+		// The previous id is the identity the person had before: in Segment's
+		// own use an anonymous id.
+		add(ident.AnonymousID, previousID, "previousId")
+	} else if len(ev.Identifiers) == 0 {
+		return nil, errorf("userId", "userId or anonymousId is required")
+	}
+
+	switch t {
+	case eventv1.EventType_EVENT_TYPE_TRACK:
+		if ev.Event, ferr = str(m, "event", "event", false); ferr != nil {
+			return nil, ferr
+		}
+		if ev.Event == "" {
+			return nil, errorf("event", "a track call needs an event name, such as \"Order Completed\"")
+		}
+	case eventv1.EventType_EVENT_TYPE_PAGE, eventv1.EventType_EVENT_TYPE_SCREEN:
+		if ev.Event, ferr = str(m, "name", "name", false); ferr != nil {
+			return nil, ferr
+		}
+	}
+
+	properties, ferr := obj(m, "properties", "properties")
+	if ferr != nil {
+		return nil, ferr
+	}
+	if t == eventv1.EventType_EVENT_TYPE_PAGE {
+		category, ferr := str(m, "category", "category", false)
+		if ferr != nil {
+			return nil, ferr
+		}
+		if _, set := properties["category"]; category != "" && !set {
+			properties = withKey(properties, "category", category)
+		}
+	}
+	if t == eventv1.EventType_EVENT_TYPE_GROUP {
+		groupID, ferr := str(m, "groupId", "groupId", true)
+		if ferr != nil {
+			return nil, ferr
+		}
+		if strings.TrimSpace(groupID) == "" {
+			return nil, errorf("groupId", "a group call needs a groupId")
+		}
+		properties = withKey(properties, "groupId", groupID)
+	}
+	traits, ferr := obj(m, "traits", "traits")
+	if ferr != nil {
+		return nil, ferr
+	}
+	context, ferr := obj(m, "context", "context")
+	if ferr != nil {
+		return nil, ferr
+	}
+	context = merged(env.Context, context)
+	integrations, ferr := obj(m, "integrations", "integrations")
+	if ferr != nil {
+		return nil, ferr
+	}
+	// Integrations route a call to Segment destinations; Barista keeps them
+	// with the context so that nothing the caller sent is lost.
+	if integrations = merged(env.Integrations, integrations); len(integrations) > 0 {
+		context = withKey(context, "integrations", integrations)
+	}
+
+	// Identify traits (and the traits a client keeps in its context) carry
+	// the email and phone that link a profile across devices.
+	contextTraits, _ := context["traits"].(map[string]any)
+	device, _ := context["device"].(map[string]any)
+	for _, f := range []struct {
+		from     map[string]any
+		key, typ string
+		source   string
+	}{
+		{from: traits, key: "email", typ: ident.Email, source: "traits.email"},
+		{from: contextTraits, key: "email", typ: ident.Email, source: "context.traits.email"},
+		{from: traits, key: "phone", typ: ident.Phone, source: "traits.phone"},
+		{from: contextTraits, key: "phone", typ: ident.Phone, source: "context.traits.phone"},
+		{from: device, key: "id", typ: ident.DeviceID, source: "context.device.id"},
+	} {
+		v, present := f.from[f.key]
+		if !present || v == nil {
+			continue
+		}
+		s, ok := v.(string)
+		if !ok {
+			return nil, errorf(f.source, "must be a string, got %s", jsonKind(v))
+		}
+		add(f.typ, s, f.source)
+	}
+
+	for _, f := range []struct {
+		v    map[string]any
+		name string
+		dst  **structpb.Struct
+	}{
+		{properties, "properties", &ev.Properties},
+		{traits, "traits", &ev.Traits},
+		{context, "context", &ev.Context},
+	} {
+		if len(f.v) == 0 {
+			continue
+		}
+		s, err := structpb.NewStruct(f.v)
+		if err != nil {
+			return nil, errorf(f.name, "not representable: %v", err)
+		}
+		*f.dst = s
+	}
+
+	at, ferr := occurredAt(m, env, receivedAt)
+	if ferr != nil {
+		return nil, ferr
+	}
+	if at != nil {
+		ev.Timestamp = timestamppb.New(*at)
+	}
+	return msg, nil
+}
+
+// occurredAt derives the event time as Segment does: timestamp when the
+// caller set it; otherwise originalTimestamp (the device's clock) corrected
+// by the device's clock skew, receivedAt - sentAt, when sentAt is known;
+// otherwise the receive time (nil).
+func occurredAt(m map[string]json.RawMessage, env envelope, receivedAt time.Time) (*time.Time, *fieldError) {
+	ts, ferr := when(m, "timestamp", "timestamp")
+	if ferr != nil || ts != nil {
+		return ts, ferr
+	}
+	original, ferr := when(m, "originalTimestamp", "originalTimestamp")
+	if ferr != nil || original == nil {
+		return nil, ferr
+	}
+	sentAt, ferr := when(m, "sentAt", "sentAt")
+	if ferr != nil {
+		return nil, ferr
+	}
+	if sentAt == nil {
+		sentAt = env.SentAt
+	}
+	if sentAt == nil {
+		return original, nil
+	}
+	corrected := receivedAt.Add(-sentAt.Sub(*original))
+	return &corrected, nil
+}
+
+func merged(defaults, own map[string]any) map[string]any {
+	if len(defaults) == 0 {
+		return own
+	}
+	out := maps.Clone(defaults)
+	maps.Copy(out, own)
+	return out
+}
+
+func withKey(m map[string]any, key string, v any) map[string]any {
+	if m == nil {
+		m = map[string]any{}
+	}
+	m[key] = v
+	return m
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "object"
+	case []any:
+		return "array"
+	case float64:
+		return "number"
+	case bool:
+		return "boolean"
+	}
+	return "string"
+}
+
+// sourceField maps a field of an IngestEvents result ("identifiers[2]",
+// "message_id") back to the Segment field of the message it came from.
+func sourceField(msg *message, field string) string {
+	if rest, ok := strings.CutPrefix(field, "identifiers["); ok {
+		if end := strings.IndexByte(rest, ']'); end > 0 {
+			if i, err := strconv.Atoi(rest[:end]); err == nil && i < len(msg.Sources) {
+				return msg.Sources[i] + rest[end+1:]
+			}
+		}
+	}
+	switch field {
+	case "identifiers":
+		return "userId"
+	case "message_id":
+		return "messageId"
+	case "event":
+		if msg.Event.GetType() != eventv1.EventType_EVENT_TYPE_TRACK {
+			return "name"
+		}
+	}
+	return field
+}
