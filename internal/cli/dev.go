@@ -8,12 +8,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/barista-cdp/barista/internal/devserver"
+	baristaapp "github.com/barista-cdp/barista/pkg/app"
 	"github.com/barista-cdp/barista/pkg/telemetry"
+	eventservice "github.com/barista-cdp/barista/services/event/service"
 )
 
 func (a *app) devCommand() *cobra.Command {
 	cfg := devserver.Config{}
-	var logFormat, logLevel string
+	var logFormat, logLevel, normalization string
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run the whole suite in one process for development",
@@ -26,6 +28,9 @@ The dev server has no authentication: do not expose it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Logger = telemetry.NewLogger(a.errOut, logFormat, logLevel)
+			if cmd.Flags().Changed("normalization") {
+				cfg.Flags = map[string]map[string]string{"event": {eventservice.NormalizationFlag: normalization}}
+			}
 			srv, err := devserver.New(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -38,6 +43,7 @@ The dev server has no authentication: do not expose it.`,
 	f.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:7070", "gRPC address serving every service")
 	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:7080", "HTTP address (HTTP APIs and /metrics)")
 	f.StringVar(&cfg.DatabaseURL, "database-url", os.Getenv("DATABASE_URL"), "Postgres URL (env DATABASE_URL); empty keeps everything in memory")
+	f.StringVar(&normalization, "normalization", "", "event normalization rules file, JSON or YAML (env "+baristaapp.FlagEnv("event", eventservice.NormalizationFlag)+"); default: the built-in rules")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
@@ -50,7 +56,7 @@ func banner(w io.Writer, srv *devserver.Server) {
 	}
 	fmt.Fprintf(w, `Barista dev server
   gRPC:     %s  (event, profile, segment, metrics, health, reflection)
-  HTTP:     http://%s  (/metrics)
+  HTTP:     http://%s  (Segment Tracking API /v1/*, Prometheus /metrics)
   storage:  %s
   WARNING:  UNAUTHENTICATED - every API is open to anyone who can reach these addresses
 

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
@@ -35,6 +36,10 @@ type Config struct {
 	// DatabaseURL selects Postgres; empty runs in memory. Migrations are
 	// applied at start.
 	DatabaseURL string
+	// Flags sets the services' own flags (app.Spec.Flags), by service and
+	// flag name; a flag not set here reads its environment variable, as the
+	// service's own binary does.
+	Flags map[string]map[string]string
 	// Logger receives the process logs; slog.Default when nil.
 	Logger *slog.Logger
 	// Telemetry adjusts the OpenTelemetry setup (tests add an in-memory span
@@ -120,7 +125,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.grpc = grpcserver.New(grpcserver.Options{Logger: s.logger})
 	s.mux.Handle("/metrics", tel.MetricsHandler())
 	for _, spec := range specs {
-		svc, err := spec.New(ctx, app.Env{Pool: env.Pool, Logger: s.logger.With("service", spec.Name), Peers: env.Peers})
+		svc, err := spec.New(ctx, app.Env{Pool: env.Pool, Logger: s.logger.With("service", spec.Name), Peers: env.Peers, Flags: serviceFlags(spec, cfg.Flags[spec.Name])})
 		if err != nil {
 			return nil, fmt.Errorf("%s service: %w", spec.Name, err)
 		}
@@ -131,6 +136,20 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		s.services = append(s.services, svc)
 	}
 	return s, nil
+}
+
+// serviceFlags returns the values of spec's own flags: from set, else from
+// their environment variables.
+func serviceFlags(spec app.Spec, set map[string]string) map[string]string {
+	flags := make(map[string]string, len(spec.Flags))
+	for name := range spec.Flags {
+		if v, ok := set[name]; ok {
+			flags[name] = v
+		} else {
+			flags[name] = os.Getenv(app.FlagEnv(spec.Name, name))
+		}
+	}
+	return flags
 }
 
 // Run serves until ctx ends, then shuts down and releases everything.

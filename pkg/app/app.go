@@ -55,6 +55,9 @@ type Env struct {
 	Logger *slog.Logger
 	// Peers holds one client connection per peer service, by name.
 	Peers map[string]*grpc.ClientConn
+	// Flags holds the values of the service's own flags (Spec.Flags), by
+	// name; empty when not set.
+	Flags map[string]string
 }
 
 // Spec describes a service to Main.
@@ -68,6 +71,10 @@ type Spec struct {
 	// Peers names the services this one calls; each gets an --<peer>-addr
 	// flag.
 	Peers []string
+	// Flags names the service's own string flags, with their usage. Each
+	// also reads its environment variable (FlagEnv), and their values reach
+	// New in Env.Flags.
+	Flags map[string]string
 	// Migrations are the service's goose migrations.
 	Migrations fs.FS
 	// New builds the service.
@@ -83,6 +90,8 @@ type Config struct {
 	LogFormat   string
 	LogLevel    string
 	PeerAddrs   map[string]string
+	// Flags holds the values of Spec.Flags.
+	Flags map[string]string
 }
 
 // Validate checks the configuration of a serving process before anything
@@ -98,6 +107,12 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// FlagEnv returns the environment variable that backs a service's flag:
+// BARISTA_<SERVICE>_<FLAG>, upper case, dashes as underscores.
+func FlagEnv(service, flagName string) string {
+	return "BARISTA_" + strings.ToUpper(service+"_"+strings.ReplaceAll(flagName, "-", "_"))
 }
 
 // Main runs the service described by spec with the process's arguments:
@@ -147,16 +162,14 @@ func run(ctx context.Context, spec Spec, args []string) error {
 
 func parse(spec Spec, args []string) (*Config, error) {
 	fs := flag.NewFlagSet(spec.Name, flag.ContinueOnError)
-	env := func(flagName string) string {
-		return "BARISTA_" + strings.ToUpper(spec.Name+"_"+strings.ReplaceAll(flagName, "-", "_"))
-	}
+	env := func(flagName string) string { return FlagEnv(spec.Name, flagName) }
 	str := func(p *string, name, def, usage string) {
 		if v, ok := os.LookupEnv(env(name)); ok {
 			def = v
 		}
 		fs.StringVar(p, name, def, usage+" (env "+env(name)+")")
 	}
-	cfg := &Config{PeerAddrs: map[string]string{}}
+	cfg := &Config{PeerAddrs: map[string]string{}, Flags: map[string]string{}}
 	str(&cfg.GRPCAddr, "grpc-addr", spec.GRPCAddr, "gRPC listen address")
 	str(&cfg.HTTPAddr, "http-addr", spec.HTTPAddr, "HTTP listen address for /metrics and HTTP APIs; empty disables")
 	str(&cfg.DatabaseURL, "database-url", os.Getenv("DATABASE_URL"), "Postgres URL; empty runs in memory (not durable)")
@@ -167,11 +180,19 @@ func parse(spec Spec, args []string) (*Config, error) {
 	for i, p := range spec.Peers {
 		str(&peers[i], p+"-addr", "", "gRPC address of the "+p+" service")
 	}
+	own := map[string]*string{}
+	for name, usage := range spec.Flags {
+		own[name] = new(string)
+		str(own[name], name, "", usage)
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	for i, p := range spec.Peers {
 		cfg.PeerAddrs[p] = peers[i]
+	}
+	for name, v := range own {
+		cfg.Flags[name] = *v
 	}
 	return cfg, nil
 }
@@ -183,7 +204,7 @@ func serve(ctx context.Context, spec Spec, cfg *Config, logger *slog.Logger) err
 	}
 	defer shutdownWith(tel.Shutdown, logger)
 
-	env := Env{Logger: logger, Peers: map[string]*grpc.ClientConn{}}
+	env := Env{Logger: logger, Peers: map[string]*grpc.ClientConn{}, Flags: cfg.Flags}
 	if cfg.DatabaseURL == "" {
 		logger.Warn("no --database-url: running IN MEMORY; data is lost when the process stops")
 	} else {

@@ -38,3 +38,16 @@ func TestMigrateNeedsOnlyTheDatabase(t *testing.T) {
 	err := run(t.Context(), spec, []string{"migrate"})
 	require.ErrorContains(t, err, "migrate needs --database-url")
 }
+
+func TestServiceFlags(t *testing.T) {
+	spec := Spec{Name: "event", Flags: map[string]string{"normalization": "rules file"}}
+	cfg, err := parse(spec, []string{"--normalization", "rules.yaml"})
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"normalization": "rules.yaml"}, cfg.Flags)
+
+	t.Setenv("BARISTA_EVENT_NORMALIZATION", "from-env.yaml")
+	cfg, err = parse(spec, nil)
+	require.NoError(t, err)
+	require.Equal(t, "from-env.yaml", cfg.Flags["normalization"])
+	require.Equal(t, "BARISTA_EVENT_NORMALIZATION", FlagEnv("event", "normalization"))
+}

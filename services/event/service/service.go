@@ -6,8 +6,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"os"
-	"strings"
 
 	"google.golang.org/grpc"
 
@@ -26,18 +24,21 @@ import (
 
 // Spec describes the event service to app.Main and the dev server.
 var Spec = app.Spec{
-	Name:       "event",
-	GRPCAddr:   "127.0.0.1:7071",
-	HTTPAddr:   "127.0.0.1:7081",
-	Peers:      []string{"profile"},
+	Name:     "event",
+	GRPCAddr: "127.0.0.1:7071",
+	HTTPAddr: "127.0.0.1:7081",
+	Peers:    []string{"profile"},
+	Flags: map[string]string{
+		NormalizationFlag: "normalization rules file, JSON or YAML; empty applies the built-in rules",
+	},
 	Migrations: migrations.FS,
 	New:        New,
 }
 
-// NormalizationEnv names the environment variable holding the path of the
-// normalization rules file (JSON or YAML); the event binary's
-// --normalization flag sets it. Unset, the built-in rules apply.
-const NormalizationEnv = "BARISTA_EVENT_NORMALIZATION"
+// NormalizationFlag names the flag (--normalization, or the environment
+// variable BARISTA_EVENT_NORMALIZATION) holding the path of the normalization
+// rules file.
+const NormalizationFlag = "normalization"
 
 // New builds the event service: the Postgres store when env has a pool, the
 // in-memory store otherwise, and the profile service as resolver. It serves
@@ -54,7 +55,7 @@ func New(_ context.Context, env app.Env) (app.Service, error) {
 		store = memory.New()
 	}
 	rules := normalize.Defaults()
-	if path := os.Getenv(NormalizationEnv); path != "" {
+	if path := env.Flags[NormalizationFlag]; path != "" {
 		var err error
 		if rules, err = normalize.Load(path); err != nil {
 			return nil, err
@@ -87,34 +88,4 @@ func (s *service) Register(r grpc.ServiceRegistrar) {
 func (s *service) Run(ctx context.Context) error {
 	<-ctx.Done()
 	return nil
-}
-
-// NormalizationFlag takes --normalization FILE (or --normalization=FILE,
-// with one or two dashes) out of args, sets NormalizationEnv to FILE, and
-// returns the other arguments for the flags every service shares.
-func NormalizationFlag(args []string) ([]string, error) {
-	out := make([]string, 0, len(args))
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			out = append(out, args[i:]...)
-			break
-		}
-		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !strings.HasPrefix(a, "-") || name != "normalization" {
-			out = append(out, a)
-			continue
-		}
-		if !hasValue {
-			if i+1 == len(args) {
-				return nil, errors.New("--normalization needs a file: --normalization rules.yaml")
-			}
-			i++
-			value = args[i]
-		}
-		if err := os.Setenv(NormalizationEnv, value); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }

@@ -144,27 +144,6 @@ func TestStreamDeliversConcurrentIngestsInOrder(t *testing.T) {
 	}
 }
 
-func TestNormalizationFlag(t *testing.T) {
-	tests := []struct {
-		args, want []string
-		file       string
-	}{
-		{[]string{"--grpc-addr", ":1", "--normalization", "r.yaml", "--log-level", "debug"}, []string{"--grpc-addr", ":1", "--log-level", "debug"}, "r.yaml"},
-		{[]string{"-normalization=r.json"}, []string{}, "r.json"},
-		{[]string{"migrate", "--database-url", "x"}, []string{"migrate", "--database-url", "x"}, ""},
-		{[]string{"--", "--normalization", "x"}, []string{"--", "--normalization", "x"}, ""},
-	}
-	for _, tc := range tests {
-		t.Setenv(service.NormalizationEnv, "")
-		got, err := service.NormalizationFlag(tc.args)
-		require.NoError(t, err)
-		require.Equal(t, tc.want, got)
-		require.Equal(t, tc.file, os.Getenv(service.NormalizationEnv))
-	}
-	_, err := service.NormalizationFlag([]string{"--normalization"})
-	require.ErrorContains(t, err, "needs a file")
-}
-
 // TestServiceNormalizesWithTheRulesFileOnEveryAPI starts the service as the
 // binary does with a rules file, sends a purchase in dollars over the
 // Segment HTTP API, and finds it stored as an Order Completed in euros; the
@@ -172,8 +151,7 @@ func TestNormalizationFlag(t *testing.T) {
 func TestServiceNormalizesWithTheRulesFileOnEveryAPI(t *testing.T) {
 	rules := filepath.Join(t.TempDir(), "rules.yaml")
 	require.NoError(t, os.WriteFile(rules, []byte("store_currency: EUR\ncurrency_rates: {USD: 0.5}\ncategory_labels: {footwear: Shoes}\n"), 0o600))
-	t.Setenv(service.NormalizationEnv, rules)
-	client, handler := serveHTTP(t, app.Env{})
+	client, handler := serveHTTP(t, app.Env{Flags: map[string]string{service.NormalizationFlag: rules}})
 
 	req := httptest.NewRequest(http.MethodPost, "/v1/track", strings.NewReader(
 		`{"userId":"ana","event":"purchase","properties":{"revenue":40,"currency":"USD","category":"footwear"}}`))
@@ -196,7 +174,9 @@ func TestServiceNormalizesWithTheRulesFileOnEveryAPI(t *testing.T) {
 	require.Equal(t, map[string]string{"footwear": "Shoes"}, got.GetRules().GetCategoryLabels())
 	require.Equal(t, "Order Completed", got.GetRules().GetEventAliases()["purchase"])
 
-	t.Setenv(service.NormalizationEnv, filepath.Join(t.TempDir(), "missing.yaml"))
-	_, err = service.Spec.New(context.Background(), app.Env{Peers: map[string]*grpc.ClientConn{"profile": grpctest.New(t).Conn}})
+	_, err = service.Spec.New(context.Background(), app.Env{
+		Peers: map[string]*grpc.ClientConn{"profile": grpctest.New(t).Conn},
+		Flags: map[string]string{service.NormalizationFlag: filepath.Join(t.TempDir(), "missing.yaml")},
+	})
 	require.ErrorIs(t, err, os.ErrNotExist, "a rules file that cannot be read stops the service")
 }
