@@ -129,7 +129,7 @@ func TestSeparateProcessesNeverLoseAcknowledgedEvents(t *testing.T) {
 	startProcess(t, "profile", profileAddr, dbArgs...)
 	startProcess(t, "event", eventAddr, append(dbArgs, "--profile-addr", profileAddr)...)
 	segmentArgs := append(dbArgs, "--event-addr", eventAddr, "--profile-addr", profileAddr)
-	metricsArgs := append(dbArgs, "--segment-addr", segmentAddr)
+	metricsArgs := append(dbArgs, "--segment-addr", segmentAddr, "--event-addr", eventAddr)
 	segment := startProcess(t, "segment", segmentAddr, segmentArgs...)
 	metrics := startProcess(t, "metrics", metricsAddr, metricsArgs...)
 	s := dialSuite(t, eventAddr, profileAddr, segmentAddr, metricsAddr)
@@ -147,7 +147,7 @@ func TestSeparateProcessesNeverLoseAcknowledgedEvents(t *testing.T) {
 	for i := range customers {
 		resp := ingest(t, s, &eventv1.Event{
 			MessageId: fmt.Sprintf("order-%d", i), Event: "Order Completed",
-			Identifiers: []*typev1.Identifier{id("user_id", fmt.Sprint(i))},
+			Identifiers: []*typev1.Identifier{id("user_id", fmt.Sprintf("customer-%d", i))},
 		})
 		require.Equal(t, eventv1.IngestResult_STATUS_ACCEPTED, resp.GetResults()[0].GetStatus(), resp.GetResults()[0].GetError())
 	}

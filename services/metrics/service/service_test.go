@@ -16,10 +16,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/barista-cdp/barista/pkg/app"
 	"github.com/barista-cdp/barista/pkg/feed"
+	eventv1 "github.com/barista-cdp/barista/pkg/gen/barista/event/v1"
 	metricsv1 "github.com/barista-cdp/barista/pkg/gen/barista/metrics/v1"
 	segmentv1 "github.com/barista-cdp/barista/pkg/gen/barista/segment/v1"
 	"github.com/barista-cdp/barista/pkg/grpcclient"
@@ -114,10 +116,10 @@ type running struct {
 
 // run builds the metrics service with service.New, as app.Main does,
 // serves its API and runs its consumer until stop.
-func run(t *testing.T, pool *pgxpool.Pool, segmentConn *grpc.ClientConn) running {
+func run(t *testing.T, pool *pgxpool.Pool, segmentConn, eventConn *grpc.ClientConn) running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := service.New(ctx, app.Env{Pool: pool, Logger: slog.New(slog.DiscardHandler), Peers: map[string]*grpc.ClientConn{"segment": segmentConn}})
+	svc, err := service.New(ctx, app.Env{Pool: pool, Logger: slog.New(slog.DiscardHandler), Peers: map[string]*grpc.ClientConn{"segment": segmentConn, "event": eventConn}})
 	require.NoError(t, err)
 	conn := listen(t, svc.Register)
 	done := make(chan error, 1)
@@ -166,7 +168,8 @@ func TestConsumerResumesFromTheStoredCursorWithoutDoubleCounting(t *testing.T) {
 			fake.add("buyers", "8", segmentv1.MembershipChange_KIND_ENTERED, day2.Add(time.Hour))
 			segmentConn := listen(t, func(r grpc.ServiceRegistrar) { segmentv1.RegisterSegmentServiceServer(r, fake) })
 
-			m := run(t, pool, segmentConn)
+			eventConn := listen(t, func(r grpc.ServiceRegistrar) { eventv1.RegisterEventServiceServer(r, &events{}) })
+			m := run(t, pool, segmentConn, eventConn)
 			got := waitEntered(t, m, 9)
 			require.EqualValues(t, 9, got.GetEnteredTotal())
 			require.EqualValues(t, 3, got.GetExitedTotal())
@@ -189,11 +192,84 @@ func TestConsumerResumesFromTheStoredCursorWithoutDoubleCounting(t *testing.T) {
 			// A restarted service resumes from the cursor it stored.
 			m.stop()
 			fake.add("buyers", "9", segmentv1.MembershipChange_KIND_ENTERED, day2.Add(2*time.Hour))
-			m = run(t, pool, segmentConn)
+			m = run(t, pool, segmentConn, eventConn)
 			got = waitEntered(t, m, 10)
 			require.EqualValues(t, 10, got.GetEnteredTotal())
 			require.EqualValues(t, 7, got.GetSize())
 			require.Equal(t, "12", fake.openedAfter()[4])
+		})
+	}
+}
+
+// events is a fake event service whose log is a fixed list of events: each
+// connection gets every event after the client's cursor, one per message,
+// and then stays open.
+type events struct {
+	eventv1.UnimplementedEventServiceServer
+
+	log []*eventv1.DeliveredEvent
+}
+
+func (e *events) order(profile string, at time.Time, revenue float64) {
+	seq := int64(len(e.log) + 1)
+	props, _ := structpb.NewStruct(map[string]any{"revenue": revenue})
+	e.log = append(e.log, &eventv1.DeliveredEvent{Cursor: feed.EncodeCursor(seq), Event: &eventv1.Event{
+		Type: eventv1.EventType_EVENT_TYPE_TRACK, Event: "Order Completed", Profile: "profiles/" + profile,
+		Timestamp: timestamppb.New(at), Properties: props, Sequence: seq,
+	}})
+}
+
+func (e *events) StreamEvents(req *eventv1.StreamEventsRequest, stream grpc.ServerStreamingServer[eventv1.StreamEventsResponse]) error {
+	after, err := feed.DecodeCursor("after_cursor", req.GetAfterCursor())
+	if err != nil {
+		return err
+	}
+	for _, ev := range e.log[min(after, int64(len(e.log))):] {
+		if err := stream.Send(&eventv1.StreamEventsResponse{Events: []*eventv1.DeliveredEvent{ev}}); err != nil {
+			return err
+		}
+	}
+	<-stream.Context().Done()
+	return nil
+}
+
+// TestServiceReportsWhatMembersDo runs both consumers: buyers' members
+// ordered 10 and 20, a profile in no segment 70.
+func TestServiceReportsWhatMembersDo(t *testing.T) {
+	for _, store := range []string{"memory", "postgres"} {
+		t.Run(store, func(t *testing.T) {
+			var pool *pgxpool.Pool
+			if store == "postgres" {
+				pool = pgtest.NewPool(t, "metrics", migrations.FS)
+			}
+			fake := &segments{}
+			fake.add("buyers", "a", segmentv1.MembershipChange_KIND_ENTERED, t0)
+			fake.add("buyers", "b", segmentv1.MembershipChange_KIND_ENTERED, t0)
+			fake.add("buyers", "c", segmentv1.MembershipChange_KIND_ENTERED, t0)
+			log := &events{}
+			log.order("a", t0.Add(time.Hour), 10)
+			log.order("b", t0.Add(2*time.Hour), 20)
+			log.order("z", t0.Add(3*time.Hour), 70)
+			m := run(t, pool,
+				listen(t, func(r grpc.ServiceRegistrar) { segmentv1.RegisterSegmentServiceServer(r, fake) }),
+				listen(t, func(r grpc.ServiceRegistrar) { eventv1.RegisterEventServiceServer(r, log) }))
+			var report *metricsv1.SegmentReport
+			require.Eventually(t, func() bool {
+				resp, err := m.client.GetSegmentReport(context.Background(), &metricsv1.GetSegmentReportRequest{
+					Segment: "segments/buyers", StartDate: "2025-06-01", EndDate: "2025-06-01",
+				})
+				require.NoError(t, err)
+				report = resp.GetReport()
+				return report.GetAllProfiles().GetOrders() == 3 && report.GetEndSize() == 3
+			}, 20*time.Second, 10*time.Millisecond)
+			require.Empty(t, cmp.Diff(&metricsv1.Population{
+				Profiles: 3, MemberDays: 3, Converted: 2, ConversionRate: 2.0 / 3, Orders: 2, Revenue: 30,
+				AverageOrderValue: 15, OrdersPerProfile: 2.0 / 3, RevenueShare: 0.3,
+			}, report.GetMembers(), protocmp.Transform()))
+			require.Empty(t, cmp.Diff(&metricsv1.Population{
+				Profiles: 4, MemberDays: 4, Converted: 3, ConversionRate: 0.75, Orders: 3, Revenue: 100,
+				AverageOrderValue: 100.0 / 3, OrdersPerProfile: 0.75, RevenueShare: 1,
+			}, report.GetAllProfiles(), protocmp.Transform()))
 		})
 	}
 }

@@ -1,5 +1,6 @@
 // Command metrics runs the Barista metrics service: per-segment KPIs over
-// time, fed by the segment service's membership changes.
+// time, fed by the segment service's membership changes and the event
+// service's log.
 package main
 
 import (

@@ -1,6 +1,7 @@
 // Package api is the metrics service's edge: the gRPC MetricsService
-// handlers, the consumer of the segment service's membership changes, and
-// the segment service as seen by the metrics domain. Proto types stop here.
+// handlers, the consumers of the segment service's membership changes and
+// of the event service's log, and the segment service as seen by the
+// metrics domain. Proto types stop here.
 package api
 
 import (
@@ -29,11 +30,16 @@ var segmentID = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 type Server struct {
 	metricsv1.UnimplementedMetricsServiceServer
 	tracker *metrics.Tracker
+	now     func() time.Time
 }
 
-// New returns the API over tracker.
-func New(tracker *metrics.Tracker) *Server {
-	return &Server{tracker: tracker}
+// New returns the API over tracker; now, when not nil, replaces the clock
+// that dates default ranges and experiment updates.
+func New(tracker *metrics.Tracker, now func() time.Time) *Server {
+	if now == nil {
+		now = time.Now
+	}
+	return &Server{tracker: tracker, now: now}
 }
 
 // Register adds the MetricsService to r.
@@ -78,7 +84,7 @@ func metricsProto(m metrics.SegmentMetrics) *metricsv1.SegmentMetrics {
 		out.UpdateTime = timestamppb.New(m.UpdateTime)
 	}
 	for i, d := range m.History {
-		out.History[i] = &metricsv1.SegmentSizePoint{Date: d.Date.Format(time.DateOnly), Entered: d.Entered, Exited: d.Exited, Size: d.Size}
+		out.History[i] = sizePointProto(d)
 	}
 	return out
 }

@@ -26,6 +26,9 @@ import (
 
 var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
+// now is the API's clock in tests.
+var now = time.Date(2025, 6, 10, 12, 0, 0, 0, time.UTC)
+
 // segments is a segment service that knows buyers and vip, and fails for
 // "down" with an internal cause that must not reach metrics callers.
 type segments struct {
@@ -51,7 +54,7 @@ func start(t *testing.T) *fixture {
 	t.Helper()
 	segmentConn := grpctest.Serve(t, func(r grpc.ServiceRegistrar) { segmentv1.RegisterSegmentServiceServer(r, segments{}) })
 	tracker := metrics.NewTracker(memory.New(), api.Segments(segmentv1.NewSegmentServiceClient(segmentConn), slog.New(slog.DiscardHandler)))
-	conn := grpctest.Serve(t, api.New(tracker).Register)
+	conn := grpctest.Serve(t, api.New(tracker, func() time.Time { return now }).Register)
 	return &fixture{client: metricsv1.NewMetricsServiceClient(conn), tracker: tracker}
 }
 
@@ -95,8 +98,8 @@ func TestGetSegmentMetrics(t *testing.T) {
 		{segment: "segments/buyers", want: &metricsv1.SegmentMetrics{
 			Segment: "segments/buyers", Size: 1, EnteredTotal: 2, ExitedTotal: 1, UpdateTime: timestamppb.New(day2),
 			History: []*metricsv1.SegmentSizePoint{
-				{Date: "2025-06-01", Entered: 2, Size: 2},
-				{Date: "2025-06-02", Entered: 0, Exited: 1, Size: 1},
+				{Date: "2025-06-01", Entered: 2, Net: 2, Size: 2},
+				{Date: "2025-06-02", Entered: 0, Exited: 1, Net: -1, Size: 1},
 			},
 		}},
 		{segment: "segments/vip", want: &metricsv1.SegmentMetrics{Segment: "segments/vip"}},

@@ -1,7 +1,9 @@
 // Package metrics holds the metrics service's domain: membership changes fed
-// by the segment service, the per-segment totals and daily movement they add
-// up to, the Store that keeps them, and the Tracker that applies the feed and
-// answers queries.
+// by the segment service and the events of the event service's log, the
+// per-segment totals, daily movement, member-days and activity they add up
+// to, the reports, comparisons, migration matrices and experiments computed
+// from them, the Store that keeps them, and the Tracker that applies the
+// feeds and answers queries.
 package metrics
 
 import (
@@ -24,7 +26,9 @@ var (
 	ErrUnknownSegment = fmt.Errorf("segment %w", apierror.ErrNotFound)
 	// ErrCursorBehind rejects a batch whose cursor is before one of its
 	// changes: storing it would count those changes again on redelivery.
-	ErrCursorBehind = errors.New("cursor is before a change of its batch")
+	ErrCursorBehind = errors.New("cursor is before an entry of its batch")
+	// ErrNoExperiment is returned for a segment without an experiment.
+	ErrNoExperiment = fmt.Errorf("experiment %w", apierror.ErrNotFound)
 )
 
 // Kind is the direction of a membership change.
@@ -103,6 +107,29 @@ type Store interface {
 	// SegmentMetrics returns a segment's metrics, history oldest first, or
 	// ErrNotFound when no change of the segment was ever applied.
 	SegmentMetrics(ctx context.Context, segment string) (SegmentMetrics, error)
+	// Memberships returns every applied membership change of the segments
+	// with a time before before, ordered by time then position.
+	Memberships(ctx context.Context, segments []string, before time.Time) ([]Change, error)
+
+	// EventCursor returns the position of the last event of the event log
+	// applied; 0 before the first.
+	EventCursor(ctx context.Context) (int64, error)
+	// ApplyEvents applies, in one transaction, the events after the stored
+	// event cursor, skipping the others, and stores cursor (when it is
+	// ahead). It returns the number of events applied, and ErrCursorBehind
+	// when an event is after cursor.
+	ApplyEvents(ctx context.Context, events []Event, cursor int64) (int, error)
+	// Activity returns the activity of every profile on the days from from
+	// to to (midnights UTC, both included), sorted by profile then date.
+	Activity(ctx context.Context, from, to time.Time) ([]ProfileDay, error)
+	// Profiles counts the profiles first seen, in the event log or in a
+	// membership change, before before.
+	Profiles(ctx context.Context, before time.Time) (int64, error)
+
+	// Experiment returns a segment's experiment, or ErrNoExperiment.
+	Experiment(ctx context.Context, segment string) (Experiment, error)
+	// PutExperiment creates or replaces a segment's experiment.
+	PutExperiment(ctx context.Context, e Experiment) error
 }
 
 // Fresh returns the changes of a batch that come after the stored cursor,

@@ -1,7 +1,7 @@
 // Package postgres is the Postgres metrics store, on pgx/v5, in the
-// "metrics" schema. Apply locks the membership feed's cursor row first,
-// which serializes appliers (replicas included): a change is counted by
-// exactly one transaction.
+// "metrics" schema. Apply and ApplyEvents lock their feed's cursor row
+// first, which serializes the appliers of each feed (replicas included): an
+// entry is counted by exactly one transaction.
 package postgres
 
 import (
@@ -20,6 +20,9 @@ import (
 // membershipFeed is the metrics.feed_cursors row of the segment service's
 // membership changes.
 const membershipFeed = "segment.membership_changes"
+
+// eventFeed is the metrics.feed_cursors row of the event log.
+const eventFeed = "event.events"
 
 // Store is a metrics.Store in Postgres.
 type Store struct {
@@ -125,6 +128,9 @@ func (s *Store) Apply(ctx context.Context, changes []metrics.Change, cursor int6
 				dayOut = append(dayOut, day.Exited)
 			}
 		}
+		if len(fresh) > 0 {
+			queueChanges(&batch, fresh)
+		}
 		if len(segments) > 0 {
 			batch.Queue(addTotalsSQL, segments, entered, exited, updateTimes)
 			batch.Queue(insertDaysSQL, daySegments, days)
@@ -176,4 +182,204 @@ func (s *Store) SegmentMetrics(ctx context.Context, id string) (metrics.SegmentM
 		return metrics.SegmentMetrics{}, err
 	}
 	return m, nil
+}
+
+const insertChangesSQL = `-- name: InsertMembershipChanges
+INSERT INTO metrics.membership_changes (seq, segment, profile, entered, change_time)
+SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::boolean[], $5::timestamptz[])
+ON CONFLICT (seq) DO NOTHING`
+
+// seenSQL makes profiles known. Both feeds' appliers run it, in their own
+// transactions: rows are locked in profile order, so they cannot deadlock.
+const seenSQL = `-- name: UpsertProfiles
+INSERT INTO metrics.profiles AS p (profile, first_seen)
+SELECT profile, min(first_seen) FROM unnest($1::text[], $2::timestamptz[]) AS b (profile, first_seen)
+GROUP BY profile ORDER BY profile
+ON CONFLICT (profile) DO UPDATE SET first_seen = LEAST(p.first_seen, excluded.first_seen)`
+
+// queueChanges queues the writes that keep each membership change and
+// make its profile known.
+func queueChanges(batch *pgx.Batch, changes []metrics.Change) {
+	var (
+		seqs              []int64
+		segments, profile []string
+		entered           []bool
+		times             []time.Time
+	)
+	for _, c := range changes {
+		if c.Kind != metrics.Entered && c.Kind != metrics.Exited {
+			continue
+		}
+		seqs = append(seqs, c.Seq)
+		segments = append(segments, c.Segment)
+		profile = append(profile, c.Profile)
+		entered = append(entered, c.Kind == metrics.Entered)
+		times = append(times, c.Time.UTC().Truncate(time.Microsecond))
+	}
+	if len(seqs) == 0 {
+		return
+	}
+	batch.Queue(insertChangesSQL, seqs, segments, profile, entered, times)
+	batch.Queue(seenSQL, profile, times)
+}
+
+const membershipsSQL = `-- name: ListMembershipChanges
+SELECT seq, segment, profile, entered, change_time FROM metrics.membership_changes
+WHERE segment = ANY($1::text[]) AND change_time < $2
+ORDER BY change_time, seq`
+
+// Memberships returns the changes of segments before before, ordered by
+// time then position.
+func (s *Store) Memberships(ctx context.Context, segments []string, before time.Time) ([]metrics.Change, error) {
+	rows, _ := s.pool.Query(ctx, membershipsSQL, segments, before)
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (metrics.Change, error) {
+		var (
+			c       metrics.Change
+			entered bool
+		)
+		err := row.Scan(&c.Seq, &c.Segment, &c.Profile, &entered, &c.Time)
+		c.Time = c.Time.UTC()
+		c.Kind = metrics.Exited
+		if entered {
+			c.Kind = metrics.Entered
+		}
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list membership changes: %w", err)
+	}
+	return out, nil
+}
+
+// EventCursor returns the position of the last event applied.
+func (s *Store) EventCursor(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := s.pool.QueryRow(ctx, cursorSQL, eventFeed).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("read event feed cursor: %w", err)
+	}
+	return seq, nil
+}
+
+const addProfileDaysSQL = `-- name: AddProfileDays
+INSERT INTO metrics.profile_days AS d (profile, day, orders, revenue, opens, clicks, unsubscribes)
+SELECT * FROM unnest($1::text[], $2::date[], $3::bigint[], $4::float8[], $5::bigint[], $6::bigint[], $7::bigint[])
+ON CONFLICT (profile, day) DO UPDATE SET
+    orders = d.orders + excluded.orders,
+    revenue = d.revenue + excluded.revenue,
+    opens = d.opens + excluded.opens,
+    clicks = d.clicks + excluded.clicks,
+    unsubscribes = d.unsubscribes + excluded.unsubscribes`
+
+// ApplyEvents applies the events after the stored event cursor and stores
+// cursor, in one transaction and one round trip of writes.
+func (s *Store) ApplyEvents(ctx context.Context, events []metrics.Event, cursor int64) (int, error) {
+	var applied int
+	err := pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		var stored int64
+		if err := tx.QueryRow(ctx, lockCursorSQL, eventFeed).Scan(&stored); err != nil {
+			return fmt.Errorf("lock event feed cursor: %w", err)
+		}
+		fresh, err := metrics.FreshEvents(events, stored, cursor)
+		if err != nil {
+			return err
+		}
+		if len(fresh) == 0 && cursor <= stored {
+			return nil
+		}
+		var batch pgx.Batch
+		delta := metrics.SummarizeEvents(fresh)
+		if len(delta.FirstSeen) > 0 {
+			profiles := make([]string, 0, len(delta.FirstSeen))
+			times := make([]time.Time, 0, len(delta.FirstSeen))
+			for p, t := range delta.FirstSeen {
+				profiles = append(profiles, p)
+				times = append(times, t)
+			}
+			batch.Queue(seenSQL, profiles, times)
+		}
+		if n := len(delta.Days); n > 0 {
+			var (
+				profiles                            = make([]string, n)
+				days                                = make([]time.Time, n)
+				revenue                             = make([]float64, n)
+				orders, opens, clicks, unsubscribes = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+			)
+			for i, d := range delta.Days {
+				profiles[i], days[i], revenue[i] = d.Profile, d.Date, d.Revenue
+				orders[i], opens[i], clicks[i], unsubscribes[i] = d.Orders, d.Opens, d.Clicks, d.Unsubscribes
+			}
+			batch.Queue(addProfileDaysSQL, profiles, days, orders, revenue, opens, clicks, unsubscribes)
+		}
+		batch.Queue(setCursorSQL, eventFeed, max(stored, cursor))
+		if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
+			return fmt.Errorf("apply events: %w", err)
+		}
+		applied = len(fresh)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return applied, nil
+}
+
+const activitySQL = `-- name: ListProfileDays
+SELECT profile, day, orders, revenue, opens, clicks, unsubscribes FROM metrics.profile_days
+WHERE day BETWEEN $1 AND $2
+ORDER BY profile COLLATE "C", day`
+
+// Activity returns every profile's days from from to to, sorted by profile
+// (bytewise) then date.
+func (s *Store) Activity(ctx context.Context, from, to time.Time) ([]metrics.ProfileDay, error) {
+	rows, _ := s.pool.Query(ctx, activitySQL, from, to)
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (metrics.ProfileDay, error) {
+		var d metrics.ProfileDay
+		err := row.Scan(&d.Profile, &d.Date, &d.Orders, &d.Revenue, &d.Opens, &d.Clicks, &d.Unsubscribes)
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list profile days: %w", err)
+	}
+	return out, nil
+}
+
+const profilesSQL = `-- name: CountProfiles
+SELECT count(*) FROM metrics.profiles WHERE first_seen < $1`
+
+// Profiles counts the profiles first seen before before.
+func (s *Store) Profiles(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, profilesSQL, before).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count profiles: %w", err)
+	}
+	return n, nil
+}
+
+const experimentSQL = `-- name: GetExperiment
+SELECT holdout_share, update_time FROM metrics.experiments WHERE segment = $1`
+
+// Experiment returns a segment's experiment.
+func (s *Store) Experiment(ctx context.Context, segment string) (metrics.Experiment, error) {
+	e := metrics.Experiment{Segment: segment}
+	err := s.pool.QueryRow(ctx, experimentSQL, segment).Scan(&e.HoldoutShare, &e.UpdateTime)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return metrics.Experiment{}, metrics.ErrNoExperiment
+	}
+	if err != nil {
+		return metrics.Experiment{}, fmt.Errorf("get experiment: %w", err)
+	}
+	e.UpdateTime = e.UpdateTime.UTC()
+	return e, nil
+}
+
+const putExperimentSQL = `-- name: PutExperiment
+INSERT INTO metrics.experiments (segment, holdout_share, update_time) VALUES ($1, $2, $3)
+ON CONFLICT (segment) DO UPDATE SET holdout_share = excluded.holdout_share, update_time = excluded.update_time`
+
+// PutExperiment creates or replaces a segment's experiment.
+func (s *Store) PutExperiment(ctx context.Context, e metrics.Experiment) error {
+	if _, err := s.pool.Exec(ctx, putExperimentSQL, e.Segment, e.HoldoutShare, e.UpdateTime); err != nil {
+		return fmt.Errorf("put experiment: %w", err)
+	}
+	return nil
 }

@@ -29,6 +29,13 @@ func Run(t *testing.T, newStore func(t *testing.T) metrics.Store) {
 		{"CursorOnlyMovesForward", testCursor},
 		{"CursorBehindItsChangesIsRejected", testCursorBehind},
 		{"ConcurrentAppliersCountOnce", testConcurrent},
+		{"KeepsEveryMembershipChange", testMemberships},
+		{"AppliesEventsPerProfileAndDay", testEvents},
+		{"RedeliveredEventsCountOnce", testEventRedelivery},
+		{"EventCursorBehindItsEventsIsRejected", testEventCursorBehind},
+		{"CountsProfilesFromEventsAndChanges", testProfiles},
+		{"ConcurrentEventAppliersCountOnce", testConcurrentEvents},
+		{"KeepsExperiments", testExperiments},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
@@ -214,4 +221,194 @@ func testConcurrent(t *testing.T, s metrics.Store) {
 		sum += d.Entered
 	}
 	require.EqualValues(t, batches*perBatch, sum)
+}
+
+func testMemberships(t *testing.T, s metrics.Store) {
+	ctx := context.Background()
+	all := sample()
+	// The last change happened before the others: the store returns them
+	// by time.
+	late := change(7, "buyers", metrics.Entered, day1.Add(-time.Hour))
+	apply(t, s, all[:3], 3)
+	apply(t, s, append(all[3:], late), 7)
+	got, err := s.Memberships(ctx, []string{"buyers"}, day1.Add(25*time.Hour))
+	require.NoError(t, err)
+	want := []metrics.Change{late, all[0], all[1], all[3]}
+	for i := range want {
+		want[i].Time = want[i].Time.Truncate(time.Microsecond)
+	}
+	require.Equal(t, want, got, "buyers' changes before the bound, by time")
+	got, err = s.Memberships(ctx, []string{"vip", "buyers"}, day1.Add(3*time.Minute))
+	require.NoError(t, err)
+	require.Equal(t, []metrics.Change{want[0], want[1], want[2], {Seq: 3, Segment: "vip", Profile: "profiles/p3", Kind: metrics.Entered, Time: all[2].Time.Truncate(time.Microsecond)}}, got)
+	got, err = s.Memberships(ctx, []string{"never"}, day1.Add(time.Hour*1000))
+	require.NoError(t, err)
+	require.Empty(t, got)
+}
+
+func event(seq int64, profile string, action metrics.Action, at time.Time, revenue float64) metrics.Event {
+	return metrics.Event{Seq: seq, Profile: profile, Action: action, Time: at, Revenue: revenue}
+}
+
+// events are a's two orders and an open on day 1, b's click and
+// unsubscribe on day 2, c's page view (an other event) on day 2, and a's
+// order on day 3.
+func events() []metrics.Event {
+	d2, d3 := day1.Add(24*time.Hour), day1.Add(48*time.Hour)
+	return []metrics.Event{
+		event(1, "profiles/a", metrics.Order, day1, 10.5),
+		event(2, "profiles/a", metrics.Order, day1.Add(time.Hour), 4.25),
+		event(3, "profiles/a", metrics.Open, day1.Add(2*time.Hour), 0),
+		event(4, "profiles/b", metrics.Click, d2, 0),
+		event(5, "profiles/b", metrics.Unsubscribe, d2.Add(time.Hour), 0),
+		event(6, "profiles/c", metrics.Other, d2, 0),
+		event(7, "profiles/a", metrics.Order, d3, 2),
+	}
+}
+
+func activity(t *testing.T, s metrics.Store, from, to time.Time) []metrics.ProfileDay {
+	t.Helper()
+	got, err := s.Activity(context.Background(), date(from), date(to))
+	require.NoError(t, err)
+	return got
+}
+
+func eventCursor(t *testing.T, s metrics.Store) int64 {
+	t.Helper()
+	c, err := s.EventCursor(context.Background())
+	require.NoError(t, err)
+	return c
+}
+
+func testEvents(t *testing.T, s metrics.Store) {
+	require.Zero(t, eventCursor(t, s))
+	n, err := s.ApplyEvents(context.Background(), events()[:4], 4)
+	require.NoError(t, err)
+	require.Equal(t, 4, n)
+	n, err = s.ApplyEvents(context.Background(), events()[4:], 9)
+	require.NoError(t, err)
+	require.Equal(t, 3, n)
+	require.EqualValues(t, 9, eventCursor(t, s))
+	d2, d3 := day1.Add(24*time.Hour), day1.Add(48*time.Hour)
+	require.Equal(t, []metrics.ProfileDay{
+		{Profile: "profiles/a", Date: date(day1), Orders: 2, Revenue: 14.75, Opens: 1},
+		{Profile: "profiles/a", Date: date(d3), Orders: 1, Revenue: 2},
+		{Profile: "profiles/b", Date: date(d2), Clicks: 1, Unsubscribes: 1},
+	}, activity(t, s, day1, d3))
+	require.Equal(t, []metrics.ProfileDay{
+		{Profile: "profiles/b", Date: date(d2), Clicks: 1, Unsubscribes: 1},
+	}, activity(t, s, d2, d2), "both ends of the range are included, nothing else")
+	require.Empty(t, activity(t, s, d3.Add(24*time.Hour), d3.Add(48*time.Hour)))
+}
+
+func testEventRedelivery(t *testing.T, s metrics.Store) {
+	ctx := context.Background()
+	_, err := s.ApplyEvents(ctx, events()[:3], 3)
+	require.NoError(t, err)
+	n, err := s.ApplyEvents(ctx, events()[1:], 7)
+	require.NoError(t, err)
+	require.Equal(t, 4, n, "events at or before the stored cursor are skipped")
+	n, err = s.ApplyEvents(ctx, events(), 7)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	n, err = s.ApplyEvents(ctx, nil, 5)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.EqualValues(t, 7, eventCursor(t, s), "the cursor never moves back")
+	got := activity(t, s, day1, day1)
+	require.Len(t, got, 1)
+	require.EqualValues(t, 2, got[0].Orders)
+	require.Equal(t, 14.75, got[0].Revenue)
+	require.Zero(t, cursor(t, s), "the membership cursor is another feed's")
+}
+
+func testEventCursorBehind(t *testing.T, s metrics.Store) {
+	_, err := s.ApplyEvents(context.Background(), events()[:2], 1)
+	require.ErrorIs(t, err, metrics.ErrCursorBehind)
+	require.Zero(t, eventCursor(t, s), "a rejected batch writes nothing")
+	require.Empty(t, activity(t, s, day1, day1), "a rejected batch writes nothing")
+}
+
+func profiles(t *testing.T, s metrics.Store, before time.Time) int64 {
+	t.Helper()
+	n, err := s.Profiles(context.Background(), before)
+	require.NoError(t, err)
+	return n
+}
+
+func testProfiles(t *testing.T, s metrics.Store) {
+	require.Zero(t, profiles(t, s, day1.Add(time.Hour*1000)))
+	_, err := s.ApplyEvents(context.Background(), events(), 7)
+	require.NoError(t, err)
+	// p1 and p2 enter on day 1, p3 on day 1; profiles/a is seen first by
+	// its event at day1 and again by a later change.
+	apply(t, s, []metrics.Change{
+		change(1, "buyers", metrics.Entered, day1.Add(-time.Hour)),
+		{Seq: 2, Segment: "buyers", Profile: "profiles/a", Kind: metrics.Entered, Time: day1.Add(72 * time.Hour)},
+	}, 2)
+	require.EqualValues(t, 1, profiles(t, s, day1), "p1 from its change, an hour before day1")
+	require.EqualValues(t, 2, profiles(t, s, day1.Add(time.Microsecond)), "a from its first event")
+	require.EqualValues(t, 4, profiles(t, s, day1.Add(24*time.Hour+time.Microsecond)), "b and c, even c's other event")
+	require.EqualValues(t, 4, profiles(t, s, day1.Add(100*time.Hour)), "a counts once")
+}
+
+func testExperiments(t *testing.T, s metrics.Store) {
+	ctx := context.Background()
+	_, err := s.Experiment(ctx, "buyers")
+	require.ErrorIs(t, err, metrics.ErrNoExperiment)
+	require.ErrorIs(t, err, apierror.ErrNotFound)
+	e := metrics.Experiment{Segment: "buyers", HoldoutShare: 0.1, UpdateTime: day1.Truncate(time.Microsecond)}
+	require.NoError(t, s.PutExperiment(ctx, e))
+	got, err := s.Experiment(ctx, "buyers")
+	require.NoError(t, err)
+	require.Equal(t, e, got)
+	e.HoldoutShare, e.UpdateTime = 0.25, e.UpdateTime.Add(time.Hour)
+	require.NoError(t, s.PutExperiment(ctx, e))
+	got, err = s.Experiment(ctx, "buyers")
+	require.NoError(t, err)
+	require.Equal(t, e, got, "put replaces")
+	_, err = s.Experiment(ctx, "vip")
+	require.ErrorIs(t, err, metrics.ErrNoExperiment, "experiments are kept apart")
+}
+
+// testConcurrentEvents runs several appliers of the event log at once,
+// next to an applier of the membership feed that makes the same profiles
+// known; every event is counted once.
+func testConcurrentEvents(t *testing.T, s metrics.Store) {
+	const appliers, batches, perBatch = 4, 10, 5
+	var wg sync.WaitGroup
+	errs := make(chan error, (appliers+1)*batches)
+	for range appliers {
+		wg.Go(func() {
+			for b := range batches {
+				var evs []metrics.Event
+				for i := range perBatch {
+					seq := int64(b*perBatch + i + 1)
+					evs = append(evs, event(seq, fmt.Sprintf("profiles/p%d", seq%7), metrics.Order, day1, 1))
+				}
+				if _, err := s.ApplyEvents(context.Background(), evs, evs[len(evs)-1].Seq); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for b := range batches {
+			changes := []metrics.Change{{Seq: int64(b + 1), Segment: "buyers", Profile: fmt.Sprintf("profiles/p%d", 6-b%7), Kind: metrics.Entered, Time: day1}}
+			if _, err := s.Apply(context.Background(), changes, int64(b+1)); err != nil {
+				errs <- err
+			}
+		}
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	var orders int64
+	for _, d := range activity(t, s, day1, day1) {
+		orders += d.Orders
+	}
+	require.EqualValues(t, batches*perBatch, orders)
+	require.EqualValues(t, 7, profiles(t, s, day1.Add(time.Hour)))
 }

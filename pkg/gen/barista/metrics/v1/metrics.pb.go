@@ -9,6 +9,7 @@ package metricsv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -78,7 +79,9 @@ type SegmentSizePoint struct {
 	// Profiles that exited that day.
 	Exited int64 `protobuf:"varint,3,opt,name=exited,proto3" json:"exited,omitempty"`
 	// Size at the end of the day.
-	Size          int64 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	Size int64 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	// entered - exited.
+	Net           int64 `protobuf:"varint,5,opt,name=net,proto3" json:"net,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -137,6 +140,13 @@ func (x *SegmentSizePoint) GetExited() int64 {
 func (x *SegmentSizePoint) GetSize() int64 {
 	if x != nil {
 		return x.Size
+	}
+	return 0
+}
+
+func (x *SegmentSizePoint) GetNet() int64 {
+	if x != nil {
+		return x.Net
 	}
 	return 0
 }
@@ -278,18 +288,1514 @@ func (x *GetSegmentMetricsResponse) GetMetrics() *SegmentMetrics {
 	return nil
 }
 
+// GetSegmentReportRequest names a segment and a range of days.
+type GetSegmentReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Segment, "segments/{segment}".
+	Segment string `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
+	// First day of the range (UTC), YYYY-MM-DD; default 29 days before
+	// end_date.
+	StartDate string `protobuf:"bytes,2,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// Last day of the range (UTC), YYYY-MM-DD, included; default today. The
+	// range spans at most 3660 days.
+	EndDate       string `protobuf:"bytes,3,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSegmentReportRequest) Reset() {
+	*x = GetSegmentReportRequest{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSegmentReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSegmentReportRequest) ProtoMessage() {}
+
+func (x *GetSegmentReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSegmentReportRequest.ProtoReflect.Descriptor instead.
+func (*GetSegmentReportRequest) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *GetSegmentReportRequest) GetSegment() string {
+	if x != nil {
+		return x.Segment
+	}
+	return ""
+}
+
+func (x *GetSegmentReportRequest) GetStartDate() string {
+	if x != nil {
+		return x.StartDate
+	}
+	return ""
+}
+
+func (x *GetSegmentReportRequest) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+// Population is the activity of a set of profiles over a range of days.
+//
+// A profile is a member of a segment on a day (a member-day) when it was in
+// the segment at any moment of that UTC day, as the segment service's
+// membership changes tell; the metrics service keeps every change, so past
+// days keep their members when a segment's definition changes later. A
+// segment's population is its members over the range: the profiles with at
+// least one member-day in it, and their activity on their member-days only.
+// The population of all profiles is every profile the metrics service knew
+// by the end of the range (from the event log or a membership change), and
+// all of their activity in the range.
+//
+// Orders are "Order Completed" events; an order's revenue is its "revenue"
+// property, else its "total" property, else 0.
+type Population struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Profiles in the population.
+	Profiles int64 `protobuf:"varint,1,opt,name=profiles,proto3" json:"profiles,omitempty"`
+	// Member-days (for all profiles: profiles times days of the range).
+	MemberDays int64 `protobuf:"varint,2,opt,name=member_days,json=memberDays,proto3" json:"member_days,omitempty"`
+	// Profiles with at least one order.
+	Converted int64 `protobuf:"varint,3,opt,name=converted,proto3" json:"converted,omitempty"`
+	// converted / profiles; 0 when there are no profiles.
+	ConversionRate float64 `protobuf:"fixed64,4,opt,name=conversion_rate,json=conversionRate,proto3" json:"conversion_rate,omitempty"`
+	// Orders.
+	Orders int64 `protobuf:"varint,5,opt,name=orders,proto3" json:"orders,omitempty"`
+	// Sum of the orders' revenue.
+	Revenue float64 `protobuf:"fixed64,6,opt,name=revenue,proto3" json:"revenue,omitempty"`
+	// revenue / orders; 0 without orders.
+	AverageOrderValue float64 `protobuf:"fixed64,7,opt,name=average_order_value,json=averageOrderValue,proto3" json:"average_order_value,omitempty"`
+	// orders / profiles; 0 when there are no profiles.
+	OrdersPerProfile float64 `protobuf:"fixed64,8,opt,name=orders_per_profile,json=ordersPerProfile,proto3" json:"orders_per_profile,omitempty"`
+	// revenue / the revenue of all profiles; 0 when that is 0.
+	RevenueShare float64 `protobuf:"fixed64,9,opt,name=revenue_share,json=revenueShare,proto3" json:"revenue_share,omitempty"`
+	// Profiles with at least one "Email Opened" event.
+	Opened int64 `protobuf:"varint,10,opt,name=opened,proto3" json:"opened,omitempty"`
+	// opened / profiles.
+	OpenRate float64 `protobuf:"fixed64,11,opt,name=open_rate,json=openRate,proto3" json:"open_rate,omitempty"`
+	// Profiles with at least one "Email Clicked" event.
+	Clicked int64 `protobuf:"varint,12,opt,name=clicked,proto3" json:"clicked,omitempty"`
+	// clicked / profiles.
+	ClickRate float64 `protobuf:"fixed64,13,opt,name=click_rate,json=clickRate,proto3" json:"click_rate,omitempty"`
+	// Profiles with at least one "Unsubscribed" event.
+	Unsubscribed int64 `protobuf:"varint,14,opt,name=unsubscribed,proto3" json:"unsubscribed,omitempty"`
+	// unsubscribed / profiles.
+	UnsubscribeRate float64 `protobuf:"fixed64,15,opt,name=unsubscribe_rate,json=unsubscribeRate,proto3" json:"unsubscribe_rate,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Population) Reset() {
+	*x = Population{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Population) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Population) ProtoMessage() {}
+
+func (x *Population) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Population.ProtoReflect.Descriptor instead.
+func (*Population) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Population) GetProfiles() int64 {
+	if x != nil {
+		return x.Profiles
+	}
+	return 0
+}
+
+func (x *Population) GetMemberDays() int64 {
+	if x != nil {
+		return x.MemberDays
+	}
+	return 0
+}
+
+func (x *Population) GetConverted() int64 {
+	if x != nil {
+		return x.Converted
+	}
+	return 0
+}
+
+func (x *Population) GetConversionRate() float64 {
+	if x != nil {
+		return x.ConversionRate
+	}
+	return 0
+}
+
+func (x *Population) GetOrders() int64 {
+	if x != nil {
+		return x.Orders
+	}
+	return 0
+}
+
+func (x *Population) GetRevenue() float64 {
+	if x != nil {
+		return x.Revenue
+	}
+	return 0
+}
+
+func (x *Population) GetAverageOrderValue() float64 {
+	if x != nil {
+		return x.AverageOrderValue
+	}
+	return 0
+}
+
+func (x *Population) GetOrdersPerProfile() float64 {
+	if x != nil {
+		return x.OrdersPerProfile
+	}
+	return 0
+}
+
+func (x *Population) GetRevenueShare() float64 {
+	if x != nil {
+		return x.RevenueShare
+	}
+	return 0
+}
+
+func (x *Population) GetOpened() int64 {
+	if x != nil {
+		return x.Opened
+	}
+	return 0
+}
+
+func (x *Population) GetOpenRate() float64 {
+	if x != nil {
+		return x.OpenRate
+	}
+	return 0
+}
+
+func (x *Population) GetClicked() int64 {
+	if x != nil {
+		return x.Clicked
+	}
+	return 0
+}
+
+func (x *Population) GetClickRate() float64 {
+	if x != nil {
+		return x.ClickRate
+	}
+	return 0
+}
+
+func (x *Population) GetUnsubscribed() int64 {
+	if x != nil {
+		return x.Unsubscribed
+	}
+	return 0
+}
+
+func (x *Population) GetUnsubscribeRate() float64 {
+	if x != nil {
+		return x.UnsubscribeRate
+	}
+	return 0
+}
+
+// SegmentReport is how one segment performed over a range of days.
+type SegmentReport struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Segment, "segments/{segment}".
+	Segment string `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
+	// First day of the range, YYYY-MM-DD.
+	StartDate string `protobuf:"bytes,2,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// Last day of the range, YYYY-MM-DD.
+	EndDate string `protobuf:"bytes,3,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// Size at the end of the day before the range.
+	StartSize int64 `protobuf:"varint,4,opt,name=start_size,json=startSize,proto3" json:"start_size,omitempty"`
+	// Size at the end of the range.
+	EndSize int64 `protobuf:"varint,5,opt,name=end_size,json=endSize,proto3" json:"end_size,omitempty"`
+	// Every day of the range, oldest first: entered, exited, net and the size
+	// at the end of the day.
+	History []*SegmentSizePoint `protobuf:"bytes,6,rep,name=history,proto3" json:"history,omitempty"`
+	// The segment's members over the range and their activity on their
+	// member-days.
+	Members *Population `protobuf:"bytes,7,opt,name=members,proto3" json:"members,omitempty"`
+	// Every profile, for comparison.
+	AllProfiles   *Population `protobuf:"bytes,8,opt,name=all_profiles,json=allProfiles,proto3" json:"all_profiles,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SegmentReport) Reset() {
+	*x = SegmentReport{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SegmentReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SegmentReport) ProtoMessage() {}
+
+func (x *SegmentReport) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SegmentReport.ProtoReflect.Descriptor instead.
+func (*SegmentReport) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SegmentReport) GetSegment() string {
+	if x != nil {
+		return x.Segment
+	}
+	return ""
+}
+
+func (x *SegmentReport) GetStartDate() string {
+	if x != nil {
+		return x.StartDate
+	}
+	return ""
+}
+
+func (x *SegmentReport) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+func (x *SegmentReport) GetStartSize() int64 {
+	if x != nil {
+		return x.StartSize
+	}
+	return 0
+}
+
+func (x *SegmentReport) GetEndSize() int64 {
+	if x != nil {
+		return x.EndSize
+	}
+	return 0
+}
+
+func (x *SegmentReport) GetHistory() []*SegmentSizePoint {
+	if x != nil {
+		return x.History
+	}
+	return nil
+}
+
+func (x *SegmentReport) GetMembers() *Population {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *SegmentReport) GetAllProfiles() *Population {
+	if x != nil {
+		return x.AllProfiles
+	}
+	return nil
+}
+
+// GetSegmentReportResponse carries the report.
+type GetSegmentReportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The report.
+	Report        *SegmentReport `protobuf:"bytes,1,opt,name=report,proto3" json:"report,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSegmentReportResponse) Reset() {
+	*x = GetSegmentReportResponse{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSegmentReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSegmentReportResponse) ProtoMessage() {}
+
+func (x *GetSegmentReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSegmentReportResponse.ProtoReflect.Descriptor instead.
+func (*GetSegmentReportResponse) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetSegmentReportResponse) GetReport() *SegmentReport {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
+// CompareSegmentsRequest names the segments and a range of days.
+type CompareSegmentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Segments, "segments/{segment}"; 1 to 20, no repeats.
+	Segments []string `protobuf:"bytes,1,rep,name=segments,proto3" json:"segments,omitempty"`
+	// First day of the range, as in GetSegmentReportRequest.
+	StartDate string `protobuf:"bytes,2,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// Last day of the range, as in GetSegmentReportRequest.
+	EndDate       string `protobuf:"bytes,3,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompareSegmentsRequest) Reset() {
+	*x = CompareSegmentsRequest{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompareSegmentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompareSegmentsRequest) ProtoMessage() {}
+
+func (x *CompareSegmentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompareSegmentsRequest.ProtoReflect.Descriptor instead.
+func (*CompareSegmentsRequest) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *CompareSegmentsRequest) GetSegments() []string {
+	if x != nil {
+		return x.Segments
+	}
+	return nil
+}
+
+func (x *CompareSegmentsRequest) GetStartDate() string {
+	if x != nil {
+		return x.StartDate
+	}
+	return ""
+}
+
+func (x *CompareSegmentsRequest) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+// CompareSegmentsResponse holds one report per segment, in request order,
+// all over the same range.
+type CompareSegmentsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The reports.
+	Reports       []*SegmentReport `protobuf:"bytes,1,rep,name=reports,proto3" json:"reports,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompareSegmentsResponse) Reset() {
+	*x = CompareSegmentsResponse{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompareSegmentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompareSegmentsResponse) ProtoMessage() {}
+
+func (x *CompareSegmentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompareSegmentsResponse.ProtoReflect.Descriptor instead.
+func (*CompareSegmentsResponse) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CompareSegmentsResponse) GetReports() []*SegmentReport {
+	if x != nil {
+		return x.Reports
+	}
+	return nil
+}
+
+// GetSegmentMigrationRequest names the segments and the two days compared.
+type GetSegmentMigrationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Segments, "segments/{segment}"; 1 to 20, no repeats.
+	Segments []string `protobuf:"bytes,1,rep,name=segments,proto3" json:"segments,omitempty"`
+	// The day moved from (UTC), YYYY-MM-DD: membership at its end.
+	FromDate string `protobuf:"bytes,2,opt,name=from_date,json=fromDate,proto3" json:"from_date,omitempty"`
+	// The day moved to (UTC), YYYY-MM-DD, not before from_date: membership at
+	// its end.
+	ToDate        string `protobuf:"bytes,3,opt,name=to_date,json=toDate,proto3" json:"to_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSegmentMigrationRequest) Reset() {
+	*x = GetSegmentMigrationRequest{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSegmentMigrationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSegmentMigrationRequest) ProtoMessage() {}
+
+func (x *GetSegmentMigrationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSegmentMigrationRequest.ProtoReflect.Descriptor instead.
+func (*GetSegmentMigrationRequest) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetSegmentMigrationRequest) GetSegments() []string {
+	if x != nil {
+		return x.Segments
+	}
+	return nil
+}
+
+func (x *GetSegmentMigrationRequest) GetFromDate() string {
+	if x != nil {
+		return x.FromDate
+	}
+	return ""
+}
+
+func (x *GetSegmentMigrationRequest) GetToDate() string {
+	if x != nil {
+		return x.ToDate
+	}
+	return ""
+}
+
+// MigrationCell counts the profiles that moved from a row's group to one
+// group.
+type MigrationCell struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The group moved to: a segment name, or "none".
+	To string `protobuf:"bytes,1,opt,name=to,proto3" json:"to,omitempty"`
+	// Profiles in the row's group at the end of from_date and in this group at
+	// the end of to_date.
+	Count int64 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	// count / the row's profiles; 0 when the row has none.
+	Rate          float64 `protobuf:"fixed64,3,opt,name=rate,proto3" json:"rate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MigrationCell) Reset() {
+	*x = MigrationCell{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MigrationCell) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MigrationCell) ProtoMessage() {}
+
+func (x *MigrationCell) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MigrationCell.ProtoReflect.Descriptor instead.
+func (*MigrationCell) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *MigrationCell) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *MigrationCell) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *MigrationCell) GetRate() float64 {
+	if x != nil {
+		return x.Rate
+	}
+	return 0
+}
+
+// MigrationRow is where the profiles of one group went.
+type MigrationRow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The group moved from: a segment name, or "none".
+	From string `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	// Profiles in the group at the end of from_date.
+	Profiles int64 `protobuf:"varint,2,opt,name=profiles,proto3" json:"profiles,omitempty"`
+	// One cell per group, in the response's group order.
+	Cells         []*MigrationCell `protobuf:"bytes,3,rep,name=cells,proto3" json:"cells,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MigrationRow) Reset() {
+	*x = MigrationRow{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MigrationRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MigrationRow) ProtoMessage() {}
+
+func (x *MigrationRow) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MigrationRow.ProtoReflect.Descriptor instead.
+func (*MigrationRow) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *MigrationRow) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *MigrationRow) GetProfiles() int64 {
+	if x != nil {
+		return x.Profiles
+	}
+	return 0
+}
+
+func (x *MigrationRow) GetCells() []*MigrationCell {
+	if x != nil {
+		return x.Cells
+	}
+	return nil
+}
+
+// GetSegmentMigrationResponse is the migration matrix.
+//
+// The groups are the requested segments, in request order, then "none": the
+// profiles the metrics service knew by the end of to_date (from the event
+// log or membership changes) that are in none of the segments. A profile in
+// several segments on a day counts in each of them, so a row's cells may
+// add up to more than its profiles unless the segments are exclusive.
+type GetSegmentMigrationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The groups, rows and columns alike.
+	Groups []string `protobuf:"bytes,1,rep,name=groups,proto3" json:"groups,omitempty"`
+	// One row per group.
+	Rows []*MigrationRow `protobuf:"bytes,2,rep,name=rows,proto3" json:"rows,omitempty"`
+	// The day moved from, YYYY-MM-DD.
+	FromDate string `protobuf:"bytes,3,opt,name=from_date,json=fromDate,proto3" json:"from_date,omitempty"`
+	// The day moved to, YYYY-MM-DD.
+	ToDate        string `protobuf:"bytes,4,opt,name=to_date,json=toDate,proto3" json:"to_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSegmentMigrationResponse) Reset() {
+	*x = GetSegmentMigrationResponse{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSegmentMigrationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSegmentMigrationResponse) ProtoMessage() {}
+
+func (x *GetSegmentMigrationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSegmentMigrationResponse.ProtoReflect.Descriptor instead.
+func (*GetSegmentMigrationResponse) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetSegmentMigrationResponse) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+func (x *GetSegmentMigrationResponse) GetRows() []*MigrationRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *GetSegmentMigrationResponse) GetFromDate() string {
+	if x != nil {
+		return x.FromDate
+	}
+	return ""
+}
+
+func (x *GetSegmentMigrationResponse) GetToDate() string {
+	if x != nil {
+		return x.ToDate
+	}
+	return ""
+}
+
+// Experiment holds out a share of a segment's members from its campaigns,
+// to measure what the campaigns add.
+//
+// A profile is in the holdout group when its bucket is below
+// holdout_share. The bucket is the top 53 bits of the first 8 bytes
+// (big-endian) of SHA-256("{segment}/{profile}"), such as
+// SHA-256("segments/buyers/profiles/p1"), divided by 2^53. The
+// assignment is deterministic and independent of any state: changing the
+// share moves only the profiles between the old and new share.
+type Experiment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, "segments/{segment}/experiment".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Share of members held out, from 0 to 0.5.
+	HoldoutShare float64 `protobuf:"fixed64,2,opt,name=holdout_share,json=holdoutShare,proto3" json:"holdout_share,omitempty"`
+	// Time of the last update. Output only.
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Experiment) Reset() {
+	*x = Experiment{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Experiment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Experiment) ProtoMessage() {}
+
+func (x *Experiment) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Experiment.ProtoReflect.Descriptor instead.
+func (*Experiment) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Experiment) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Experiment) GetHoldoutShare() float64 {
+	if x != nil {
+		return x.HoldoutShare
+	}
+	return 0
+}
+
+func (x *Experiment) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// GetExperimentRequest names an experiment.
+type GetExperimentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name, "segments/{segment}/experiment".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetExperimentRequest) Reset() {
+	*x = GetExperimentRequest{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetExperimentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetExperimentRequest) ProtoMessage() {}
+
+func (x *GetExperimentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetExperimentRequest.ProtoReflect.Descriptor instead.
+func (*GetExperimentRequest) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetExperimentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// GetExperimentResponse carries the experiment.
+type GetExperimentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The experiment.
+	Experiment    *Experiment `protobuf:"bytes,1,opt,name=experiment,proto3" json:"experiment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetExperimentResponse) Reset() {
+	*x = GetExperimentResponse{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetExperimentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetExperimentResponse) ProtoMessage() {}
+
+func (x *GetExperimentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetExperimentResponse.ProtoReflect.Descriptor instead.
+func (*GetExperimentResponse) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetExperimentResponse) GetExperiment() *Experiment {
+	if x != nil {
+		return x.Experiment
+	}
+	return nil
+}
+
+// UpdateExperimentRequest sets an experiment.
+type UpdateExperimentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The experiment; its name says which.
+	Experiment *Experiment `protobuf:"bytes,1,opt,name=experiment,proto3" json:"experiment,omitempty"`
+	// Fields to update; only "holdout_share". Empty means every field.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateExperimentRequest) Reset() {
+	*x = UpdateExperimentRequest{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateExperimentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateExperimentRequest) ProtoMessage() {}
+
+func (x *UpdateExperimentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateExperimentRequest.ProtoReflect.Descriptor instead.
+func (*UpdateExperimentRequest) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *UpdateExperimentRequest) GetExperiment() *Experiment {
+	if x != nil {
+		return x.Experiment
+	}
+	return nil
+}
+
+func (x *UpdateExperimentRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// UpdateExperimentResponse carries the updated experiment.
+type UpdateExperimentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The experiment.
+	Experiment    *Experiment `protobuf:"bytes,1,opt,name=experiment,proto3" json:"experiment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateExperimentResponse) Reset() {
+	*x = UpdateExperimentResponse{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateExperimentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateExperimentResponse) ProtoMessage() {}
+
+func (x *UpdateExperimentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateExperimentResponse.ProtoReflect.Descriptor instead.
+func (*UpdateExperimentResponse) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *UpdateExperimentResponse) GetExperiment() *Experiment {
+	if x != nil {
+		return x.Experiment
+	}
+	return nil
+}
+
+// CheckHoldoutRequest names an experiment and a profile.
+type CheckHoldoutRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Experiment, "segments/{segment}/experiment".
+	Experiment string `protobuf:"bytes,1,opt,name=experiment,proto3" json:"experiment,omitempty"`
+	// Profile, "profiles/{profile}".
+	Profile       string `protobuf:"bytes,2,opt,name=profile,proto3" json:"profile,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckHoldoutRequest) Reset() {
+	*x = CheckHoldoutRequest{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckHoldoutRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckHoldoutRequest) ProtoMessage() {}
+
+func (x *CheckHoldoutRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckHoldoutRequest.ProtoReflect.Descriptor instead.
+func (*CheckHoldoutRequest) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CheckHoldoutRequest) GetExperiment() string {
+	if x != nil {
+		return x.Experiment
+	}
+	return ""
+}
+
+func (x *CheckHoldoutRequest) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+// CheckHoldoutResponse says whether the profile is held out.
+type CheckHoldoutResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// True when the profile is in the holdout group: campaigns skip it.
+	Holdout bool `protobuf:"varint,1,opt,name=holdout,proto3" json:"holdout,omitempty"`
+	// The profile's bucket, in [0, 1).
+	Bucket        float64 `protobuf:"fixed64,2,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckHoldoutResponse) Reset() {
+	*x = CheckHoldoutResponse{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckHoldoutResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckHoldoutResponse) ProtoMessage() {}
+
+func (x *CheckHoldoutResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckHoldoutResponse.ProtoReflect.Descriptor instead.
+func (*CheckHoldoutResponse) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CheckHoldoutResponse) GetHoldout() bool {
+	if x != nil {
+		return x.Holdout
+	}
+	return false
+}
+
+func (x *CheckHoldoutResponse) GetBucket() float64 {
+	if x != nil {
+		return x.Bucket
+	}
+	return 0
+}
+
+// AnalyzeExperimentRequest names an experiment and a range of days.
+type AnalyzeExperimentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Experiment, "segments/{segment}/experiment".
+	Experiment string `protobuf:"bytes,1,opt,name=experiment,proto3" json:"experiment,omitempty"`
+	// First day of the range, as in GetSegmentReportRequest.
+	StartDate string `protobuf:"bytes,2,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// Last day of the range, as in GetSegmentReportRequest.
+	EndDate       string `protobuf:"bytes,3,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnalyzeExperimentRequest) Reset() {
+	*x = AnalyzeExperimentRequest{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnalyzeExperimentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnalyzeExperimentRequest) ProtoMessage() {}
+
+func (x *AnalyzeExperimentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnalyzeExperimentRequest.ProtoReflect.Descriptor instead.
+func (*AnalyzeExperimentRequest) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *AnalyzeExperimentRequest) GetExperiment() string {
+	if x != nil {
+		return x.Experiment
+	}
+	return ""
+}
+
+func (x *AnalyzeExperimentRequest) GetStartDate() string {
+	if x != nil {
+		return x.StartDate
+	}
+	return ""
+}
+
+func (x *AnalyzeExperimentRequest) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+// ExperimentArm is one group of an experiment's members over the range.
+type ExperimentArm struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Members of the segment over the range in the group (see Population).
+	Profiles int64 `protobuf:"varint,1,opt,name=profiles,proto3" json:"profiles,omitempty"`
+	// Of them, those who ordered on one of their member-days.
+	Converted int64 `protobuf:"varint,2,opt,name=converted,proto3" json:"converted,omitempty"`
+	// converted / profiles; 0 when there are no profiles.
+	ConversionRate float64 `protobuf:"fixed64,3,opt,name=conversion_rate,json=conversionRate,proto3" json:"conversion_rate,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ExperimentArm) Reset() {
+	*x = ExperimentArm{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExperimentArm) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExperimentArm) ProtoMessage() {}
+
+func (x *ExperimentArm) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExperimentArm.ProtoReflect.Descriptor instead.
+func (*ExperimentArm) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ExperimentArm) GetProfiles() int64 {
+	if x != nil {
+		return x.Profiles
+	}
+	return 0
+}
+
+func (x *ExperimentArm) GetConverted() int64 {
+	if x != nil {
+		return x.Converted
+	}
+	return 0
+}
+
+func (x *ExperimentArm) GetConversionRate() float64 {
+	if x != nil {
+		return x.ConversionRate
+	}
+	return 0
+}
+
+// ExperimentAnalysis compares treatment and holdout conversion.
+//
+// lift = treatment rate - holdout rate. The confidence interval is the
+// 95% Wald interval of the difference of two proportions,
+// lift ± 1.959964 × sqrt(p1(1-p1)/n1 + p2(1-p2)/n2). The test is the
+// two-proportion z-test with pooled proportion p = (x1+x2)/(n1+n2):
+// z = lift / sqrt(p(1-p)(1/n1 + 1/n2)), two-sided p_value = erfc(|z|/√2).
+// With an empty group, or when no one or everyone converted (pooled
+// p of 0 or 1), z and the interval are 0 and p_value is 1.
+type ExperimentAnalysis struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Experiment, "segments/{segment}/experiment".
+	Experiment string `protobuf:"bytes,1,opt,name=experiment,proto3" json:"experiment,omitempty"`
+	// The holdout share the members were split by.
+	HoldoutShare float64 `protobuf:"fixed64,2,opt,name=holdout_share,json=holdoutShare,proto3" json:"holdout_share,omitempty"`
+	// First day of the range, YYYY-MM-DD.
+	StartDate string `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// Last day of the range, YYYY-MM-DD.
+	EndDate string `protobuf:"bytes,4,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// Members not held out.
+	Treatment *ExperimentArm `protobuf:"bytes,5,opt,name=treatment,proto3" json:"treatment,omitempty"`
+	// Members held out.
+	Holdout *ExperimentArm `protobuf:"bytes,6,opt,name=holdout,proto3" json:"holdout,omitempty"`
+	// Treatment conversion rate minus holdout conversion rate.
+	Lift float64 `protobuf:"fixed64,7,opt,name=lift,proto3" json:"lift,omitempty"`
+	// Lower bound of the 95% confidence interval of lift.
+	LiftCiLow float64 `protobuf:"fixed64,8,opt,name=lift_ci_low,json=liftCiLow,proto3" json:"lift_ci_low,omitempty"`
+	// Upper bound of the 95% confidence interval of lift.
+	LiftCiHigh float64 `protobuf:"fixed64,9,opt,name=lift_ci_high,json=liftCiHigh,proto3" json:"lift_ci_high,omitempty"`
+	// The z statistic.
+	Z float64 `protobuf:"fixed64,10,opt,name=z,proto3" json:"z,omitempty"`
+	// Two-sided p-value.
+	PValue float64 `protobuf:"fixed64,11,opt,name=p_value,json=pValue,proto3" json:"p_value,omitempty"`
+	// p_value < 0.05.
+	Significant   bool `protobuf:"varint,12,opt,name=significant,proto3" json:"significant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExperimentAnalysis) Reset() {
+	*x = ExperimentAnalysis{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExperimentAnalysis) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExperimentAnalysis) ProtoMessage() {}
+
+func (x *ExperimentAnalysis) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExperimentAnalysis.ProtoReflect.Descriptor instead.
+func (*ExperimentAnalysis) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ExperimentAnalysis) GetExperiment() string {
+	if x != nil {
+		return x.Experiment
+	}
+	return ""
+}
+
+func (x *ExperimentAnalysis) GetHoldoutShare() float64 {
+	if x != nil {
+		return x.HoldoutShare
+	}
+	return 0
+}
+
+func (x *ExperimentAnalysis) GetStartDate() string {
+	if x != nil {
+		return x.StartDate
+	}
+	return ""
+}
+
+func (x *ExperimentAnalysis) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+func (x *ExperimentAnalysis) GetTreatment() *ExperimentArm {
+	if x != nil {
+		return x.Treatment
+	}
+	return nil
+}
+
+func (x *ExperimentAnalysis) GetHoldout() *ExperimentArm {
+	if x != nil {
+		return x.Holdout
+	}
+	return nil
+}
+
+func (x *ExperimentAnalysis) GetLift() float64 {
+	if x != nil {
+		return x.Lift
+	}
+	return 0
+}
+
+func (x *ExperimentAnalysis) GetLiftCiLow() float64 {
+	if x != nil {
+		return x.LiftCiLow
+	}
+	return 0
+}
+
+func (x *ExperimentAnalysis) GetLiftCiHigh() float64 {
+	if x != nil {
+		return x.LiftCiHigh
+	}
+	return 0
+}
+
+func (x *ExperimentAnalysis) GetZ() float64 {
+	if x != nil {
+		return x.Z
+	}
+	return 0
+}
+
+func (x *ExperimentAnalysis) GetPValue() float64 {
+	if x != nil {
+		return x.PValue
+	}
+	return 0
+}
+
+func (x *ExperimentAnalysis) GetSignificant() bool {
+	if x != nil {
+		return x.Significant
+	}
+	return false
+}
+
+// AnalyzeExperimentResponse carries the analysis.
+type AnalyzeExperimentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The analysis.
+	Analysis      *ExperimentAnalysis `protobuf:"bytes,1,opt,name=analysis,proto3" json:"analysis,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnalyzeExperimentResponse) Reset() {
+	*x = AnalyzeExperimentResponse{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnalyzeExperimentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnalyzeExperimentResponse) ProtoMessage() {}
+
+func (x *AnalyzeExperimentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnalyzeExperimentResponse.ProtoReflect.Descriptor instead.
+func (*AnalyzeExperimentResponse) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *AnalyzeExperimentResponse) GetAnalysis() *ExperimentAnalysis {
+	if x != nil {
+		return x.Analysis
+	}
+	return nil
+}
+
 var File_barista_metrics_v1_metrics_proto protoreflect.FileDescriptor
 
 const file_barista_metrics_v1_metrics_proto_rawDesc = "" +
 	"\n" +
-	" barista/metrics/v1/metrics.proto\x12\x12barista.metrics.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"4\n" +
+	" barista/metrics/v1/metrics.proto\x12\x12barista.metrics.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"4\n" +
 	"\x18GetSegmentMetricsRequest\x12\x18\n" +
-	"\asegment\x18\x01 \x01(\tR\asegment\"l\n" +
+	"\asegment\x18\x01 \x01(\tR\asegment\"~\n" +
 	"\x10SegmentSizePoint\x12\x12\n" +
 	"\x04date\x18\x01 \x01(\tR\x04date\x12\x18\n" +
 	"\aentered\x18\x02 \x01(\x03R\aentered\x12\x16\n" +
 	"\x06exited\x18\x03 \x01(\x03R\x06exited\x12\x12\n" +
-	"\x04size\x18\x04 \x01(\x03R\x04size\"\x83\x02\n" +
+	"\x04size\x18\x04 \x01(\x03R\x04size\x12\x10\n" +
+	"\x03net\x18\x05 \x01(\x03R\x03net\"\x83\x02\n" +
 	"\x0eSegmentMetrics\x12\x18\n" +
 	"\asegment\x18\x01 \x01(\tR\asegment\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12#\n" +
@@ -299,9 +1805,139 @@ const file_barista_metrics_v1_metrics_proto_rawDesc = "" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\"Y\n" +
 	"\x19GetSegmentMetricsResponse\x12<\n" +
-	"\ametrics\x18\x01 \x01(\v2\".barista.metrics.v1.SegmentMetricsR\ametrics2\x82\x01\n" +
+	"\ametrics\x18\x01 \x01(\v2\".barista.metrics.v1.SegmentMetricsR\ametrics\"m\n" +
+	"\x17GetSegmentReportRequest\x12\x18\n" +
+	"\asegment\x18\x01 \x01(\tR\asegment\x12\x1d\n" +
+	"\n" +
+	"start_date\x18\x02 \x01(\tR\tstartDate\x12\x19\n" +
+	"\bend_date\x18\x03 \x01(\tR\aendDate\"\x82\x04\n" +
+	"\n" +
+	"Population\x12\x1a\n" +
+	"\bprofiles\x18\x01 \x01(\x03R\bprofiles\x12\x1f\n" +
+	"\vmember_days\x18\x02 \x01(\x03R\n" +
+	"memberDays\x12\x1c\n" +
+	"\tconverted\x18\x03 \x01(\x03R\tconverted\x12'\n" +
+	"\x0fconversion_rate\x18\x04 \x01(\x01R\x0econversionRate\x12\x16\n" +
+	"\x06orders\x18\x05 \x01(\x03R\x06orders\x12\x18\n" +
+	"\arevenue\x18\x06 \x01(\x01R\arevenue\x12.\n" +
+	"\x13average_order_value\x18\a \x01(\x01R\x11averageOrderValue\x12,\n" +
+	"\x12orders_per_profile\x18\b \x01(\x01R\x10ordersPerProfile\x12#\n" +
+	"\rrevenue_share\x18\t \x01(\x01R\frevenueShare\x12\x16\n" +
+	"\x06opened\x18\n" +
+	" \x01(\x03R\x06opened\x12\x1b\n" +
+	"\topen_rate\x18\v \x01(\x01R\bopenRate\x12\x18\n" +
+	"\aclicked\x18\f \x01(\x03R\aclicked\x12\x1d\n" +
+	"\n" +
+	"click_rate\x18\r \x01(\x01R\tclickRate\x12\"\n" +
+	"\funsubscribed\x18\x0e \x01(\x03R\funsubscribed\x12)\n" +
+	"\x10unsubscribe_rate\x18\x0f \x01(\x01R\x0funsubscribeRate\"\xda\x02\n" +
+	"\rSegmentReport\x12\x18\n" +
+	"\asegment\x18\x01 \x01(\tR\asegment\x12\x1d\n" +
+	"\n" +
+	"start_date\x18\x02 \x01(\tR\tstartDate\x12\x19\n" +
+	"\bend_date\x18\x03 \x01(\tR\aendDate\x12\x1d\n" +
+	"\n" +
+	"start_size\x18\x04 \x01(\x03R\tstartSize\x12\x19\n" +
+	"\bend_size\x18\x05 \x01(\x03R\aendSize\x12>\n" +
+	"\ahistory\x18\x06 \x03(\v2$.barista.metrics.v1.SegmentSizePointR\ahistory\x128\n" +
+	"\amembers\x18\a \x01(\v2\x1e.barista.metrics.v1.PopulationR\amembers\x12A\n" +
+	"\fall_profiles\x18\b \x01(\v2\x1e.barista.metrics.v1.PopulationR\vallProfiles\"U\n" +
+	"\x18GetSegmentReportResponse\x129\n" +
+	"\x06report\x18\x01 \x01(\v2!.barista.metrics.v1.SegmentReportR\x06report\"n\n" +
+	"\x16CompareSegmentsRequest\x12\x1a\n" +
+	"\bsegments\x18\x01 \x03(\tR\bsegments\x12\x1d\n" +
+	"\n" +
+	"start_date\x18\x02 \x01(\tR\tstartDate\x12\x19\n" +
+	"\bend_date\x18\x03 \x01(\tR\aendDate\"V\n" +
+	"\x17CompareSegmentsResponse\x12;\n" +
+	"\areports\x18\x01 \x03(\v2!.barista.metrics.v1.SegmentReportR\areports\"n\n" +
+	"\x1aGetSegmentMigrationRequest\x12\x1a\n" +
+	"\bsegments\x18\x01 \x03(\tR\bsegments\x12\x1b\n" +
+	"\tfrom_date\x18\x02 \x01(\tR\bfromDate\x12\x17\n" +
+	"\ato_date\x18\x03 \x01(\tR\x06toDate\"I\n" +
+	"\rMigrationCell\x12\x0e\n" +
+	"\x02to\x18\x01 \x01(\tR\x02to\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\x12\x12\n" +
+	"\x04rate\x18\x03 \x01(\x01R\x04rate\"w\n" +
+	"\fMigrationRow\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\tR\x04from\x12\x1a\n" +
+	"\bprofiles\x18\x02 \x01(\x03R\bprofiles\x127\n" +
+	"\x05cells\x18\x03 \x03(\v2!.barista.metrics.v1.MigrationCellR\x05cells\"\xa1\x01\n" +
+	"\x1bGetSegmentMigrationResponse\x12\x16\n" +
+	"\x06groups\x18\x01 \x03(\tR\x06groups\x124\n" +
+	"\x04rows\x18\x02 \x03(\v2 .barista.metrics.v1.MigrationRowR\x04rows\x12\x1b\n" +
+	"\tfrom_date\x18\x03 \x01(\tR\bfromDate\x12\x17\n" +
+	"\ato_date\x18\x04 \x01(\tR\x06toDate\"\x82\x01\n" +
+	"\n" +
+	"Experiment\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
+	"\rholdout_share\x18\x02 \x01(\x01R\fholdoutShare\x12;\n" +
+	"\vupdate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"*\n" +
+	"\x14GetExperimentRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"W\n" +
+	"\x15GetExperimentResponse\x12>\n" +
+	"\n" +
+	"experiment\x18\x01 \x01(\v2\x1e.barista.metrics.v1.ExperimentR\n" +
+	"experiment\"\x96\x01\n" +
+	"\x17UpdateExperimentRequest\x12>\n" +
+	"\n" +
+	"experiment\x18\x01 \x01(\v2\x1e.barista.metrics.v1.ExperimentR\n" +
+	"experiment\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"Z\n" +
+	"\x18UpdateExperimentResponse\x12>\n" +
+	"\n" +
+	"experiment\x18\x01 \x01(\v2\x1e.barista.metrics.v1.ExperimentR\n" +
+	"experiment\"O\n" +
+	"\x13CheckHoldoutRequest\x12\x1e\n" +
+	"\n" +
+	"experiment\x18\x01 \x01(\tR\n" +
+	"experiment\x12\x18\n" +
+	"\aprofile\x18\x02 \x01(\tR\aprofile\"H\n" +
+	"\x14CheckHoldoutResponse\x12\x18\n" +
+	"\aholdout\x18\x01 \x01(\bR\aholdout\x12\x16\n" +
+	"\x06bucket\x18\x02 \x01(\x01R\x06bucket\"t\n" +
+	"\x18AnalyzeExperimentRequest\x12\x1e\n" +
+	"\n" +
+	"experiment\x18\x01 \x01(\tR\n" +
+	"experiment\x12\x1d\n" +
+	"\n" +
+	"start_date\x18\x02 \x01(\tR\tstartDate\x12\x19\n" +
+	"\bend_date\x18\x03 \x01(\tR\aendDate\"r\n" +
+	"\rExperimentArm\x12\x1a\n" +
+	"\bprofiles\x18\x01 \x01(\x03R\bprofiles\x12\x1c\n" +
+	"\tconverted\x18\x02 \x01(\x03R\tconverted\x12'\n" +
+	"\x0fconversion_rate\x18\x03 \x01(\x01R\x0econversionRate\"\xb0\x03\n" +
+	"\x12ExperimentAnalysis\x12\x1e\n" +
+	"\n" +
+	"experiment\x18\x01 \x01(\tR\n" +
+	"experiment\x12#\n" +
+	"\rholdout_share\x18\x02 \x01(\x01R\fholdoutShare\x12\x1d\n" +
+	"\n" +
+	"start_date\x18\x03 \x01(\tR\tstartDate\x12\x19\n" +
+	"\bend_date\x18\x04 \x01(\tR\aendDate\x12?\n" +
+	"\ttreatment\x18\x05 \x01(\v2!.barista.metrics.v1.ExperimentArmR\ttreatment\x12;\n" +
+	"\aholdout\x18\x06 \x01(\v2!.barista.metrics.v1.ExperimentArmR\aholdout\x12\x12\n" +
+	"\x04lift\x18\a \x01(\x01R\x04lift\x12\x1e\n" +
+	"\vlift_ci_low\x18\b \x01(\x01R\tliftCiLow\x12 \n" +
+	"\flift_ci_high\x18\t \x01(\x01R\n" +
+	"liftCiHigh\x12\f\n" +
+	"\x01z\x18\n" +
+	" \x01(\x01R\x01z\x12\x17\n" +
+	"\ap_value\x18\v \x01(\x01R\x06pValue\x12 \n" +
+	"\vsignificant\x18\f \x01(\bR\vsignificant\"_\n" +
+	"\x19AnalyzeExperimentResponse\x12B\n" +
+	"\banalysis\x18\x01 \x01(\v2&.barista.metrics.v1.ExperimentAnalysisR\banalysis2\xff\x06\n" +
 	"\x0eMetricsService\x12p\n" +
-	"\x11GetSegmentMetrics\x12,.barista.metrics.v1.GetSegmentMetricsRequest\x1a-.barista.metrics.v1.GetSegmentMetricsResponseB\xd5\x01\n" +
+	"\x11GetSegmentMetrics\x12,.barista.metrics.v1.GetSegmentMetricsRequest\x1a-.barista.metrics.v1.GetSegmentMetricsResponse\x12m\n" +
+	"\x10GetSegmentReport\x12+.barista.metrics.v1.GetSegmentReportRequest\x1a,.barista.metrics.v1.GetSegmentReportResponse\x12j\n" +
+	"\x0fCompareSegments\x12*.barista.metrics.v1.CompareSegmentsRequest\x1a+.barista.metrics.v1.CompareSegmentsResponse\x12v\n" +
+	"\x13GetSegmentMigration\x12..barista.metrics.v1.GetSegmentMigrationRequest\x1a/.barista.metrics.v1.GetSegmentMigrationResponse\x12d\n" +
+	"\rGetExperiment\x12(.barista.metrics.v1.GetExperimentRequest\x1a).barista.metrics.v1.GetExperimentResponse\x12m\n" +
+	"\x10UpdateExperiment\x12+.barista.metrics.v1.UpdateExperimentRequest\x1a,.barista.metrics.v1.UpdateExperimentResponse\x12a\n" +
+	"\fCheckHoldout\x12'.barista.metrics.v1.CheckHoldoutRequest\x1a(.barista.metrics.v1.CheckHoldoutResponse\x12p\n" +
+	"\x11AnalyzeExperiment\x12,.barista.metrics.v1.AnalyzeExperimentRequest\x1a-.barista.metrics.v1.AnalyzeExperimentResponseB\xd5\x01\n" +
 	"\x16com.barista.metrics.v1B\fMetricsProtoP\x01ZCgithub.com/barista-cdp/barista/pkg/gen/barista/metrics/v1;metricsv1\xa2\x02\x03BMX\xaa\x02\x12Barista.Metrics.V1\xca\x02\x12Barista\\Metrics\\V1\xe2\x02\x1eBarista\\Metrics\\V1\\GPBMetadata\xea\x02\x14Barista::Metrics::V1b\x06proto3"
 
 var (
@@ -316,25 +1952,76 @@ func file_barista_metrics_v1_metrics_proto_rawDescGZIP() []byte {
 	return file_barista_metrics_v1_metrics_proto_rawDescData
 }
 
-var file_barista_metrics_v1_metrics_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_barista_metrics_v1_metrics_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_barista_metrics_v1_metrics_proto_goTypes = []any{
-	(*GetSegmentMetricsRequest)(nil),  // 0: barista.metrics.v1.GetSegmentMetricsRequest
-	(*SegmentSizePoint)(nil),          // 1: barista.metrics.v1.SegmentSizePoint
-	(*SegmentMetrics)(nil),            // 2: barista.metrics.v1.SegmentMetrics
-	(*GetSegmentMetricsResponse)(nil), // 3: barista.metrics.v1.GetSegmentMetricsResponse
-	(*timestamppb.Timestamp)(nil),     // 4: google.protobuf.Timestamp
+	(*GetSegmentMetricsRequest)(nil),    // 0: barista.metrics.v1.GetSegmentMetricsRequest
+	(*SegmentSizePoint)(nil),            // 1: barista.metrics.v1.SegmentSizePoint
+	(*SegmentMetrics)(nil),              // 2: barista.metrics.v1.SegmentMetrics
+	(*GetSegmentMetricsResponse)(nil),   // 3: barista.metrics.v1.GetSegmentMetricsResponse
+	(*GetSegmentReportRequest)(nil),     // 4: barista.metrics.v1.GetSegmentReportRequest
+	(*Population)(nil),                  // 5: barista.metrics.v1.Population
+	(*SegmentReport)(nil),               // 6: barista.metrics.v1.SegmentReport
+	(*GetSegmentReportResponse)(nil),    // 7: barista.metrics.v1.GetSegmentReportResponse
+	(*CompareSegmentsRequest)(nil),      // 8: barista.metrics.v1.CompareSegmentsRequest
+	(*CompareSegmentsResponse)(nil),     // 9: barista.metrics.v1.CompareSegmentsResponse
+	(*GetSegmentMigrationRequest)(nil),  // 10: barista.metrics.v1.GetSegmentMigrationRequest
+	(*MigrationCell)(nil),               // 11: barista.metrics.v1.MigrationCell
+	(*MigrationRow)(nil),                // 12: barista.metrics.v1.MigrationRow
+	(*GetSegmentMigrationResponse)(nil), // 13: barista.metrics.v1.GetSegmentMigrationResponse
+	(*Experiment)(nil),                  // 14: barista.metrics.v1.Experiment
+	(*GetExperimentRequest)(nil),        // 15: barista.metrics.v1.GetExperimentRequest
+	(*GetExperimentResponse)(nil),       // 16: barista.metrics.v1.GetExperimentResponse
+	(*UpdateExperimentRequest)(nil),     // 17: barista.metrics.v1.UpdateExperimentRequest
+	(*UpdateExperimentResponse)(nil),    // 18: barista.metrics.v1.UpdateExperimentResponse
+	(*CheckHoldoutRequest)(nil),         // 19: barista.metrics.v1.CheckHoldoutRequest
+	(*CheckHoldoutResponse)(nil),        // 20: barista.metrics.v1.CheckHoldoutResponse
+	(*AnalyzeExperimentRequest)(nil),    // 21: barista.metrics.v1.AnalyzeExperimentRequest
+	(*ExperimentArm)(nil),               // 22: barista.metrics.v1.ExperimentArm
+	(*ExperimentAnalysis)(nil),          // 23: barista.metrics.v1.ExperimentAnalysis
+	(*AnalyzeExperimentResponse)(nil),   // 24: barista.metrics.v1.AnalyzeExperimentResponse
+	(*timestamppb.Timestamp)(nil),       // 25: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 26: google.protobuf.FieldMask
 }
 var file_barista_metrics_v1_metrics_proto_depIdxs = []int32{
-	1, // 0: barista.metrics.v1.SegmentMetrics.history:type_name -> barista.metrics.v1.SegmentSizePoint
-	4, // 1: barista.metrics.v1.SegmentMetrics.update_time:type_name -> google.protobuf.Timestamp
-	2, // 2: barista.metrics.v1.GetSegmentMetricsResponse.metrics:type_name -> barista.metrics.v1.SegmentMetrics
-	0, // 3: barista.metrics.v1.MetricsService.GetSegmentMetrics:input_type -> barista.metrics.v1.GetSegmentMetricsRequest
-	3, // 4: barista.metrics.v1.MetricsService.GetSegmentMetrics:output_type -> barista.metrics.v1.GetSegmentMetricsResponse
-	4, // [4:5] is the sub-list for method output_type
-	3, // [3:4] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	1,  // 0: barista.metrics.v1.SegmentMetrics.history:type_name -> barista.metrics.v1.SegmentSizePoint
+	25, // 1: barista.metrics.v1.SegmentMetrics.update_time:type_name -> google.protobuf.Timestamp
+	2,  // 2: barista.metrics.v1.GetSegmentMetricsResponse.metrics:type_name -> barista.metrics.v1.SegmentMetrics
+	1,  // 3: barista.metrics.v1.SegmentReport.history:type_name -> barista.metrics.v1.SegmentSizePoint
+	5,  // 4: barista.metrics.v1.SegmentReport.members:type_name -> barista.metrics.v1.Population
+	5,  // 5: barista.metrics.v1.SegmentReport.all_profiles:type_name -> barista.metrics.v1.Population
+	6,  // 6: barista.metrics.v1.GetSegmentReportResponse.report:type_name -> barista.metrics.v1.SegmentReport
+	6,  // 7: barista.metrics.v1.CompareSegmentsResponse.reports:type_name -> barista.metrics.v1.SegmentReport
+	11, // 8: barista.metrics.v1.MigrationRow.cells:type_name -> barista.metrics.v1.MigrationCell
+	12, // 9: barista.metrics.v1.GetSegmentMigrationResponse.rows:type_name -> barista.metrics.v1.MigrationRow
+	25, // 10: barista.metrics.v1.Experiment.update_time:type_name -> google.protobuf.Timestamp
+	14, // 11: barista.metrics.v1.GetExperimentResponse.experiment:type_name -> barista.metrics.v1.Experiment
+	14, // 12: barista.metrics.v1.UpdateExperimentRequest.experiment:type_name -> barista.metrics.v1.Experiment
+	26, // 13: barista.metrics.v1.UpdateExperimentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	14, // 14: barista.metrics.v1.UpdateExperimentResponse.experiment:type_name -> barista.metrics.v1.Experiment
+	22, // 15: barista.metrics.v1.ExperimentAnalysis.treatment:type_name -> barista.metrics.v1.ExperimentArm
+	22, // 16: barista.metrics.v1.ExperimentAnalysis.holdout:type_name -> barista.metrics.v1.ExperimentArm
+	23, // 17: barista.metrics.v1.AnalyzeExperimentResponse.analysis:type_name -> barista.metrics.v1.ExperimentAnalysis
+	0,  // 18: barista.metrics.v1.MetricsService.GetSegmentMetrics:input_type -> barista.metrics.v1.GetSegmentMetricsRequest
+	4,  // 19: barista.metrics.v1.MetricsService.GetSegmentReport:input_type -> barista.metrics.v1.GetSegmentReportRequest
+	8,  // 20: barista.metrics.v1.MetricsService.CompareSegments:input_type -> barista.metrics.v1.CompareSegmentsRequest
+	10, // 21: barista.metrics.v1.MetricsService.GetSegmentMigration:input_type -> barista.metrics.v1.GetSegmentMigrationRequest
+	15, // 22: barista.metrics.v1.MetricsService.GetExperiment:input_type -> barista.metrics.v1.GetExperimentRequest
+	17, // 23: barista.metrics.v1.MetricsService.UpdateExperiment:input_type -> barista.metrics.v1.UpdateExperimentRequest
+	19, // 24: barista.metrics.v1.MetricsService.CheckHoldout:input_type -> barista.metrics.v1.CheckHoldoutRequest
+	21, // 25: barista.metrics.v1.MetricsService.AnalyzeExperiment:input_type -> barista.metrics.v1.AnalyzeExperimentRequest
+	3,  // 26: barista.metrics.v1.MetricsService.GetSegmentMetrics:output_type -> barista.metrics.v1.GetSegmentMetricsResponse
+	7,  // 27: barista.metrics.v1.MetricsService.GetSegmentReport:output_type -> barista.metrics.v1.GetSegmentReportResponse
+	9,  // 28: barista.metrics.v1.MetricsService.CompareSegments:output_type -> barista.metrics.v1.CompareSegmentsResponse
+	13, // 29: barista.metrics.v1.MetricsService.GetSegmentMigration:output_type -> barista.metrics.v1.GetSegmentMigrationResponse
+	16, // 30: barista.metrics.v1.MetricsService.GetExperiment:output_type -> barista.metrics.v1.GetExperimentResponse
+	18, // 31: barista.metrics.v1.MetricsService.UpdateExperiment:output_type -> barista.metrics.v1.UpdateExperimentResponse
+	20, // 32: barista.metrics.v1.MetricsService.CheckHoldout:output_type -> barista.metrics.v1.CheckHoldoutResponse
+	24, // 33: barista.metrics.v1.MetricsService.AnalyzeExperiment:output_type -> barista.metrics.v1.AnalyzeExperimentResponse
+	26, // [26:34] is the sub-list for method output_type
+	18, // [18:26] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_barista_metrics_v1_metrics_proto_init() }
@@ -348,7 +2035,7 @@ func file_barista_metrics_v1_metrics_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_barista_metrics_v1_metrics_proto_rawDesc), len(file_barista_metrics_v1_metrics_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,7 +19,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	MetricsService_GetSegmentMetrics_FullMethodName = "/barista.metrics.v1.MetricsService/GetSegmentMetrics"
+	MetricsService_GetSegmentMetrics_FullMethodName   = "/barista.metrics.v1.MetricsService/GetSegmentMetrics"
+	MetricsService_GetSegmentReport_FullMethodName    = "/barista.metrics.v1.MetricsService/GetSegmentReport"
+	MetricsService_CompareSegments_FullMethodName     = "/barista.metrics.v1.MetricsService/CompareSegments"
+	MetricsService_GetSegmentMigration_FullMethodName = "/barista.metrics.v1.MetricsService/GetSegmentMigration"
+	MetricsService_GetExperiment_FullMethodName       = "/barista.metrics.v1.MetricsService/GetExperiment"
+	MetricsService_UpdateExperiment_FullMethodName    = "/barista.metrics.v1.MetricsService/UpdateExperiment"
+	MetricsService_CheckHoldout_FullMethodName        = "/barista.metrics.v1.MetricsService/CheckHoldout"
+	MetricsService_AnalyzeExperiment_FullMethodName   = "/barista.metrics.v1.MetricsService/AnalyzeExperiment"
 )
 
 // MetricsServiceClient is the client API for MetricsService service.
@@ -30,6 +37,22 @@ const (
 type MetricsServiceClient interface {
 	// Gets the current size of a segment and its daily size history.
 	GetSegmentMetrics(ctx context.Context, in *GetSegmentMetricsRequest, opts ...grpc.CallOption) (*GetSegmentMetricsResponse, error)
+	// Reports how a segment performed over a range of days: its size history
+	// and the KPIs of its members next to those of all profiles.
+	GetSegmentReport(ctx context.Context, in *GetSegmentReportRequest, opts ...grpc.CallOption) (*GetSegmentReportResponse, error)
+	// Reports several segments over the same range of days, side by side.
+	CompareSegments(ctx context.Context, in *CompareSegmentsRequest, opts ...grpc.CallOption) (*CompareSegmentsResponse, error)
+	// Counts the profiles that moved between segments from one day to another.
+	GetSegmentMigration(ctx context.Context, in *GetSegmentMigrationRequest, opts ...grpc.CallOption) (*GetSegmentMigrationResponse, error)
+	// Gets a segment's experiment: the share of its members held out.
+	GetExperiment(ctx context.Context, in *GetExperimentRequest, opts ...grpc.CallOption) (*GetExperimentResponse, error)
+	// Sets a segment's experiment, creating it when the segment has none.
+	UpdateExperiment(ctx context.Context, in *UpdateExperimentRequest, opts ...grpc.CallOption) (*UpdateExperimentResponse, error)
+	// Tells whether a profile is in a segment's holdout group.
+	CheckHoldout(ctx context.Context, in *CheckHoldoutRequest, opts ...grpc.CallOption) (*CheckHoldoutResponse, error)
+	// Compares the conversion of a segment's treated members with that of its
+	// holdout group over a range of days.
+	AnalyzeExperiment(ctx context.Context, in *AnalyzeExperimentRequest, opts ...grpc.CallOption) (*AnalyzeExperimentResponse, error)
 }
 
 type metricsServiceClient struct {
@@ -50,6 +73,76 @@ func (c *metricsServiceClient) GetSegmentMetrics(ctx context.Context, in *GetSeg
 	return out, nil
 }
 
+func (c *metricsServiceClient) GetSegmentReport(ctx context.Context, in *GetSegmentReportRequest, opts ...grpc.CallOption) (*GetSegmentReportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetSegmentReportResponse)
+	err := c.cc.Invoke(ctx, MetricsService_GetSegmentReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metricsServiceClient) CompareSegments(ctx context.Context, in *CompareSegmentsRequest, opts ...grpc.CallOption) (*CompareSegmentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompareSegmentsResponse)
+	err := c.cc.Invoke(ctx, MetricsService_CompareSegments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metricsServiceClient) GetSegmentMigration(ctx context.Context, in *GetSegmentMigrationRequest, opts ...grpc.CallOption) (*GetSegmentMigrationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetSegmentMigrationResponse)
+	err := c.cc.Invoke(ctx, MetricsService_GetSegmentMigration_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metricsServiceClient) GetExperiment(ctx context.Context, in *GetExperimentRequest, opts ...grpc.CallOption) (*GetExperimentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetExperimentResponse)
+	err := c.cc.Invoke(ctx, MetricsService_GetExperiment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metricsServiceClient) UpdateExperiment(ctx context.Context, in *UpdateExperimentRequest, opts ...grpc.CallOption) (*UpdateExperimentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateExperimentResponse)
+	err := c.cc.Invoke(ctx, MetricsService_UpdateExperiment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metricsServiceClient) CheckHoldout(ctx context.Context, in *CheckHoldoutRequest, opts ...grpc.CallOption) (*CheckHoldoutResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckHoldoutResponse)
+	err := c.cc.Invoke(ctx, MetricsService_CheckHoldout_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metricsServiceClient) AnalyzeExperiment(ctx context.Context, in *AnalyzeExperimentRequest, opts ...grpc.CallOption) (*AnalyzeExperimentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AnalyzeExperimentResponse)
+	err := c.cc.Invoke(ctx, MetricsService_AnalyzeExperiment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MetricsServiceServer is the server API for MetricsService service.
 // All implementations must embed UnimplementedMetricsServiceServer
 // for forward compatibility.
@@ -58,6 +151,22 @@ func (c *metricsServiceClient) GetSegmentMetrics(ctx context.Context, in *GetSeg
 type MetricsServiceServer interface {
 	// Gets the current size of a segment and its daily size history.
 	GetSegmentMetrics(context.Context, *GetSegmentMetricsRequest) (*GetSegmentMetricsResponse, error)
+	// Reports how a segment performed over a range of days: its size history
+	// and the KPIs of its members next to those of all profiles.
+	GetSegmentReport(context.Context, *GetSegmentReportRequest) (*GetSegmentReportResponse, error)
+	// Reports several segments over the same range of days, side by side.
+	CompareSegments(context.Context, *CompareSegmentsRequest) (*CompareSegmentsResponse, error)
+	// Counts the profiles that moved between segments from one day to another.
+	GetSegmentMigration(context.Context, *GetSegmentMigrationRequest) (*GetSegmentMigrationResponse, error)
+	// Gets a segment's experiment: the share of its members held out.
+	GetExperiment(context.Context, *GetExperimentRequest) (*GetExperimentResponse, error)
+	// Sets a segment's experiment, creating it when the segment has none.
+	UpdateExperiment(context.Context, *UpdateExperimentRequest) (*UpdateExperimentResponse, error)
+	// Tells whether a profile is in a segment's holdout group.
+	CheckHoldout(context.Context, *CheckHoldoutRequest) (*CheckHoldoutResponse, error)
+	// Compares the conversion of a segment's treated members with that of its
+	// holdout group over a range of days.
+	AnalyzeExperiment(context.Context, *AnalyzeExperimentRequest) (*AnalyzeExperimentResponse, error)
 	mustEmbedUnimplementedMetricsServiceServer()
 }
 
@@ -70,6 +179,27 @@ type UnimplementedMetricsServiceServer struct{}
 
 func (UnimplementedMetricsServiceServer) GetSegmentMetrics(context.Context, *GetSegmentMetricsRequest) (*GetSegmentMetricsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetSegmentMetrics not implemented")
+}
+func (UnimplementedMetricsServiceServer) GetSegmentReport(context.Context, *GetSegmentReportRequest) (*GetSegmentReportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSegmentReport not implemented")
+}
+func (UnimplementedMetricsServiceServer) CompareSegments(context.Context, *CompareSegmentsRequest) (*CompareSegmentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CompareSegments not implemented")
+}
+func (UnimplementedMetricsServiceServer) GetSegmentMigration(context.Context, *GetSegmentMigrationRequest) (*GetSegmentMigrationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSegmentMigration not implemented")
+}
+func (UnimplementedMetricsServiceServer) GetExperiment(context.Context, *GetExperimentRequest) (*GetExperimentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetExperiment not implemented")
+}
+func (UnimplementedMetricsServiceServer) UpdateExperiment(context.Context, *UpdateExperimentRequest) (*UpdateExperimentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateExperiment not implemented")
+}
+func (UnimplementedMetricsServiceServer) CheckHoldout(context.Context, *CheckHoldoutRequest) (*CheckHoldoutResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckHoldout not implemented")
+}
+func (UnimplementedMetricsServiceServer) AnalyzeExperiment(context.Context, *AnalyzeExperimentRequest) (*AnalyzeExperimentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AnalyzeExperiment not implemented")
 }
 func (UnimplementedMetricsServiceServer) mustEmbedUnimplementedMetricsServiceServer() {}
 func (UnimplementedMetricsServiceServer) testEmbeddedByValue()                        {}
@@ -110,6 +240,132 @@ func _MetricsService_GetSegmentMetrics_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MetricsService_GetSegmentReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSegmentReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetricsServiceServer).GetSegmentReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetricsService_GetSegmentReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetricsServiceServer).GetSegmentReport(ctx, req.(*GetSegmentReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MetricsService_CompareSegments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompareSegmentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetricsServiceServer).CompareSegments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetricsService_CompareSegments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetricsServiceServer).CompareSegments(ctx, req.(*CompareSegmentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MetricsService_GetSegmentMigration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSegmentMigrationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetricsServiceServer).GetSegmentMigration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetricsService_GetSegmentMigration_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetricsServiceServer).GetSegmentMigration(ctx, req.(*GetSegmentMigrationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MetricsService_GetExperiment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetExperimentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetricsServiceServer).GetExperiment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetricsService_GetExperiment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetricsServiceServer).GetExperiment(ctx, req.(*GetExperimentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MetricsService_UpdateExperiment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateExperimentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetricsServiceServer).UpdateExperiment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetricsService_UpdateExperiment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetricsServiceServer).UpdateExperiment(ctx, req.(*UpdateExperimentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MetricsService_CheckHoldout_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckHoldoutRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetricsServiceServer).CheckHoldout(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetricsService_CheckHoldout_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetricsServiceServer).CheckHoldout(ctx, req.(*CheckHoldoutRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MetricsService_AnalyzeExperiment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AnalyzeExperimentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetricsServiceServer).AnalyzeExperiment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetricsService_AnalyzeExperiment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetricsServiceServer).AnalyzeExperiment(ctx, req.(*AnalyzeExperimentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MetricsService_ServiceDesc is the grpc.ServiceDesc for MetricsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -120,6 +376,34 @@ var MetricsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetSegmentMetrics",
 			Handler:    _MetricsService_GetSegmentMetrics_Handler,
+		},
+		{
+			MethodName: "GetSegmentReport",
+			Handler:    _MetricsService_GetSegmentReport_Handler,
+		},
+		{
+			MethodName: "CompareSegments",
+			Handler:    _MetricsService_CompareSegments_Handler,
+		},
+		{
+			MethodName: "GetSegmentMigration",
+			Handler:    _MetricsService_GetSegmentMigration_Handler,
+		},
+		{
+			MethodName: "GetExperiment",
+			Handler:    _MetricsService_GetExperiment_Handler,
+		},
+		{
+			MethodName: "UpdateExperiment",
+			Handler:    _MetricsService_UpdateExperiment_Handler,
+		},
+		{
+			MethodName: "CheckHoldout",
+			Handler:    _MetricsService_CheckHoldout_Handler,
+		},
+		{
+			MethodName: "AnalyzeExperiment",
+			Handler:    _MetricsService_AnalyzeExperiment_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
 
 /**
  * Describes the file barista/metrics/v1/metrics.proto.
@@ -64,6 +64,13 @@ export declare type SegmentSizePoint = Message<"barista.metrics.v1.SegmentSizePo
    * @generated from field: int64 size = 4;
    */
   size: bigint;
+
+  /**
+   * entered - exited.
+   *
+   * @generated from field: int64 net = 5;
+   */
+  net: bigint;
 };
 
 /**
@@ -148,6 +155,847 @@ export declare type GetSegmentMetricsResponse = Message<"barista.metrics.v1.GetS
 export declare const GetSegmentMetricsResponseSchema: GenMessage<GetSegmentMetricsResponse>;
 
 /**
+ * GetSegmentReportRequest names a segment and a range of days.
+ *
+ * @generated from message barista.metrics.v1.GetSegmentReportRequest
+ */
+export declare type GetSegmentReportRequest = Message<"barista.metrics.v1.GetSegmentReportRequest"> & {
+  /**
+   * Segment, "segments/{segment}".
+   *
+   * @generated from field: string segment = 1;
+   */
+  segment: string;
+
+  /**
+   * First day of the range (UTC), YYYY-MM-DD; default 29 days before
+   * end_date.
+   *
+   * @generated from field: string start_date = 2;
+   */
+  startDate: string;
+
+  /**
+   * Last day of the range (UTC), YYYY-MM-DD, included; default today. The
+   * range spans at most 3660 days.
+   *
+   * @generated from field: string end_date = 3;
+   */
+  endDate: string;
+};
+
+/**
+ * Describes the message barista.metrics.v1.GetSegmentReportRequest.
+ * Use `create(GetSegmentReportRequestSchema)` to create a new message.
+ */
+export declare const GetSegmentReportRequestSchema: GenMessage<GetSegmentReportRequest>;
+
+/**
+ * Population is the activity of a set of profiles over a range of days.
+ *
+ * A profile is a member of a segment on a day (a member-day) when it was in
+ * the segment at any moment of that UTC day, as the segment service's
+ * membership changes tell; the metrics service keeps every change, so past
+ * days keep their members when a segment's definition changes later. A
+ * segment's population is its members over the range: the profiles with at
+ * least one member-day in it, and their activity on their member-days only.
+ * The population of all profiles is every profile the metrics service knew
+ * by the end of the range (from the event log or a membership change), and
+ * all of their activity in the range.
+ *
+ * Orders are "Order Completed" events; an order's revenue is its "revenue"
+ * property, else its "total" property, else 0.
+ *
+ * @generated from message barista.metrics.v1.Population
+ */
+export declare type Population = Message<"barista.metrics.v1.Population"> & {
+  /**
+   * Profiles in the population.
+   *
+   * @generated from field: int64 profiles = 1;
+   */
+  profiles: bigint;
+
+  /**
+   * Member-days (for all profiles: profiles times days of the range).
+   *
+   * @generated from field: int64 member_days = 2;
+   */
+  memberDays: bigint;
+
+  /**
+   * Profiles with at least one order.
+   *
+   * @generated from field: int64 converted = 3;
+   */
+  converted: bigint;
+
+  /**
+   * converted / profiles; 0 when there are no profiles.
+   *
+   * @generated from field: double conversion_rate = 4;
+   */
+  conversionRate: number;
+
+  /**
+   * Orders.
+   *
+   * @generated from field: int64 orders = 5;
+   */
+  orders: bigint;
+
+  /**
+   * Sum of the orders' revenue.
+   *
+   * @generated from field: double revenue = 6;
+   */
+  revenue: number;
+
+  /**
+   * revenue / orders; 0 without orders.
+   *
+   * @generated from field: double average_order_value = 7;
+   */
+  averageOrderValue: number;
+
+  /**
+   * orders / profiles; 0 when there are no profiles.
+   *
+   * @generated from field: double orders_per_profile = 8;
+   */
+  ordersPerProfile: number;
+
+  /**
+   * revenue / the revenue of all profiles; 0 when that is 0.
+   *
+   * @generated from field: double revenue_share = 9;
+   */
+  revenueShare: number;
+
+  /**
+   * Profiles with at least one "Email Opened" event.
+   *
+   * @generated from field: int64 opened = 10;
+   */
+  opened: bigint;
+
+  /**
+   * opened / profiles.
+   *
+   * @generated from field: double open_rate = 11;
+   */
+  openRate: number;
+
+  /**
+   * Profiles with at least one "Email Clicked" event.
+   *
+   * @generated from field: int64 clicked = 12;
+   */
+  clicked: bigint;
+
+  /**
+   * clicked / profiles.
+   *
+   * @generated from field: double click_rate = 13;
+   */
+  clickRate: number;
+
+  /**
+   * Profiles with at least one "Unsubscribed" event.
+   *
+   * @generated from field: int64 unsubscribed = 14;
+   */
+  unsubscribed: bigint;
+
+  /**
+   * unsubscribed / profiles.
+   *
+   * @generated from field: double unsubscribe_rate = 15;
+   */
+  unsubscribeRate: number;
+};
+
+/**
+ * Describes the message barista.metrics.v1.Population.
+ * Use `create(PopulationSchema)` to create a new message.
+ */
+export declare const PopulationSchema: GenMessage<Population>;
+
+/**
+ * SegmentReport is how one segment performed over a range of days.
+ *
+ * @generated from message barista.metrics.v1.SegmentReport
+ */
+export declare type SegmentReport = Message<"barista.metrics.v1.SegmentReport"> & {
+  /**
+   * Segment, "segments/{segment}".
+   *
+   * @generated from field: string segment = 1;
+   */
+  segment: string;
+
+  /**
+   * First day of the range, YYYY-MM-DD.
+   *
+   * @generated from field: string start_date = 2;
+   */
+  startDate: string;
+
+  /**
+   * Last day of the range, YYYY-MM-DD.
+   *
+   * @generated from field: string end_date = 3;
+   */
+  endDate: string;
+
+  /**
+   * Size at the end of the day before the range.
+   *
+   * @generated from field: int64 start_size = 4;
+   */
+  startSize: bigint;
+
+  /**
+   * Size at the end of the range.
+   *
+   * @generated from field: int64 end_size = 5;
+   */
+  endSize: bigint;
+
+  /**
+   * Every day of the range, oldest first: entered, exited, net and the size
+   * at the end of the day.
+   *
+   * @generated from field: repeated barista.metrics.v1.SegmentSizePoint history = 6;
+   */
+  history: SegmentSizePoint[];
+
+  /**
+   * The segment's members over the range and their activity on their
+   * member-days.
+   *
+   * @generated from field: barista.metrics.v1.Population members = 7;
+   */
+  members?: Population | undefined;
+
+  /**
+   * Every profile, for comparison.
+   *
+   * @generated from field: barista.metrics.v1.Population all_profiles = 8;
+   */
+  allProfiles?: Population | undefined;
+};
+
+/**
+ * Describes the message barista.metrics.v1.SegmentReport.
+ * Use `create(SegmentReportSchema)` to create a new message.
+ */
+export declare const SegmentReportSchema: GenMessage<SegmentReport>;
+
+/**
+ * GetSegmentReportResponse carries the report.
+ *
+ * @generated from message barista.metrics.v1.GetSegmentReportResponse
+ */
+export declare type GetSegmentReportResponse = Message<"barista.metrics.v1.GetSegmentReportResponse"> & {
+  /**
+   * The report.
+   *
+   * @generated from field: barista.metrics.v1.SegmentReport report = 1;
+   */
+  report?: SegmentReport | undefined;
+};
+
+/**
+ * Describes the message barista.metrics.v1.GetSegmentReportResponse.
+ * Use `create(GetSegmentReportResponseSchema)` to create a new message.
+ */
+export declare const GetSegmentReportResponseSchema: GenMessage<GetSegmentReportResponse>;
+
+/**
+ * CompareSegmentsRequest names the segments and a range of days.
+ *
+ * @generated from message barista.metrics.v1.CompareSegmentsRequest
+ */
+export declare type CompareSegmentsRequest = Message<"barista.metrics.v1.CompareSegmentsRequest"> & {
+  /**
+   * Segments, "segments/{segment}"; 1 to 20, no repeats.
+   *
+   * @generated from field: repeated string segments = 1;
+   */
+  segments: string[];
+
+  /**
+   * First day of the range, as in GetSegmentReportRequest.
+   *
+   * @generated from field: string start_date = 2;
+   */
+  startDate: string;
+
+  /**
+   * Last day of the range, as in GetSegmentReportRequest.
+   *
+   * @generated from field: string end_date = 3;
+   */
+  endDate: string;
+};
+
+/**
+ * Describes the message barista.metrics.v1.CompareSegmentsRequest.
+ * Use `create(CompareSegmentsRequestSchema)` to create a new message.
+ */
+export declare const CompareSegmentsRequestSchema: GenMessage<CompareSegmentsRequest>;
+
+/**
+ * CompareSegmentsResponse holds one report per segment, in request order,
+ * all over the same range.
+ *
+ * @generated from message barista.metrics.v1.CompareSegmentsResponse
+ */
+export declare type CompareSegmentsResponse = Message<"barista.metrics.v1.CompareSegmentsResponse"> & {
+  /**
+   * The reports.
+   *
+   * @generated from field: repeated barista.metrics.v1.SegmentReport reports = 1;
+   */
+  reports: SegmentReport[];
+};
+
+/**
+ * Describes the message barista.metrics.v1.CompareSegmentsResponse.
+ * Use `create(CompareSegmentsResponseSchema)` to create a new message.
+ */
+export declare const CompareSegmentsResponseSchema: GenMessage<CompareSegmentsResponse>;
+
+/**
+ * GetSegmentMigrationRequest names the segments and the two days compared.
+ *
+ * @generated from message barista.metrics.v1.GetSegmentMigrationRequest
+ */
+export declare type GetSegmentMigrationRequest = Message<"barista.metrics.v1.GetSegmentMigrationRequest"> & {
+  /**
+   * Segments, "segments/{segment}"; 1 to 20, no repeats.
+   *
+   * @generated from field: repeated string segments = 1;
+   */
+  segments: string[];
+
+  /**
+   * The day moved from (UTC), YYYY-MM-DD: membership at its end.
+   *
+   * @generated from field: string from_date = 2;
+   */
+  fromDate: string;
+
+  /**
+   * The day moved to (UTC), YYYY-MM-DD, not before from_date: membership at
+   * its end.
+   *
+   * @generated from field: string to_date = 3;
+   */
+  toDate: string;
+};
+
+/**
+ * Describes the message barista.metrics.v1.GetSegmentMigrationRequest.
+ * Use `create(GetSegmentMigrationRequestSchema)` to create a new message.
+ */
+export declare const GetSegmentMigrationRequestSchema: GenMessage<GetSegmentMigrationRequest>;
+
+/**
+ * MigrationCell counts the profiles that moved from a row's group to one
+ * group.
+ *
+ * @generated from message barista.metrics.v1.MigrationCell
+ */
+export declare type MigrationCell = Message<"barista.metrics.v1.MigrationCell"> & {
+  /**
+   * The group moved to: a segment name, or "none".
+   *
+   * @generated from field: string to = 1;
+   */
+  to: string;
+
+  /**
+   * Profiles in the row's group at the end of from_date and in this group at
+   * the end of to_date.
+   *
+   * @generated from field: int64 count = 2;
+   */
+  count: bigint;
+
+  /**
+   * count / the row's profiles; 0 when the row has none.
+   *
+   * @generated from field: double rate = 3;
+   */
+  rate: number;
+};
+
+/**
+ * Describes the message barista.metrics.v1.MigrationCell.
+ * Use `create(MigrationCellSchema)` to create a new message.
+ */
+export declare const MigrationCellSchema: GenMessage<MigrationCell>;
+
+/**
+ * MigrationRow is where the profiles of one group went.
+ *
+ * @generated from message barista.metrics.v1.MigrationRow
+ */
+export declare type MigrationRow = Message<"barista.metrics.v1.MigrationRow"> & {
+  /**
+   * The group moved from: a segment name, or "none".
+   *
+   * @generated from field: string from = 1;
+   */
+  from: string;
+
+  /**
+   * Profiles in the group at the end of from_date.
+   *
+   * @generated from field: int64 profiles = 2;
+   */
+  profiles: bigint;
+
+  /**
+   * One cell per group, in the response's group order.
+   *
+   * @generated from field: repeated barista.metrics.v1.MigrationCell cells = 3;
+   */
+  cells: MigrationCell[];
+};
+
+/**
+ * Describes the message barista.metrics.v1.MigrationRow.
+ * Use `create(MigrationRowSchema)` to create a new message.
+ */
+export declare const MigrationRowSchema: GenMessage<MigrationRow>;
+
+/**
+ * GetSegmentMigrationResponse is the migration matrix.
+ *
+ * The groups are the requested segments, in request order, then "none": the
+ * profiles the metrics service knew by the end of to_date (from the event
+ * log or membership changes) that are in none of the segments. A profile in
+ * several segments on a day counts in each of them, so a row's cells may
+ * add up to more than its profiles unless the segments are exclusive.
+ *
+ * @generated from message barista.metrics.v1.GetSegmentMigrationResponse
+ */
+export declare type GetSegmentMigrationResponse = Message<"barista.metrics.v1.GetSegmentMigrationResponse"> & {
+  /**
+   * The groups, rows and columns alike.
+   *
+   * @generated from field: repeated string groups = 1;
+   */
+  groups: string[];
+
+  /**
+   * One row per group.
+   *
+   * @generated from field: repeated barista.metrics.v1.MigrationRow rows = 2;
+   */
+  rows: MigrationRow[];
+
+  /**
+   * The day moved from, YYYY-MM-DD.
+   *
+   * @generated from field: string from_date = 3;
+   */
+  fromDate: string;
+
+  /**
+   * The day moved to, YYYY-MM-DD.
+   *
+   * @generated from field: string to_date = 4;
+   */
+  toDate: string;
+};
+
+/**
+ * Describes the message barista.metrics.v1.GetSegmentMigrationResponse.
+ * Use `create(GetSegmentMigrationResponseSchema)` to create a new message.
+ */
+export declare const GetSegmentMigrationResponseSchema: GenMessage<GetSegmentMigrationResponse>;
+
+/**
+ * Experiment holds out a share of a segment's members from its campaigns,
+ * to measure what the campaigns add.
+ *
+ * A profile is in the holdout group when its bucket is below
+ * holdout_share. The bucket is the top 53 bits of the first 8 bytes
+ * (big-endian) of SHA-256("{segment}/{profile}"), such as
+ * SHA-256("segments/buyers/profiles/p1"), divided by 2^53. The
+ * assignment is deterministic and independent of any state: changing the
+ * share moves only the profiles between the old and new share.
+ *
+ * @generated from message barista.metrics.v1.Experiment
+ */
+export declare type Experiment = Message<"barista.metrics.v1.Experiment"> & {
+  /**
+   * Resource name, "segments/{segment}/experiment".
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Share of members held out, from 0 to 0.5.
+   *
+   * @generated from field: double holdout_share = 2;
+   */
+  holdoutShare: number;
+
+  /**
+   * Time of the last update. Output only.
+   *
+   * @generated from field: google.protobuf.Timestamp update_time = 3;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message barista.metrics.v1.Experiment.
+ * Use `create(ExperimentSchema)` to create a new message.
+ */
+export declare const ExperimentSchema: GenMessage<Experiment>;
+
+/**
+ * GetExperimentRequest names an experiment.
+ *
+ * @generated from message barista.metrics.v1.GetExperimentRequest
+ */
+export declare type GetExperimentRequest = Message<"barista.metrics.v1.GetExperimentRequest"> & {
+  /**
+   * Name, "segments/{segment}/experiment".
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message barista.metrics.v1.GetExperimentRequest.
+ * Use `create(GetExperimentRequestSchema)` to create a new message.
+ */
+export declare const GetExperimentRequestSchema: GenMessage<GetExperimentRequest>;
+
+/**
+ * GetExperimentResponse carries the experiment.
+ *
+ * @generated from message barista.metrics.v1.GetExperimentResponse
+ */
+export declare type GetExperimentResponse = Message<"barista.metrics.v1.GetExperimentResponse"> & {
+  /**
+   * The experiment.
+   *
+   * @generated from field: barista.metrics.v1.Experiment experiment = 1;
+   */
+  experiment?: Experiment | undefined;
+};
+
+/**
+ * Describes the message barista.metrics.v1.GetExperimentResponse.
+ * Use `create(GetExperimentResponseSchema)` to create a new message.
+ */
+export declare const GetExperimentResponseSchema: GenMessage<GetExperimentResponse>;
+
+/**
+ * UpdateExperimentRequest sets an experiment.
+ *
+ * @generated from message barista.metrics.v1.UpdateExperimentRequest
+ */
+export declare type UpdateExperimentRequest = Message<"barista.metrics.v1.UpdateExperimentRequest"> & {
+  /**
+   * The experiment; its name says which.
+   *
+   * @generated from field: barista.metrics.v1.Experiment experiment = 1;
+   */
+  experiment?: Experiment | undefined;
+
+  /**
+   * Fields to update; only "holdout_share". Empty means every field.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message barista.metrics.v1.UpdateExperimentRequest.
+ * Use `create(UpdateExperimentRequestSchema)` to create a new message.
+ */
+export declare const UpdateExperimentRequestSchema: GenMessage<UpdateExperimentRequest>;
+
+/**
+ * UpdateExperimentResponse carries the updated experiment.
+ *
+ * @generated from message barista.metrics.v1.UpdateExperimentResponse
+ */
+export declare type UpdateExperimentResponse = Message<"barista.metrics.v1.UpdateExperimentResponse"> & {
+  /**
+   * The experiment.
+   *
+   * @generated from field: barista.metrics.v1.Experiment experiment = 1;
+   */
+  experiment?: Experiment | undefined;
+};
+
+/**
+ * Describes the message barista.metrics.v1.UpdateExperimentResponse.
+ * Use `create(UpdateExperimentResponseSchema)` to create a new message.
+ */
+export declare const UpdateExperimentResponseSchema: GenMessage<UpdateExperimentResponse>;
+
+/**
+ * CheckHoldoutRequest names an experiment and a profile.
+ *
+ * @generated from message barista.metrics.v1.CheckHoldoutRequest
+ */
+export declare type CheckHoldoutRequest = Message<"barista.metrics.v1.CheckHoldoutRequest"> & {
+  /**
+   * Experiment, "segments/{segment}/experiment".
+   *
+   * @generated from field: string experiment = 1;
+   */
+  experiment: string;
+
+  /**
+   * Profile, "profiles/{profile}".
+   *
+   * @generated from field: string profile = 2;
+   */
+  profile: string;
+};
+
+/**
+ * Describes the message barista.metrics.v1.CheckHoldoutRequest.
+ * Use `create(CheckHoldoutRequestSchema)` to create a new message.
+ */
+export declare const CheckHoldoutRequestSchema: GenMessage<CheckHoldoutRequest>;
+
+/**
+ * CheckHoldoutResponse says whether the profile is held out.
+ *
+ * @generated from message barista.metrics.v1.CheckHoldoutResponse
+ */
+export declare type CheckHoldoutResponse = Message<"barista.metrics.v1.CheckHoldoutResponse"> & {
+  /**
+   * True when the profile is in the holdout group: campaigns skip it.
+   *
+   * @generated from field: bool holdout = 1;
+   */
+  holdout: boolean;
+
+  /**
+   * The profile's bucket, in [0, 1).
+   *
+   * @generated from field: double bucket = 2;
+   */
+  bucket: number;
+};
+
+/**
+ * Describes the message barista.metrics.v1.CheckHoldoutResponse.
+ * Use `create(CheckHoldoutResponseSchema)` to create a new message.
+ */
+export declare const CheckHoldoutResponseSchema: GenMessage<CheckHoldoutResponse>;
+
+/**
+ * AnalyzeExperimentRequest names an experiment and a range of days.
+ *
+ * @generated from message barista.metrics.v1.AnalyzeExperimentRequest
+ */
+export declare type AnalyzeExperimentRequest = Message<"barista.metrics.v1.AnalyzeExperimentRequest"> & {
+  /**
+   * Experiment, "segments/{segment}/experiment".
+   *
+   * @generated from field: string experiment = 1;
+   */
+  experiment: string;
+
+  /**
+   * First day of the range, as in GetSegmentReportRequest.
+   *
+   * @generated from field: string start_date = 2;
+   */
+  startDate: string;
+
+  /**
+   * Last day of the range, as in GetSegmentReportRequest.
+   *
+   * @generated from field: string end_date = 3;
+   */
+  endDate: string;
+};
+
+/**
+ * Describes the message barista.metrics.v1.AnalyzeExperimentRequest.
+ * Use `create(AnalyzeExperimentRequestSchema)` to create a new message.
+ */
+export declare const AnalyzeExperimentRequestSchema: GenMessage<AnalyzeExperimentRequest>;
+
+/**
+ * ExperimentArm is one group of an experiment's members over the range.
+ *
+ * @generated from message barista.metrics.v1.ExperimentArm
+ */
+export declare type ExperimentArm = Message<"barista.metrics.v1.ExperimentArm"> & {
+  /**
+   * Members of the segment over the range in the group (see Population).
+   *
+   * @generated from field: int64 profiles = 1;
+   */
+  profiles: bigint;
+
+  /**
+   * Of them, those who ordered on one of their member-days.
+   *
+   * @generated from field: int64 converted = 2;
+   */
+  converted: bigint;
+
+  /**
+   * converted / profiles; 0 when there are no profiles.
+   *
+   * @generated from field: double conversion_rate = 3;
+   */
+  conversionRate: number;
+};
+
+/**
+ * Describes the message barista.metrics.v1.ExperimentArm.
+ * Use `create(ExperimentArmSchema)` to create a new message.
+ */
+export declare const ExperimentArmSchema: GenMessage<ExperimentArm>;
+
+/**
+ * ExperimentAnalysis compares treatment and holdout conversion.
+ *
+ * lift = treatment rate - holdout rate. The confidence interval is the
+ * 95% Wald interval of the difference of two proportions,
+ * lift ± 1.959964 × sqrt(p1(1-p1)/n1 + p2(1-p2)/n2). The test is the
+ * two-proportion z-test with pooled proportion p = (x1+x2)/(n1+n2):
+ * z = lift / sqrt(p(1-p)(1/n1 + 1/n2)), two-sided p_value = erfc(|z|/√2).
+ * With an empty group, or when no one or everyone converted (pooled
+ * p of 0 or 1), z and the interval are 0 and p_value is 1.
+ *
+ * @generated from message barista.metrics.v1.ExperimentAnalysis
+ */
+export declare type ExperimentAnalysis = Message<"barista.metrics.v1.ExperimentAnalysis"> & {
+  /**
+   * Experiment, "segments/{segment}/experiment".
+   *
+   * @generated from field: string experiment = 1;
+   */
+  experiment: string;
+
+  /**
+   * The holdout share the members were split by.
+   *
+   * @generated from field: double holdout_share = 2;
+   */
+  holdoutShare: number;
+
+  /**
+   * First day of the range, YYYY-MM-DD.
+   *
+   * @generated from field: string start_date = 3;
+   */
+  startDate: string;
+
+  /**
+   * Last day of the range, YYYY-MM-DD.
+   *
+   * @generated from field: string end_date = 4;
+   */
+  endDate: string;
+
+  /**
+   * Members not held out.
+   *
+   * @generated from field: barista.metrics.v1.ExperimentArm treatment = 5;
+   */
+  treatment?: ExperimentArm | undefined;
+
+  /**
+   * Members held out.
+   *
+   * @generated from field: barista.metrics.v1.ExperimentArm holdout = 6;
+   */
+  holdout?: ExperimentArm | undefined;
+
+  /**
+   * Treatment conversion rate minus holdout conversion rate.
+   *
+   * @generated from field: double lift = 7;
+   */
+  lift: number;
+
+  /**
+   * Lower bound of the 95% confidence interval of lift.
+   *
+   * @generated from field: double lift_ci_low = 8;
+   */
+  liftCiLow: number;
+
+  /**
+   * Upper bound of the 95% confidence interval of lift.
+   *
+   * @generated from field: double lift_ci_high = 9;
+   */
+  liftCiHigh: number;
+
+  /**
+   * The z statistic.
+   *
+   * @generated from field: double z = 10;
+   */
+  z: number;
+
+  /**
+   * Two-sided p-value.
+   *
+   * @generated from field: double p_value = 11;
+   */
+  pValue: number;
+
+  /**
+   * p_value < 0.05.
+   *
+   * @generated from field: bool significant = 12;
+   */
+  significant: boolean;
+};
+
+/**
+ * Describes the message barista.metrics.v1.ExperimentAnalysis.
+ * Use `create(ExperimentAnalysisSchema)` to create a new message.
+ */
+export declare const ExperimentAnalysisSchema: GenMessage<ExperimentAnalysis>;
+
+/**
+ * AnalyzeExperimentResponse carries the analysis.
+ *
+ * @generated from message barista.metrics.v1.AnalyzeExperimentResponse
+ */
+export declare type AnalyzeExperimentResponse = Message<"barista.metrics.v1.AnalyzeExperimentResponse"> & {
+  /**
+   * The analysis.
+   *
+   * @generated from field: barista.metrics.v1.ExperimentAnalysis analysis = 1;
+   */
+  analysis?: ExperimentAnalysis | undefined;
+};
+
+/**
+ * Describes the message barista.metrics.v1.AnalyzeExperimentResponse.
+ * Use `create(AnalyzeExperimentResponseSchema)` to create a new message.
+ */
+export declare const AnalyzeExperimentResponseSchema: GenMessage<AnalyzeExperimentResponse>;
+
+/**
  * MetricsService reports how segments perform over time.
  *
  * @generated from service barista.metrics.v1.MetricsService
@@ -162,6 +1010,78 @@ export declare const MetricsService: GenService<{
     methodKind: "unary";
     input: typeof GetSegmentMetricsRequestSchema;
     output: typeof GetSegmentMetricsResponseSchema;
+  },
+  /**
+   * Reports how a segment performed over a range of days: its size history
+   * and the KPIs of its members next to those of all profiles.
+   *
+   * @generated from rpc barista.metrics.v1.MetricsService.GetSegmentReport
+   */
+  getSegmentReport: {
+    methodKind: "unary";
+    input: typeof GetSegmentReportRequestSchema;
+    output: typeof GetSegmentReportResponseSchema;
+  },
+  /**
+   * Reports several segments over the same range of days, side by side.
+   *
+   * @generated from rpc barista.metrics.v1.MetricsService.CompareSegments
+   */
+  compareSegments: {
+    methodKind: "unary";
+    input: typeof CompareSegmentsRequestSchema;
+    output: typeof CompareSegmentsResponseSchema;
+  },
+  /**
+   * Counts the profiles that moved between segments from one day to another.
+   *
+   * @generated from rpc barista.metrics.v1.MetricsService.GetSegmentMigration
+   */
+  getSegmentMigration: {
+    methodKind: "unary";
+    input: typeof GetSegmentMigrationRequestSchema;
+    output: typeof GetSegmentMigrationResponseSchema;
+  },
+  /**
+   * Gets a segment's experiment: the share of its members held out.
+   *
+   * @generated from rpc barista.metrics.v1.MetricsService.GetExperiment
+   */
+  getExperiment: {
+    methodKind: "unary";
+    input: typeof GetExperimentRequestSchema;
+    output: typeof GetExperimentResponseSchema;
+  },
+  /**
+   * Sets a segment's experiment, creating it when the segment has none.
+   *
+   * @generated from rpc barista.metrics.v1.MetricsService.UpdateExperiment
+   */
+  updateExperiment: {
+    methodKind: "unary";
+    input: typeof UpdateExperimentRequestSchema;
+    output: typeof UpdateExperimentResponseSchema;
+  },
+  /**
+   * Tells whether a profile is in a segment's holdout group.
+   *
+   * @generated from rpc barista.metrics.v1.MetricsService.CheckHoldout
+   */
+  checkHoldout: {
+    methodKind: "unary";
+    input: typeof CheckHoldoutRequestSchema;
+    output: typeof CheckHoldoutResponseSchema;
+  },
+  /**
+   * Compares the conversion of a segment's treated members with that of its
+   * holdout group over a range of days.
+   *
+   * @generated from rpc barista.metrics.v1.MetricsService.AnalyzeExperiment
+   */
+  analyzeExperiment: {
+    methodKind: "unary";
+    input: typeof AnalyzeExperimentRequestSchema;
+    output: typeof AnalyzeExperimentResponseSchema;
   },
 }>;
 

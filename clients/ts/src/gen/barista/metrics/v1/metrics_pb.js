@@ -3,13 +3,13 @@
 /* eslint-disable */
 
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 
 /**
  * Describes the file barista/metrics/v1/metrics.proto.
  */
 export const file_barista_metrics_v1_metrics = /*@__PURE__*/
-  fileDesc("CiBiYXJpc3RhL21ldHJpY3MvdjEvbWV0cmljcy5wcm90bxISYmFyaXN0YS5tZXRyaWNzLnYxIisKGEdldFNlZ21lbnRNZXRyaWNzUmVxdWVzdBIPCgdzZWdtZW50GAEgASgJIk8KEFNlZ21lbnRTaXplUG9pbnQSDAoEZGF0ZRgBIAEoCRIPCgdlbnRlcmVkGAIgASgDEg4KBmV4aXRlZBgDIAEoAxIMCgRzaXplGAQgASgDIsQBCg5TZWdtZW50TWV0cmljcxIPCgdzZWdtZW50GAEgASgJEgwKBHNpemUYAiABKAMSFQoNZW50ZXJlZF90b3RhbBgDIAEoAxIUCgxleGl0ZWRfdG90YWwYBCABKAMSNQoHaGlzdG9yeRgFIAMoCzIkLmJhcmlzdGEubWV0cmljcy52MS5TZWdtZW50U2l6ZVBvaW50Ei8KC3VwZGF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJQChlHZXRTZWdtZW50TWV0cmljc1Jlc3BvbnNlEjMKB21ldHJpY3MYASABKAsyIi5iYXJpc3RhLm1ldHJpY3MudjEuU2VnbWVudE1ldHJpY3MyggEKDk1ldHJpY3NTZXJ2aWNlEnAKEUdldFNlZ21lbnRNZXRyaWNzEiwuYmFyaXN0YS5tZXRyaWNzLnYxLkdldFNlZ21lbnRNZXRyaWNzUmVxdWVzdBotLmJhcmlzdGEubWV0cmljcy52MS5HZXRTZWdtZW50TWV0cmljc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("CiBiYXJpc3RhL21ldHJpY3MvdjEvbWV0cmljcy5wcm90bxISYmFyaXN0YS5tZXRyaWNzLnYxIisKGEdldFNlZ21lbnRNZXRyaWNzUmVxdWVzdBIPCgdzZWdtZW50GAEgASgJIlwKEFNlZ21lbnRTaXplUG9pbnQSDAoEZGF0ZRgBIAEoCRIPCgdlbnRlcmVkGAIgASgDEg4KBmV4aXRlZBgDIAEoAxIMCgRzaXplGAQgASgDEgsKA25ldBgFIAEoAyLEAQoOU2VnbWVudE1ldHJpY3MSDwoHc2VnbWVudBgBIAEoCRIMCgRzaXplGAIgASgDEhUKDWVudGVyZWRfdG90YWwYAyABKAMSFAoMZXhpdGVkX3RvdGFsGAQgASgDEjUKB2hpc3RvcnkYBSADKAsyJC5iYXJpc3RhLm1ldHJpY3MudjEuU2VnbWVudFNpemVQb2ludBIvCgt1cGRhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiUAoZR2V0U2VnbWVudE1ldHJpY3NSZXNwb25zZRIzCgdtZXRyaWNzGAEgASgLMiIuYmFyaXN0YS5tZXRyaWNzLnYxLlNlZ21lbnRNZXRyaWNzIlAKF0dldFNlZ21lbnRSZXBvcnRSZXF1ZXN0Eg8KB3NlZ21lbnQYASABKAkSEgoKc3RhcnRfZGF0ZRgCIAEoCRIQCghlbmRfZGF0ZRgDIAEoCSLIAgoKUG9wdWxhdGlvbhIQCghwcm9maWxlcxgBIAEoAxITCgttZW1iZXJfZGF5cxgCIAEoAxIRCgljb252ZXJ0ZWQYAyABKAMSFwoPY29udmVyc2lvbl9yYXRlGAQgASgBEg4KBm9yZGVycxgFIAEoAxIPCgdyZXZlbnVlGAYgASgBEhsKE2F2ZXJhZ2Vfb3JkZXJfdmFsdWUYByABKAESGgoSb3JkZXJzX3Blcl9wcm9maWxlGAggASgBEhUKDXJldmVudWVfc2hhcmUYCSABKAESDgoGb3BlbmVkGAogASgDEhEKCW9wZW5fcmF0ZRgLIAEoARIPCgdjbGlja2VkGAwgASgDEhIKCmNsaWNrX3JhdGUYDSABKAESFAoMdW5zdWJzY3JpYmVkGA4gASgDEhgKEHVuc3Vic2NyaWJlX3JhdGUYDyABKAEiigIKDVNlZ21lbnRSZXBvcnQSDwoHc2VnbWVudBgBIAEoCRISCgpzdGFydF9kYXRlGAIgASgJEhAKCGVuZF9kYXRlGAMgASgJEhIKCnN0YXJ0X3NpemUYBCABKAMSEAoIZW5kX3NpemUYBSABKAMSNQoHaGlzdG9yeRgGIAMoCzIkLmJhcmlzdGEubWV0cmljcy52MS5TZWdtZW50U2l6ZVBvaW50Ei8KB21lbWJlcnMYByABKAsyHi5iYXJpc3RhLm1ldHJpY3MudjEuUG9wdWxhdGlvbhI0CgxhbGxfcHJvZmlsZXMYCCABKAsyHi5iYXJpc3RhLm1ldHJpY3MudjEuUG9wdWxhdGlvbiJNChhHZXRTZWdtZW50UmVwb3J0UmVzcG9uc2USMQoGcmVwb3J0GAEgASgLMiEuYmFyaXN0YS5tZXRyaWNzLnYxLlNlZ21lbnRSZXBvcnQiUAoWQ29tcGFyZVNlZ21lbnRzUmVxdWVzdBIQCghzZWdtZW50cxgBIAMoCRISCgpzdGFydF9kYXRlGAIgASgJEhAKCGVuZF9kYXRlGAMgASgJIk0KF0NvbXBhcmVTZWdtZW50c1Jlc3BvbnNlEjIKB3JlcG9ydHMYASADKAsyIS5iYXJpc3RhLm1ldHJpY3MudjEuU2VnbWVudFJlcG9ydCJSChpHZXRTZWdtZW50TWlncmF0aW9uUmVxdWVzdBIQCghzZWdtZW50cxgBIAMoCRIRCglmcm9tX2RhdGUYAiABKAkSDwoHdG9fZGF0ZRgDIAEoCSI4Cg1NaWdyYXRpb25DZWxsEgoKAnRvGAEgASgJEg0KBWNvdW50GAIgASgDEgwKBHJhdGUYAyABKAEiYAoMTWlncmF0aW9uUm93EgwKBGZyb20YASABKAkSEAoIcHJvZmlsZXMYAiABKAMSMAoFY2VsbHMYAyADKAsyIS5iYXJpc3RhLm1ldHJpY3MudjEuTWlncmF0aW9uQ2VsbCKBAQobR2V0U2VnbWVudE1pZ3JhdGlvblJlc3BvbnNlEg4KBmdyb3VwcxgBIAMoCRIuCgRyb3dzGAIgAygLMiAuYmFyaXN0YS5tZXRyaWNzLnYxLk1pZ3JhdGlvblJvdxIRCglmcm9tX2RhdGUYAyABKAkSDwoHdG9fZGF0ZRgEIAEoCSJiCgpFeHBlcmltZW50EgwKBG5hbWUYASABKAkSFQoNaG9sZG91dF9zaGFyZRgCIAEoARIvCgt1cGRhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiJAoUR2V0RXhwZXJpbWVudFJlcXVlc3QSDAoEbmFtZRgBIAEoCSJLChVHZXRFeHBlcmltZW50UmVzcG9uc2USMgoKZXhwZXJpbWVudBgBIAEoCzIeLmJhcmlzdGEubWV0cmljcy52MS5FeHBlcmltZW50In4KF1VwZGF0ZUV4cGVyaW1lbnRSZXF1ZXN0EjIKCmV4cGVyaW1lbnQYASABKAsyHi5iYXJpc3RhLm1ldHJpY3MudjEuRXhwZXJpbWVudBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siTgoYVXBkYXRlRXhwZXJpbWVudFJlc3BvbnNlEjIKCmV4cGVyaW1lbnQYASABKAsyHi5iYXJpc3RhLm1ldHJpY3MudjEuRXhwZXJpbWVudCI6ChNDaGVja0hvbGRvdXRSZXF1ZXN0EhIKCmV4cGVyaW1lbnQYASABKAkSDwoHcHJvZmlsZRgCIAEoCSI3ChRDaGVja0hvbGRvdXRSZXNwb25zZRIPCgdob2xkb3V0GAEgASgIEg4KBmJ1Y2tldBgCIAEoASJUChhBbmFseXplRXhwZXJpbWVudFJlcXVlc3QSEgoKZXhwZXJpbWVudBgBIAEoCRISCgpzdGFydF9kYXRlGAIgASgJEhAKCGVuZF9kYXRlGAMgASgJIk0KDUV4cGVyaW1lbnRBcm0SEAoIcHJvZmlsZXMYASABKAMSEQoJY29udmVydGVkGAIgASgDEhcKD2NvbnZlcnNpb25fcmF0ZRgDIAEoASK5AgoSRXhwZXJpbWVudEFuYWx5c2lzEhIKCmV4cGVyaW1lbnQYASABKAkSFQoNaG9sZG91dF9zaGFyZRgCIAEoARISCgpzdGFydF9kYXRlGAMgASgJEhAKCGVuZF9kYXRlGAQgASgJEjQKCXRyZWF0bWVudBgFIAEoCzIhLmJhcmlzdGEubWV0cmljcy52MS5FeHBlcmltZW50QXJtEjIKB2hvbGRvdXQYBiABKAsyIS5iYXJpc3RhLm1ldHJpY3MudjEuRXhwZXJpbWVudEFybRIMCgRsaWZ0GAcgASgBEhMKC2xpZnRfY2lfbG93GAggASgBEhQKDGxpZnRfY2lfaGlnaBgJIAEoARIJCgF6GAogASgBEg8KB3BfdmFsdWUYCyABKAESEwoLc2lnbmlmaWNhbnQYDCABKAgiVQoZQW5hbHl6ZUV4cGVyaW1lbnRSZXNwb25zZRI4CghhbmFseXNpcxgBIAEoCzImLmJhcmlzdGEubWV0cmljcy52MS5FeHBlcmltZW50QW5hbHlzaXMy/wYKDk1ldHJpY3NTZXJ2aWNlEnAKEUdldFNlZ21lbnRNZXRyaWNzEiwuYmFyaXN0YS5tZXRyaWNzLnYxLkdldFNlZ21lbnRNZXRyaWNzUmVxdWVzdBotLmJhcmlzdGEubWV0cmljcy52MS5HZXRTZWdtZW50TWV0cmljc1Jlc3BvbnNlEm0KEEdldFNlZ21lbnRSZXBvcnQSKy5iYXJpc3RhLm1ldHJpY3MudjEuR2V0U2VnbWVudFJlcG9ydFJlcXVlc3QaLC5iYXJpc3RhLm1ldHJpY3MudjEuR2V0U2VnbWVudFJlcG9ydFJlc3BvbnNlEmoKD0NvbXBhcmVTZWdtZW50cxIqLmJhcmlzdGEubWV0cmljcy52MS5Db21wYXJlU2VnbWVudHNSZXF1ZXN0GisuYmFyaXN0YS5tZXRyaWNzLnYxLkNvbXBhcmVTZWdtZW50c1Jlc3BvbnNlEnYKE0dldFNlZ21lbnRNaWdyYXRpb24SLi5iYXJpc3RhLm1ldHJpY3MudjEuR2V0U2VnbWVudE1pZ3JhdGlvblJlcXVlc3QaLy5iYXJpc3RhLm1ldHJpY3MudjEuR2V0U2VnbWVudE1pZ3JhdGlvblJlc3BvbnNlEmQKDUdldEV4cGVyaW1lbnQSKC5iYXJpc3RhLm1ldHJpY3MudjEuR2V0RXhwZXJpbWVudFJlcXVlc3QaKS5iYXJpc3RhLm1ldHJpY3MudjEuR2V0RXhwZXJpbWVudFJlc3BvbnNlEm0KEFVwZGF0ZUV4cGVyaW1lbnQSKy5iYXJpc3RhLm1ldHJpY3MudjEuVXBkYXRlRXhwZXJpbWVudFJlcXVlc3QaLC5iYXJpc3RhLm1ldHJpY3MudjEuVXBkYXRlRXhwZXJpbWVudFJlc3BvbnNlEmEKDENoZWNrSG9sZG91dBInLmJhcmlzdGEubWV0cmljcy52MS5DaGVja0hvbGRvdXRSZXF1ZXN0GiguYmFyaXN0YS5tZXRyaWNzLnYxLkNoZWNrSG9sZG91dFJlc3BvbnNlEnAKEUFuYWx5emVFeHBlcmltZW50EiwuYmFyaXN0YS5tZXRyaWNzLnYxLkFuYWx5emVFeHBlcmltZW50UmVxdWVzdBotLmJhcmlzdGEubWV0cmljcy52MS5BbmFseXplRXhwZXJpbWVudFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * Describes the message barista.metrics.v1.GetSegmentMetricsRequest.
@@ -38,6 +38,153 @@ export const SegmentMetricsSchema = /*@__PURE__*/
  */
 export const GetSegmentMetricsResponseSchema = /*@__PURE__*/
   messageDesc(file_barista_metrics_v1_metrics, 3);
+
+/**
+ * Describes the message barista.metrics.v1.GetSegmentReportRequest.
+ * Use `create(GetSegmentReportRequestSchema)` to create a new message.
+ */
+export const GetSegmentReportRequestSchema = /*@__PURE__*/
+  messageDesc(file_barista_metrics_v1_metrics, 4);
+
+/**
+ * Describes the message barista.metrics.v1.Population.
+ * Use `create(PopulationSchema)` to create a new message.
+ */
+export const PopulationSchema = /*@__PURE__*/
+  messageDesc(file_barista_metrics_v1_metrics, 5);
+
+/**
+ * Describes the message barista.metrics.v1.SegmentReport.
+ * Use `create(SegmentReportSchema)` to create a new message.
+ */
+export const SegmentReportSchema = /*@__PURE__*/
+  messageDesc(file_barista_metrics_v1_metrics, 6);
+
+/**
+ * Describes the message barista.metrics.v1.GetSegmentReportResponse.
+ * Use `create(GetSegmentReportResponseSchema)` to create a new message.
+ */
+export const GetSegmentReportResponseSchema = /*@__PURE__*/
+  messageDesc(file_barista_metrics_v1_metrics, 7);
+
+/**
+ * Describes the message barista.metrics.v1.CompareSegmentsRequest.
+ * Use `create(CompareSegmentsRequestSchema)` to create a new message.
+ */
+export const CompareSegmentsRequestSchema = /*@__PURE__*/
+  messageDesc(file_barista_metrics_v1_metrics, 8);
+
+/**
+ * Describes the message barista.metrics.v1.CompareSegmentsResponse.
+ * Use `create(CompareSegmentsResponseSchema)` to create a new message.
+ */
+export const CompareSegmentsResponseSchema = /*@__PURE__*/
+  messageDesc(file_barista_metrics_v1_metrics, 9);
+
+/**
+ * Describes the message barista.metrics.v1.GetSegmentMigrationRequest.
+ * Use `create(GetSegmentMigrationRequestSchema)` to create a new message.
+ */
+export const GetSegmentMigrationRequestSchema = /*@__PURE__*/
+  messageDesc(file_barista_metrics_v1_metrics, 10);
+
+/**
+ * Describes the message barista.metrics.v1.MigrationCell.
+ * Use `create(MigrationCellSchema)` to create a new message.
+ */
+export const MigrationCellSchema = /*@__PURE__*/
+  messageDesc(file_barista_metrics_v1_metrics, 11);
+
+/**
+ * Describes the message barista.metrics.v1.MigrationRow.
+ * Use `create(MigrationRowSchema)` to create a new message.
+ */
+export const MigrationRowSchema = /*@__PURE__*/
+  messageDesc(file_barista_metrics_v1_metrics, 12);
+
+/**
+ * Describes the message barista.metrics.v1.GetSegmentMigrationResponse.
+ * Use `create(GetSegmentMigrationResponseSchema)` to create a new message.
+ */
+export const GetSegmentMigrationResponseSchema = /*@__PURE__*/
+  messageDesc(file_barista_metrics_v1_metrics, 13);
+
+/**
+ * Describes the message barista.metrics.v1.Experiment.
+ * Use `create(ExperimentSchema)` to create a new message.
+ */
+export const ExperimentSchema = /*@__PURE__*/
+  messageDesc(file_barista_metrics_v1_metrics, 14);
+
+/**
+ * Describes the message barista.metrics.v1.GetExperimentRequest.
+ * Use `create(GetExperimentRequestSchema)` to create a new message.
+ */
+export const GetExperimentRequestSchema = /*@__PURE__*/
+  messageDesc(file_barista_metrics_v1_metrics, 15);
+
+/**
+ * Describes the message barista.metrics.v1.GetExperimentResponse.
+ * Use `create(GetExperimentResponseSchema)` to create a new message.
+ */
+export const GetExperimentResponseSchema = /*@__PURE__*/
+  messageDesc(file_barista_metrics_v1_metrics, 16);
+
+/**
+ * Describes the message barista.metrics.v1.UpdateExperimentRequest.
+ * Use `create(UpdateExperimentRequestSchema)` to create a new message.
+ */
+export const UpdateExperimentRequestSchema = /*@__PURE__*/
+  messageDesc(file_barista_metrics_v1_metrics, 17);
+
+/**
+ * Describes the message barista.metrics.v1.UpdateExperimentResponse.
+ * Use `create(UpdateExperimentResponseSchema)` to create a new message.
+ */
+export const UpdateExperimentResponseSchema = /*@__PURE__*/
+  messageDesc(file_barista_metrics_v1_metrics, 18);
+
+/**
+ * Describes the message barista.metrics.v1.CheckHoldoutRequest.
+ * Use `create(CheckHoldoutRequestSchema)` to create a new message.
+ */
+export const CheckHoldoutRequestSchema = /*@__PURE__*/
+  messageDesc(file_barista_metrics_v1_metrics, 19);
+
+/**
+ * Describes the message barista.metrics.v1.CheckHoldoutResponse.
+ * Use `create(CheckHoldoutResponseSchema)` to create a new message.
+ */
+export const CheckHoldoutResponseSchema = /*@__PURE__*/
+  messageDesc(file_barista_metrics_v1_metrics, 20);
+
+/**
+ * Describes the message barista.metrics.v1.AnalyzeExperimentRequest.
+ * Use `create(AnalyzeExperimentRequestSchema)` to create a new message.
+ */
+export const AnalyzeExperimentRequestSchema = /*@__PURE__*/
+  messageDesc(file_barista_metrics_v1_metrics, 21);
+
+/**
+ * Describes the message barista.metrics.v1.ExperimentArm.
+ * Use `create(ExperimentArmSchema)` to create a new message.
+ */
+export const ExperimentArmSchema = /*@__PURE__*/
+  messageDesc(file_barista_metrics_v1_metrics, 22);
+
+/**
+ * Describes the message barista.metrics.v1.ExperimentAnalysis.
+ * Use `create(ExperimentAnalysisSchema)` to create a new message.
+ */
+export const ExperimentAnalysisSchema = /*@__PURE__*/
+  messageDesc(file_barista_metrics_v1_metrics, 23);
+
+/**
+ * Describes the message barista.metrics.v1.AnalyzeExperimentResponse.
+ * Use `create(AnalyzeExperimentResponseSchema)` to create a new message.
+ */
+export const AnalyzeExperimentResponseSchema = /*@__PURE__*/
+  messageDesc(file_barista_metrics_v1_metrics, 24);
 
 /**
  * MetricsService reports how segments perform over time.
