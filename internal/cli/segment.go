@@ -17,7 +17,8 @@ import (
 func (a *app) segmentCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "segment", Short: "Define segments and see their members"}
 	cmd.AddCommand(a.segmentCreateCommand(), a.segmentUpdateCommand(), a.segmentGetCommand(), a.segmentListCommand(),
-		a.segmentPreviewCommand(), a.segmentMembersCommand(), a.segmentOfCommand(), a.segmentHistoryCommand(), a.segmentWatchCommand())
+		a.segmentPreviewCommand(), a.segmentMembersCommand(), a.segmentOfCommand(), a.segmentHistoryCommand(), a.segmentWatchCommand(),
+		a.segmentTemplatesCommand(), a.segmentTriggersCommand())
 	return cmd
 }
 
@@ -63,6 +64,8 @@ func (a *app) segmentCreateCommand() *cobra.Command {
 	f.StringVar(&seg.Condition, "condition", "", `CEL condition, such as 'count("Order Completed", "90d") >= 1'`)
 	f.StringVar(&seg.DisplayName, "display-name", "", "human-readable name")
 	f.StringVar(&seg.Description, "description", "", "what the segment is for")
+	f.StringVar(&seg.ExclusiveGroup, "group", "", "exclusive group: a profile is a member of only the first segment of a group it matches")
+	f.Int32Var(&seg.Priority, "priority", 0, "place in the exclusive group, lowest first")
 	f.StringVar(&author, "author", "", "who creates the segment, recorded with revision 1")
 	f.StringVar(&reason, "reason", "", "why the segment is created, recorded with revision 1")
 	_ = cmd.MarkFlagRequired("condition")
@@ -73,7 +76,7 @@ func (a *app) segmentUpdateCommand() *cobra.Command {
 	var seg segmentv1.Segment
 	var author, reason string
 	cmd := &cobra.Command{
-		Use:   "update ID --author WHO --reason WHY [--condition CEL] [--display-name NAME] [--description TEXT]",
+		Use:   "update ID --author WHO --reason WHY [--condition CEL] [--display-name NAME] [--description TEXT] [--group G] [--priority N]",
 		Short: "Change a segment's definition as a new revision and re-evaluate every profile",
 		Long: `Change a segment's definition. Only the flags given are changed. Each update is a
 new revision that records who made it and why; earlier revisions stay readable
@@ -84,13 +87,14 @@ or removes are recorded with the reason "segment updated".`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var paths []string
-			for flag, path := range map[string]string{"condition": "condition", "display-name": "display_name", "description": "description"} {
+			for flag, path := range map[string]string{"condition": "condition", "display-name": "display_name", "description": "description",
+				"group": "exclusive_group", "priority": "priority"} {
 				if cmd.Flags().Changed(flag) {
 					paths = append(paths, path)
 				}
 			}
 			if len(paths) == 0 {
-				return errors.New("nothing to update: give --condition, --display-name or --description")
+				return errors.New("nothing to update: give --condition, --display-name, --description, --group or --priority")
 			}
 			slices.Sort(paths)
 			client, err := a.segmentClient()
@@ -113,6 +117,8 @@ or removes are recorded with the reason "segment updated".`,
 	f.StringVar(&seg.Condition, "condition", "", "new CEL condition")
 	f.StringVar(&seg.DisplayName, "display-name", "", "new human-readable name")
 	f.StringVar(&seg.Description, "description", "", "new description")
+	f.StringVar(&seg.ExclusiveGroup, "group", "", `new exclusive group; "" for none`)
+	f.Int32Var(&seg.Priority, "priority", 0, "new place in the exclusive group, lowest first")
 	f.StringVar(&author, "author", "", "who makes the change, such as an email address (required)")
 	f.StringVar(&reason, "reason", "", "why the change is made (required)")
 	_ = cmd.MarkFlagRequired("author")
@@ -192,6 +198,9 @@ func segmentRows(t *table, s *segmentv1.Segment) {
 	t.row("DISPLAY NAME", dash(s.GetDisplayName()))
 	t.row("DESCRIPTION", dash(s.GetDescription()))
 	t.row("CONDITION", s.GetCondition())
+	if s.GetExclusiveGroup() != "" {
+		t.row("GROUP", fmt.Sprintf("%s (priority %d)", s.GetExclusiveGroup(), s.GetPriority()))
+	}
 	t.row("REVISION", s.GetRevision())
 	t.row("CREATED", formatTime(s.GetCreateTime(), s.GetCreateTime() != nil))
 	t.row("UPDATED", formatTime(s.GetUpdateTime(), s.GetUpdateTime() != nil))

@@ -31,9 +31,10 @@ var Spec = app.Spec{
 
 // Service is the assembled segment service.
 type Service struct {
-	server    *api.Server
-	consumer  func(context.Context) error
-	scheduler func(context.Context) error
+	server     *api.Server
+	consumer   func(context.Context) error
+	scheduler  func(context.Context) error
+	dispatcher func(context.Context) error
 }
 
 // New builds the service from env: the in-memory store when env.Pool is
@@ -52,9 +53,10 @@ func New(_ context.Context, env app.Env) (app.Service, error) {
 	engine := segment.NewEngine(store, segment.Options{Logger: env.Logger})
 	consumer := api.Consumer(engine, eventv1.NewEventServiceClient(eventConn), env.Logger)
 	return &Service{
-		server:    api.New(engine, profilev1.NewProfileServiceClient(profileConn)),
-		consumer:  consumer.Run,
-		scheduler: engine.RunScheduler,
+		server:     api.New(engine, profilev1.NewProfileServiceClient(profileConn)),
+		consumer:   consumer.Run,
+		scheduler:  engine.RunScheduler,
+		dispatcher: segment.NewDispatcher(store, segment.DispatcherOptions{Logger: env.Logger}).Run,
 	}, nil
 }
 
@@ -64,10 +66,12 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 }
 
 // Run consumes the event stream and runs the scheduler of time-driven
-// evaluation until ctx ends or one of them fails.
+// evaluation and the webhook dispatcher until ctx ends or one of them
+// fails.
 func (s *Service) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.consumer(ctx) })
 	g.Go(func() error { return s.scheduler(ctx) })
+	g.Go(func() error { return s.dispatcher(ctx) })
 	return g.Wait()
 }

@@ -40,8 +40,9 @@ const (
 )
 
 const (
-	segmentPrefix = "segments/"
-	profilePrefix = "profiles/"
+	segmentPrefix  = "segments/"
+	profilePrefix  = "profiles/"
+	templatePrefix = "segmentTemplates/"
 )
 
 // Server implements segmentv1.SegmentServiceServer.
@@ -81,6 +82,7 @@ func (s *Server) CreateSegment(ctx context.Context, req *segmentv1.CreateSegment
 	}
 	checkLength(invalid, "segment.display_name", in.GetDisplayName(), MaxDisplayName)
 	checkLength(invalid, "segment.description", in.GetDescription(), MaxDescription)
+	checkGroup(invalid, in.GetExclusiveGroup(), in.GetPriority())
 	checkLength(invalid, "author", req.GetAuthor(), MaxAuthor)
 	checkLength(invalid, "reason", req.GetReason(), MaxReason)
 	if err := invalid.OrNil(); err != nil {
@@ -88,12 +90,22 @@ func (s *Server) CreateSegment(ctx context.Context, req *segmentv1.CreateSegment
 	}
 	created, err := s.engine.CreateSegment(ctx, segment.Segment{
 		ID: req.GetSegmentId(), DisplayName: in.GetDisplayName(), Description: in.GetDescription(), Condition: in.GetCondition(),
-		Author: req.GetAuthor(), Reason: req.GetReason(),
+		Author: req.GetAuthor(), Reason: req.GetReason(), Group: in.GetExclusiveGroup(), Priority: in.GetPriority(),
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &segmentv1.CreateSegmentResponse{Segment: segmentProto(created)}, nil
+}
+
+// checkGroup adds the violations of an exclusive group and a priority.
+func checkGroup(invalid *apierror.InvalidError, group string, priority int32) {
+	switch {
+	case group != "" && !segment.IDPattern.MatchString(group):
+		invalid.Add("segment.exclusive_group", "%q is not a group id: use 1 to 63 lowercase letters, digits and hyphens, starting with a letter, such as \"lifecycle\"", group)
+	case group == "" && priority != 0:
+		invalid.Add("segment.priority", "is %d without an exclusive group; a priority orders the segments of a group", priority)
+	}
 }
 
 // checkLength adds a violation when value is longer than limit characters.
@@ -127,7 +139,7 @@ func (s *Server) GetSegment(ctx context.Context, req *segmentv1.GetSegmentReques
 }
 
 // updatable are the fields UpdateSegment changes, by update_mask path.
-var updatable = []string{"condition", "display_name", "description"}
+var updatable = []string{"condition", "display_name", "description", "exclusive_group", "priority"}
 
 // UpdateSegment validates an update and stores it as a new revision,
 // re-evaluating every profile when the condition changes.
@@ -169,6 +181,13 @@ func (s *Server) UpdateSegment(ctx context.Context, req *segmentv1.UpdateSegment
 		case path == "description":
 			checkLength(invalid, "segment.description", in.GetDescription(), MaxDescription)
 			u.Description = ptr(in.GetDescription())
+		case path == "exclusive_group":
+			if g := in.GetExclusiveGroup(); g != "" && !segment.IDPattern.MatchString(g) {
+				checkGroup(invalid, g, 0)
+			}
+			u.Group = ptr(in.GetExclusiveGroup())
+		case path == "priority":
+			u.Priority = ptr(in.GetPriority())
 		default:
 			invalid.Add(field, "%q cannot be updated; the fields that can are %s", path, strings.Join(updatable, ", "))
 		}
@@ -399,6 +418,8 @@ func segmentProto(s segment.Segment) *segmentv1.Segment {
 		UpdateTime:     timestamppb.New(s.UpdateTime),
 		RevisionAuthor: s.Author,
 		RevisionReason: s.Reason,
+		ExclusiveGroup: s.Group,
+		Priority:       s.Priority,
 	}
 }
 
@@ -426,4 +447,35 @@ func changeProto(c segment.Change) *segmentv1.MembershipChange {
 		Reason:          c.Reason,
 		TraceContext:    c.TraceContext,
 	}
+}
+
+// ListSegmentTemplates returns a page of the built-in templates, in the
+// order in which creating them works.
+func (s *Server) ListSegmentTemplates(_ context.Context, req *segmentv1.ListSegmentTemplatesRequest) (*segmentv1.ListSegmentTemplatesResponse, error) {
+	invalid := &apierror.InvalidError{}
+	size, err := page.Size(req.GetPageSize())
+	addInvalid(invalid, err)
+	var offset int
+	_, err = page.Decode(req.GetPageToken(), &offset)
+	addInvalid(invalid, err)
+	if err == nil && offset < 0 {
+		invalid.Add("page_token", "is not a token from a previous response")
+	}
+	if err := invalid.OrNil(); err != nil {
+		return nil, err
+	}
+	templates := segment.Templates()
+	resp := &segmentv1.ListSegmentTemplatesResponse{}
+	for i := min(offset, len(templates)); i < len(templates) && len(resp.Templates) < size; i++ {
+		tpl := templates[i]
+		seg := segmentProto(tpl.Segment)
+		seg.CreateTime, seg.UpdateTime = nil, nil
+		resp.Templates = append(resp.Templates, &segmentv1.SegmentTemplate{
+			Name: templatePrefix + tpl.Segment.ID, Segment: seg, Category: tpl.Category,
+		})
+		if len(resp.Templates) == size && i+1 < len(templates) {
+			resp.NextPageToken = page.Encode(i + 1)
+		}
+	}
+	return resp, nil
 }

@@ -45,22 +45,25 @@ func (profiles) LookupProfile(_ context.Context, req *profilev1.LookupProfileReq
 }
 
 type fixture struct {
-	client segmentv1.SegmentServiceClient
-	engine *segment.Engine
+	client     segmentv1.SegmentServiceClient
+	engine     *segment.Engine
+	dispatcher *segment.Dispatcher
 }
 
 // start serves the API over an in-memory store on an in-process listener,
 // with the same interceptors as every Barista server.
 func start(t *testing.T) *fixture {
 	t.Helper()
-	engine := segment.NewEngine(memory.New(), segment.Options{Now: func() time.Time { return t0 }})
+	store := memory.New()
+	engine := segment.NewEngine(store, segment.Options{Now: func() time.Time { return t0 }})
 	srv := grpctest.New(t)
 	// The API looks identifiers up through a profile service client; here
 	// the fake profile service shares the server.
 	api.New(engine, profilev1.NewProfileServiceClient(srv.Conn)).Register(srv)
 	profilev1.RegisterProfileServiceServer(srv, profiles{})
 	srv.Start()
-	return &fixture{client: segmentv1.NewSegmentServiceClient(srv.Conn), engine: engine}
+	return &fixture{client: segmentv1.NewSegmentServiceClient(srv.Conn), engine: engine,
+		dispatcher: segment.NewDispatcher(store, segment.DispatcherOptions{Now: func() time.Time { return t0 }})}
 }
 
 func violations(t *testing.T, err error) map[string]string {

@@ -15,6 +15,7 @@ package condition
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,6 +73,17 @@ type Call struct {
 	Window Window
 	// Filter selects the events by their properties; nil selects all.
 	Filter Filter
+	// Steps are the event names of a call over several of them, in order:
+	// the steps of a sequence, or the event and the one that cancels it
+	// for abandoned. Event is then the first step.
+	Steps []string
+	// Gap is the longest time between two steps of a sequence, or the time
+	// an abandoned event must have been left alone.
+	Gap time.Duration
+	// Segment is the id of the segment an in_segment call tests.
+	Segment string
+	// Line and Column locate the call in the source, 1-based.
+	Line, Column int
 
 	fn       *function
 	overload *overload
@@ -80,10 +92,11 @@ type Call struct {
 
 // Condition is a compiled condition, safe for concurrent use.
 type Condition struct {
-	source string
-	prog   cel.Program
-	calls  []Call
-	names  []string
+	source   string
+	prog     cel.Program
+	calls    []Call
+	names    []string
+	segments []string
 }
 
 // Issue is one problem found compiling a condition, at a 1-based line and
@@ -141,9 +154,14 @@ func Compile(src string) (*Condition, error) {
 			seen[fc.key] = true
 			c.calls = append(c.calls, fc)
 		}
-		if !names[fc.Event] {
-			names[fc.Event] = true
-			c.names = append(c.names, fc.Event)
+		if fc.Segment != "" && !slices.Contains(c.segments, fc.Segment) {
+			c.segments = append(c.segments, fc.Segment)
+		}
+		for _, n := range append([]string{fc.Event}, fc.Steps...) {
+			if n != "" && !names[n] {
+				names[n] = true
+				c.names = append(c.names, n)
+			}
 		}
 	}
 	return c, nil
@@ -173,12 +191,19 @@ func (c *Condition) Calls() []Call { return append([]Call(nil), c.calls...) }
 // EventNames returns the names of the events the condition depends on.
 func (c *Condition) EventNames() []string { return append([]string(nil), c.names...) }
 
+// Segments returns the ids of the segments the condition tests with
+// in_segment, each once.
+func (c *Condition) Segments() []string { return append([]string(nil), c.segments...) }
+
 // Facts is what a condition is evaluated over: one profile's traits and
 // events. The zero value is an empty profile.
 type Facts struct {
 	// Traits are the profile's latest traits.
 	Traits map[string]any
-	byName map[string][]Event
+	// InSegment tells in_segment whether the profile is a member of a
+	// segment; nil means of none.
+	InSegment func(id string) bool
+	byName    map[string][]Event
 }
 
 // Add records events of the profile.
@@ -198,7 +223,13 @@ func (f *Facts) Add(events ...Event) {
 func (c *Condition) Eval(facts *Facts, now time.Time) (bool, error) {
 	values := make(map[string]ref.Val, len(c.calls))
 	for _, call := range c.calls {
-		v, ok := call.fn.compute(call, facts.matching(call, now), now)
+		var v ref.Val
+		var ok bool
+		if call.fn.evaluate != nil {
+			v, ok = call.fn.evaluate(call, facts, now)
+		} else {
+			v, ok = call.fn.compute(call, facts.matching(call, now), now)
+		}
 		if !ok {
 			v = types.NewErr("%s: no %q events to compute it over", call.Function, call.Event)
 		}
@@ -248,6 +279,8 @@ func (c *Condition) NextChange(facts *Facts, now time.Time) time.Time {
 	}
 	for _, call := range c.calls {
 		switch {
+		case call.fn.next != nil:
+			earliest(call.fn.next(call, facts, now))
 		case call.fn.sinceEvent:
 			events := facts.matching(call, now)
 			var since time.Time
@@ -362,6 +395,10 @@ func newCall(a *ast.AST, e ast.NavigableExpr) (Call, error) {
 		return Call{}, fmt.Errorf("%s: no single overload", name)
 	}
 	c := Call{Function: name, fn: fn, overload: o}
+	if loc := a.SourceInfo().GetStartLocation(e.ID()); loc.Line() > 0 {
+		// CEL places a call at its parenthesis; point at the name.
+		c.Line, c.Column = loc.Line(), max(1, loc.Column()+1-len(name))
+	}
 	parts := make([]string, len(args))
 	for i, kind := range o.args {
 		if kind == argFilter {
@@ -370,6 +407,14 @@ func newCall(a *ast.AST, e ast.NavigableExpr) (Call, error) {
 				return Call{}, errors.New(msg)
 			}
 			c.Filter, parts[i] = f, f.key()
+			continue
+		}
+		if kind == argSteps {
+			steps, _, msg := stepsLiteral(args[i])
+			if msg != "" {
+				return Call{}, errors.New(msg)
+			}
+			c.Steps, c.Event, parts[i] = steps, steps[0], stepsKey(steps)
 			continue
 		}
 		s, ok := literal(args[i])
@@ -388,6 +433,23 @@ func newCall(a *ast.AST, e ast.NavigableExpr) (Call, error) {
 				return Call{}, err
 			}
 			c.Window = w
+		case argSegment:
+			c.Segment = s
+		case argGap:
+			d, err := parseDuration(s)
+			if err != nil {
+				return Call{}, fmt.Errorf("duration %q: %w", s, err)
+			}
+			c.Gap = d
+		}
+	}
+	if fn.evaluate != nil && len(c.Steps) == 0 && c.Event != "" {
+		c.Steps = []string{c.Event}
+		for i, kind := range o.args {
+			if kind == argUnless {
+				s, _ := literal(args[i])
+				c.Steps = append(c.Steps, s)
+			}
 		}
 	}
 	c.key = callKey(o.id, parts)
@@ -411,6 +473,14 @@ func runtimeKey(overloadID string, args []ref.Val) string {
 		switch a := a.(type) {
 		case types.String:
 			parts[i] = string(a)
+		case traits.Lister:
+			var steps []string
+			for it := a.Iterator(); it.HasNext() == types.True; {
+				if s, ok := it.Next().(types.String); ok {
+					steps = append(steps, string(s))
+				}
+			}
+			parts[i] = stepsKey(steps)
 		case traits.Mapper:
 			f := Filter{}
 			for it := a.Iterator(); it.HasNext() == types.True; {
@@ -438,7 +508,7 @@ func (literalArgs) Validate(_ *cel.Env, _ cel.ValidatorConfig, a *ast.AST, iss *
 		_, o, ok := resolved(a, call)
 		if !ok {
 			for i, arg := range args {
-				if _, lit := literal(arg); !lit && arg.Kind() != ast.MapKind {
+				if _, lit := literal(arg); !lit && arg.Kind() != ast.MapKind && arg.Kind() != ast.ListKind {
 					iss.ReportErrorAtID(arg.ID(), "%s: argument %d must be a literal, such as \"Order Completed\", \"90d\" or {\"category\": \"shoes\"}", name, i+1)
 					break
 				}
@@ -452,17 +522,29 @@ func (literalArgs) Validate(_ *cel.Env, _ cel.ValidatorConfig, a *ast.AST, iss *
 				}
 				continue
 			}
+			if kind == argSteps {
+				if _, at, msg := stepsLiteral(args[i]); msg != "" {
+					iss.ReportErrorAtID(at.ID(), "%s: %s", name, msg)
+				}
+				continue
+			}
 			s, ok := literal(args[i])
 			switch {
 			case !ok:
 				iss.ReportErrorAtID(args[i].ID(), "%s: the %s must be a string literal, such as %s", name, kind, example(kind))
-			case kind == argEvent && s == "":
+			case kind == argSegment && !segmentIDPattern.MatchString(s):
+				iss.ReportErrorAtID(args[i].ID(), "%s: %q is not a segment id: 1 to 63 lowercase letters, digits and hyphens, starting with a letter", name, s)
+			case (kind == argEvent || kind == argUnless) && s == "":
 				iss.ReportErrorAtID(args[i].ID(), "%s: the event name must not be empty", name)
 			case kind == argProperty && s == "":
 				iss.ReportErrorAtID(args[i].ID(), "%s: the property must not be empty", name)
 			case kind == argWindow:
 				if _, err := ParseWindow(s); err != nil {
 					iss.ReportErrorAtID(args[i].ID(), "%s: %v", name, err)
+				}
+			case kind == argGap:
+				if _, err := parseDuration(s); err != nil {
+					iss.ReportErrorAtID(args[i].ID(), "%s: duration %q: %v", name, s, err)
 				}
 			}
 		}
@@ -471,8 +553,12 @@ func (literalArgs) Validate(_ *cel.Env, _ cel.ValidatorConfig, a *ast.AST, iss *
 
 func example(k argKind) string {
 	switch k {
-	case argEvent:
+	case argEvent, argUnless:
 		return `"Order Completed"`
+	case argGap:
+		return `"4h"`
+	case argSegment:
+		return `"vip"`
 	case argProperty:
 		return `"revenue"`
 	}

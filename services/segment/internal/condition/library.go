@@ -39,6 +39,14 @@ const (
 	argProperty
 	argWindow
 	argFilter
+	// argSteps is a list literal of event names, in order.
+	argSteps
+	// argGap is a duration literal, such as "4h".
+	argGap
+	// argUnless is the name of the event that cancels another.
+	argUnless
+	// argSegment is the id of another segment.
+	argSegment
 )
 
 func (k argKind) String() string {
@@ -49,6 +57,14 @@ func (k argKind) String() string {
 		return "property"
 	case argFilter:
 		return "property filter"
+	case argSteps:
+		return "list of event names"
+	case argGap:
+		return "duration"
+	case argUnless:
+		return "cancelling event name"
+	case argSegment:
+		return "segment id"
 	}
 	return "window"
 }
@@ -62,14 +78,25 @@ func (k argKind) idPart() string {
 		return "property"
 	case argFilter:
 		return "filter"
+	case argSteps:
+		return "steps"
+	case argGap:
+		return "gap"
+	case argUnless:
+		return "unless"
+	case argSegment:
+		return "segment"
 	}
 	return "window"
 }
 
 // celType is the declared type of an argument of the kind.
 func (k argKind) celType() *cel.Type {
-	if k == argFilter {
+	switch k {
+	case argFilter:
 		return cel.MapType(cel.StringType, cel.DynType)
+	case argSteps:
+		return cel.ListType(cel.StringType)
 	}
 	return cel.StringType
 }
@@ -101,12 +128,20 @@ type function struct {
 	// even when no event enters or leaves a window: the days since an
 	// event.
 	sinceEvent bool
-	overloads  []overload
+	// noFilter marks the functions that take no property filter.
+	noFilter bool
+	// evaluate, when set, computes a call from all of a profile's facts
+	// instead of compute, for functions over several event names.
+	evaluate func(c Call, f *Facts, now time.Time) (ref.Val, bool)
+	// next, when set, returns the first instant after now at which the
+	// value of a call of an evaluate function changes by time alone.
+	next      func(c Call, f *Facts, now time.Time) time.Time
+	overloads []overload
 }
 
 // library lists the behavioral functions. A new function is one more entry:
 // its arguments are checked, extracted and computed generically.
-var library = withOverloads([]function{
+var library = withOverloads(append([]function{
 	{
 		name: "count", signature: `count(event [, window] [, filter]) → int`,
 		doc:  "number of events with the name (matching the filter), in the window or ever",
@@ -196,7 +231,7 @@ var library = withOverloads([]function{
 			return types.Int(daysBetween(t, now)), ok
 		},
 	},
-})
+}, append(sequenceFunctions(), membershipFunctions()...)...))
 
 // withOverloads fills in the overloads of each function: its base
 // arguments, then an optional window (for windowed functions), then an
@@ -204,10 +239,16 @@ var library = withOverloads([]function{
 func withOverloads(fs []function) []function {
 	for i := range fs {
 		f := &fs[i]
-		variants := [][]argKind{f.base, append(slices.Clone(f.base), argFilter)}
+		variants := [][]argKind{f.base}
+		if !f.noFilter {
+			variants = append(variants, append(slices.Clone(f.base), argFilter))
+		}
 		if f.windowed {
 			withWindow := append(slices.Clone(f.base), argWindow)
-			variants = append(variants, withWindow, append(slices.Clone(withWindow), argFilter))
+			variants = append(variants, withWindow)
+			if !f.noFilter {
+				variants = append(variants, append(slices.Clone(withWindow), argFilter))
+			}
 		}
 		for _, args := range variants {
 			parts := []string{f.name}

@@ -33,6 +33,9 @@ type Store struct {
 	changes  []segment.Change
 	// checks holds the scheduled time-driven evaluations.
 	checks *checks
+
+	// triggers holds the triggers and their deliveries.
+	triggers *triggers
 }
 
 var _ segment.Store = (*Store)(nil)
@@ -47,6 +50,7 @@ func New() *Store {
 		members:   map[string]map[string]segment.Membership{},
 		memberOf:  map[string]map[string]segment.Membership{},
 		checks:    newChecks(),
+		triggers:  &triggers{byID: map[string]segment.Trigger{}, pending: map[int64]*segment.Delivery{}, byChange: map[string]bool{}},
 	}
 }
 

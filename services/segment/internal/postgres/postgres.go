@@ -58,7 +58,7 @@ func (s *Store) Cursor(ctx context.Context) (int64, error) {
 	return seq, nil
 }
 
-const segmentColumns = `id, display_name, description, condition, revision, create_time, update_time, revision_author, revision_reason`
+const segmentColumns = `id, display_name, description, condition, revision, create_time, update_time, revision_author, revision_reason, exclusive_group, priority`
 
 const getSegmentSQL = `-- name: GetSegment
 SELECT ` + segmentColumns + ` FROM segment.segments WHERE id = $1`
@@ -89,7 +89,7 @@ func (s *Store) ListSegments(ctx context.Context, after string, limit int) ([]se
 	return segs, nil
 }
 
-const revisionColumns = `s.id, r.display_name, r.description, r.condition, r.revision, s.create_time, r.update_time, r.author, r.reason`
+const revisionColumns = `s.id, r.display_name, r.description, r.condition, r.revision, s.create_time, r.update_time, r.author, r.reason, r.exclusive_group, r.priority`
 
 const getRevisionSQL = `-- name: GetRevision
 SELECT ` + revisionColumns + `
@@ -235,15 +235,15 @@ func (t *tx) SetCursor(ctx context.Context, seq int64) error {
 
 const createSegmentSQL = `-- name: CreateSegment
 INSERT INTO segment.segments (` + segmentColumns + `)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (id) DO NOTHING`
 
 const insertRevisionSQL = `-- name: InsertRevision
-INSERT INTO segment.segment_revisions (segment, revision, display_name, description, condition, author, reason, update_time)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+INSERT INTO segment.segment_revisions (segment, revision, display_name, description, condition, author, reason, update_time, exclusive_group, priority)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 
 func (t *tx) CreateSegment(ctx context.Context, s segment.Segment) error {
-	tag, err := t.tx.Exec(ctx, createSegmentSQL, s.ID, s.DisplayName, s.Description, s.Condition, s.Revision, s.CreateTime, s.UpdateTime, s.Author, s.Reason)
+	tag, err := t.tx.Exec(ctx, createSegmentSQL, s.ID, s.DisplayName, s.Description, s.Condition, s.Revision, s.CreateTime, s.UpdateTime, s.Author, s.Reason, s.Group, s.Priority)
 	if err != nil {
 		return fmt.Errorf("create segment: %w", err)
 	}
@@ -254,7 +254,7 @@ func (t *tx) CreateSegment(ctx context.Context, s segment.Segment) error {
 }
 
 func (t *tx) insertRevision(ctx context.Context, s segment.Segment) error {
-	if _, err := t.tx.Exec(ctx, insertRevisionSQL, s.ID, s.Revision, s.DisplayName, s.Description, s.Condition, s.Author, s.Reason, s.UpdateTime); err != nil {
+	if _, err := t.tx.Exec(ctx, insertRevisionSQL, s.ID, s.Revision, s.DisplayName, s.Description, s.Condition, s.Author, s.Reason, s.UpdateTime, s.Group, s.Priority); err != nil {
 		return fmt.Errorf("insert segment revision: %w", err)
 	}
 	return nil
@@ -262,11 +262,12 @@ func (t *tx) insertRevision(ctx context.Context, s segment.Segment) error {
 
 const updateSegmentSQL = `-- name: UpdateSegment
 UPDATE segment.segments
-SET display_name = $2, description = $3, condition = $4, revision = $5, update_time = $6, revision_author = $7, revision_reason = $8
+SET display_name = $2, description = $3, condition = $4, revision = $5, update_time = $6, revision_author = $7, revision_reason = $8,
+    exclusive_group = $9, priority = $10
 WHERE id = $1`
 
 func (t *tx) UpdateSegment(ctx context.Context, s segment.Segment) error {
-	tag, err := t.tx.Exec(ctx, updateSegmentSQL, s.ID, s.DisplayName, s.Description, s.Condition, s.Revision, s.UpdateTime, s.Author, s.Reason)
+	tag, err := t.tx.Exec(ctx, updateSegmentSQL, s.ID, s.DisplayName, s.Description, s.Condition, s.Revision, s.UpdateTime, s.Author, s.Reason, s.Group, s.Priority)
 	if err != nil {
 		return fmt.Errorf("update segment: %w", err)
 	}
@@ -548,7 +549,7 @@ func (t *tx) Record(ctx context.Context, changes []segment.Change) ([]segment.Ch
 
 func scanSegment(row pgx.CollectableRow) (segment.Segment, error) {
 	var s segment.Segment
-	err := row.Scan(&s.ID, &s.DisplayName, &s.Description, &s.Condition, &s.Revision, &s.CreateTime, &s.UpdateTime, &s.Author, &s.Reason)
+	err := row.Scan(&s.ID, &s.DisplayName, &s.Description, &s.Condition, &s.Revision, &s.CreateTime, &s.UpdateTime, &s.Author, &s.Reason, &s.Group, &s.Priority)
 	s.CreateTime, s.UpdateTime = s.CreateTime.UTC(), s.UpdateTime.UTC()
 	return s, err
 }

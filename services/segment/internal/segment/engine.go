@@ -2,10 +2,12 @@ package segment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/barista-cdp/barista/pkg/apierror"
 	"github.com/barista-cdp/barista/pkg/feed"
 	"github.com/barista-cdp/barista/pkg/telemetry"
 	"github.com/barista-cdp/barista/services/segment/internal/condition"
@@ -131,22 +134,31 @@ func (e *Engine) Compile(src string) (*condition.Condition, error) {
 
 // CreateSegment stores a new segment at revision 1 (with s.Author and
 // s.Reason) and, in the same transaction, evaluates every known profile
-// against it, recording an entered change for each member. It returns an
-// error wrapping ErrExists when the id is taken, or a *condition.Error when
-// the condition does not compile.
+// against it, recording an entered change for each member, together with
+// the other segments of its exclusive group and the segments that test it.
+// It returns an error wrapping ErrExists when the id is taken, a
+// *condition.Error when the condition does not compile, or an
+// *apierror.InvalidError when it tests an unknown segment or closes a cycle.
 func (e *Engine) CreateSegment(ctx context.Context, s Segment) (Segment, error) {
-	cond, err := e.Compile(s.Condition)
-	if err != nil {
+	if _, err := e.Compile(s.Condition); err != nil {
 		return Segment{}, err
 	}
 	now := e.clock()
 	s.Revision, s.CreateTime, s.UpdateTime = 1, now, now
 	var result backfillResult
-	err = e.store.Update(ctx, func(tx Tx) error {
+	err := e.store.Update(ctx, func(tx Tx) error {
+		segments, err := tx.Segments(ctx)
+		if err != nil {
+			return err
+		}
 		if err := tx.CreateSegment(ctx, s); err != nil {
 			return err
 		}
-		result, err = e.backfill(ctx, tx, s, cond, now, ReasonCreated)
+		p, err := e.planWith(append(segments, s), s.ID)
+		if err != nil {
+			return err
+		}
+		result, err = e.backfill(ctx, tx, p, p.affected(s.ID), now, ReasonCreated)
 		return err
 	})
 	if err != nil {
@@ -163,6 +175,10 @@ type SegmentUpdate struct {
 	Condition   *string
 	DisplayName *string
 	Description *string
+	// Group and Priority move the segment to another exclusive group ("" for
+	// none) or to another place in its group.
+	Group    *string
+	Priority *int32
 	// Author and Reason say who makes the change and why.
 	Author string
 	Reason string
@@ -171,17 +187,17 @@ type SegmentUpdate struct {
 // UpdateSegment stores a new revision of a segment and, when its condition
 // changes, evaluates every known profile against it in the same
 // transaction, recording the changes with the reason "segment updated"
-// under the new revision. It returns an error wrapping ErrNotFound for an
-// unknown segment, or a *condition.Error when the condition does not
-// compile.
+// under the new revision; so it does when its exclusive group or priority
+// changes, and for the segments of its groups and those that test it. It
+// returns an error wrapping ErrNotFound for an unknown segment, a
+// *condition.Error when the condition does not compile, or an
+// *apierror.InvalidError when it tests an unknown segment or closes a
+// cycle.
 func (e *Engine) UpdateSegment(ctx context.Context, u SegmentUpdate) (Segment, error) {
-	var cond *condition.Condition
 	if u.Condition != nil {
-		c, err := e.Compile(*u.Condition)
-		if err != nil {
+		if _, err := e.Compile(*u.Condition); err != nil {
 			return Segment{}, err
 		}
-		cond = c
 	}
 	now := e.clock()
 	var updated Segment
@@ -197,11 +213,14 @@ func (e *Engine) UpdateSegment(ctx context.Context, u SegmentUpdate) (Segment, e
 			return fmt.Errorf("%w: segments/%s", ErrNotFound, u.ID)
 		}
 		s := segments[i]
-		old := s.Condition
-		for _, f := range []struct{ to, from *string }{{&s.Condition, u.Condition}, {&s.DisplayName, u.DisplayName}, {&s.Description, u.Description}} {
+		old := s
+		for _, f := range []struct{ to, from *string }{{&s.Condition, u.Condition}, {&s.DisplayName, u.DisplayName}, {&s.Description, u.Description}, {&s.Group, u.Group}} {
 			if f.from != nil {
 				*f.to = *f.from
 			}
+		}
+		if u.Priority != nil {
+			s.Priority = *u.Priority
 		}
 		s.Revision++
 		s.UpdateTime, s.Author, s.Reason = now, u.Author, u.Reason
@@ -209,10 +228,22 @@ func (e *Engine) UpdateSegment(ctx context.Context, u SegmentUpdate) (Segment, e
 			return err
 		}
 		updated = s
-		if cond == nil || s.Condition == old {
+		segments[i] = s
+		p, err := e.planWith(segments, s.ID)
+		if err != nil {
+			return err
+		}
+		if s.Condition == old.Condition && s.Group == old.Group && s.Priority == old.Priority {
 			return nil
 		}
-		result, err = e.backfill(ctx, tx, s, cond, now, ReasonUpdated)
+		// The old group loses a member: its winners may change too.
+		seeds := []string{s.ID}
+		for _, o := range segments {
+			if old.Group != "" && o.Group == old.Group {
+				seeds = append(seeds, o.ID)
+			}
+		}
+		result, err = e.backfill(ctx, tx, p, p.affected(seeds...), now, ReasonUpdated)
 		return err
 	})
 	if err != nil {
@@ -228,51 +259,46 @@ type backfillResult struct {
 	scheduled bool
 }
 
-// backfill evaluates every known profile against segment s, whose
-// condition is cond, records the changes from its current members, and
-// schedules the checks that cond adds.
-func (e *Engine) backfill(ctx context.Context, tx Tx, s Segment, cond *condition.Condition, now time.Time, reason string) (backfillResult, error) {
+// backfill evaluates every known profile against the affected segments
+// of p, in its order, records the changes from their current members, and
+// schedules the checks that their conditions add.
+func (e *Engine) backfill(ctx context.Context, tx Tx, p *plan, affected map[string]bool, now time.Time, reason string) (backfillResult, error) {
 	var result backfillResult
 	traceContext := telemetry.Inject(ctx)
+	var conds []*condition.Condition
+	seen := map[string]bool{}
+	var names []string
+	for i, s := range p.segments {
+		if !affected[s.ID] || p.conds[i] == nil {
+			continue
+		}
+		conds = append(conds, p.conds[i])
+		for _, n := range p.conds[i].EventNames() {
+			if !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
 	for after := ""; ; {
-		profiles, err := tx.ProfilePage(ctx, after, backfillBatch, cond.EventNames())
+		profiles, err := tx.ProfilePage(ctx, after, backfillBatch, names)
 		if err != nil || len(profiles) == 0 {
 			return result, err
 		}
-		names := make([]string, len(profiles))
-		for i, p := range profiles {
-			names[i] = p.Name
-		}
-		memberships, err := tx.Memberships(ctx, names)
+		states, err := e.states(ctx, tx, profiles)
 		if err != nil {
 			return result, err
 		}
-		members := map[string]bool{}
-		for _, m := range memberships {
-			if m.Segment == s.ID {
-				members[m.Profile] = true
-			}
-		}
 		var changes []Change
 		var checks []Check
-		for _, p := range profiles {
-			facts := factsOf(p)
-			member := e.matches(ctx, s, cond, facts, now)
-			kind := Entered
-			if !member {
-				kind = Exited
-			}
-			if member != members[p.Name] {
-				changes = append(changes, Change{
-					Segment: s.ID, Profile: p.Name, Kind: kind, Time: now, Revision: s.Revision,
-					Reason: reason, TraceContext: traceContext,
-				})
-			}
+		for _, pr := range profiles {
+			st := states[pr.Name]
+			changes = append(changes, e.diff(ctx, st, p, affected, now, reason, traceContext)...)
 			// The stored check covers the other segments; the earlier of
-			// the two covers them all. A check that cond no longer needs
-			// costs one evaluation that finds nothing.
-			if at := cond.NextChange(facts, now); !at.IsZero() && (p.NextCheck.IsZero() || at.Before(p.NextCheck)) {
-				checks = append(checks, Check{Profile: p.Name, At: at})
+			// the two covers them all. A check that the conditions no longer
+			// need costs one evaluation that finds nothing.
+			if at := nextCheck(&st.facts, conds, now); !at.IsZero() && (pr.NextCheck.IsZero() || at.Before(pr.NextCheck)) {
+				checks = append(checks, Check{Profile: pr.Name, At: at})
 			}
 		}
 		if _, err := tx.Record(ctx, changes); err != nil {
@@ -285,6 +311,27 @@ func (e *Engine) backfill(ctx context.Context, tx Tx, s Segment, cond *condition
 		result.scheduled = result.scheduled || len(checks) > 0
 		after = profiles[len(profiles)-1].Name
 	}
+}
+
+// states returns the evaluation state of profiles, with their current
+// memberships, by name.
+func (e *Engine) states(ctx context.Context, tx Tx, profiles []*Profile) (map[string]*profileState, error) {
+	names := make([]string, len(profiles))
+	states := make(map[string]*profileState, len(profiles))
+	for i, p := range profiles {
+		names[i] = p.Name
+		states[p.Name] = &profileState{profile: p, facts: *factsOf(p), memberships: map[string]Membership{}}
+	}
+	memberships, err := tx.Memberships(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range memberships {
+		if st := states[m.Profile]; st != nil {
+			st.memberships[m.Segment] = m
+		}
+	}
+	return states, nil
 }
 
 // notify wakes the watchers and the scheduler after a backfill.
@@ -333,11 +380,22 @@ func (p Preview) Share() float64 {
 // PreviewSegment evaluates a condition against every known profile without
 // writing anything, and returns the size the segment would have and up to
 // sample members. It returns a *condition.Error when the condition does
-// not compile.
+// not compile, or an *apierror.InvalidError when it tests an unknown
+// segment. in_segment sees the stored memberships.
 func (e *Engine) PreviewSegment(ctx context.Context, src string, sample int) (Preview, error) {
 	cond, err := e.Compile(src)
 	if err != nil {
 		return Preview{}, err
+	}
+	for _, call := range cond.Calls() {
+		if call.Segment == "" {
+			continue
+		}
+		if _, err := e.store.GetSegment(ctx, call.Segment); errors.Is(err, ErrNotFound) {
+			return Preview{}, apierror.Invalid("condition", "%d:%d: in_segment(%q): there is no segment %q", call.Line, call.Column, call.Segment, call.Segment)
+		} else if err != nil {
+			return Preview{}, err
+		}
 	}
 	now := e.clock()
 	preview := Segment{ID: "preview", Condition: src}
@@ -352,7 +410,17 @@ func (e *Engine) PreviewSegment(ctx context.Context, src string, sample int) (Pr
 		}
 		for _, p := range profiles {
 			out.Total++
-			if e.matches(ctx, preview, cond, factsOf(p), now) {
+			facts := factsOf(p)
+			if len(cond.Segments()) > 0 {
+				ms, err := e.store.ProfileMemberships(ctx, p.Name)
+				if err != nil {
+					return Preview{}, err
+				}
+				facts.InSegment = func(id string) bool {
+					return slices.ContainsFunc(ms, func(m Membership) bool { return m.Segment == id })
+				}
+			}
+			if e.matches(ctx, preview, cond, facts, now) {
 				out.Size++
 				if len(out.Sample) < sample {
 					out.Sample = append(out.Sample, p.Name)
@@ -447,11 +515,11 @@ func (e *Engine) ApplyEvents(ctx context.Context, events []Event) error {
 		if len(fresh) == 0 {
 			return nil
 		}
-		segments, conds, names, err := e.segments(ctx, tx)
+		p, err := e.segments(ctx, tx)
 		if err != nil {
 			return err
 		}
-		states, order, err := e.load(ctx, tx, fresh, names)
+		states, order, err := e.load(ctx, tx, fresh, p.names)
 		if err != nil {
 			return err
 		}
@@ -477,7 +545,7 @@ func (e *Engine) ApplyEvents(ctx context.Context, events []Event) error {
 				facts = append(facts, f)
 				st.facts.Add(f.Event)
 			}
-			evChanges := e.diff(evCtx, st, segments, conds, now, "event "+ev.Resource, telemetry.Inject(evCtx))
+			evChanges := e.diff(evCtx, st, p, nil, now, "event "+ev.Resource, telemetry.Inject(evCtx))
 			span.SetAttributes(attribute.Int("barista.membership_changes", len(evChanges)))
 			span.End()
 			changes = append(changes, evChanges...)
@@ -488,7 +556,7 @@ func (e *Engine) ApplyEvents(ctx context.Context, events []Event) error {
 		scheduled = false
 		for i, name := range order {
 			profiles[i] = states[name].profile
-			checks[i] = Check{Profile: name, At: nextCheck(&states[name].facts, conds, now)}
+			checks[i] = Check{Profile: name, At: nextCheck(&states[name].facts, p.conds, now)}
 			scheduled = scheduled || !checks[i].At.IsZero()
 		}
 		if err := tx.SaveProfiles(ctx, profiles); err != nil {
@@ -546,11 +614,11 @@ func (e *Engine) CheckDue(ctx context.Context) (int, error) {
 		if err != nil || len(due) == 0 {
 			return err
 		}
-		segments, conds, names, err := e.segments(ctx, tx)
+		p, err := e.segments(ctx, tx)
 		if err != nil {
 			return err
 		}
-		known, err := tx.Profiles(ctx, due, names)
+		known, err := tx.Profiles(ctx, due, p.names)
 		if err != nil {
 			return err
 		}
@@ -569,16 +637,16 @@ func (e *Engine) CheckDue(ctx context.Context) (int, error) {
 		var changes []Change
 		checks := make([]Check, 0, len(due))
 		for _, name := range due {
-			p := known[name]
-			if p == nil {
+			pr := known[name]
+			if pr == nil {
 				continue
 			}
-			st := &profileState{profile: p, facts: *factsOf(p), memberships: byProfile[name]}
+			st := &profileState{profile: pr, facts: *factsOf(pr), memberships: byProfile[name]}
 			if st.memberships == nil {
 				st.memberships = map[string]Membership{}
 			}
-			changes = append(changes, e.diff(ctx, st, segments, conds, now, ReasonTime, traceContext)...)
-			checks = append(checks, Check{Profile: name, At: nextCheck(&st.facts, conds, now)})
+			changes = append(changes, e.diff(ctx, st, p, nil, now, ReasonTime, traceContext)...)
+			checks = append(checks, Check{Profile: name, At: nextCheck(&st.facts, p.conds, now)})
 		}
 		if err := tx.SetNextChecks(ctx, checks); err != nil {
 			return err
@@ -639,33 +707,58 @@ func (e *Engine) RunScheduler(ctx context.Context) error {
 	}
 }
 
-// segments returns every segment with its compiled condition, and the event
-// names the conditions depend on.
-func (e *Engine) segments(ctx context.Context, tx Tx) ([]Segment, []*condition.Condition, []string, error) {
+// segments returns every segment with its compiled condition, in the
+// order of evaluation. Definitions are checked when stored; a condition
+// that no longer compiles or no longer fits the others (which the checks
+// prevent) is left out and logged, and must not stop every other segment.
+func (e *Engine) segments(ctx context.Context, tx Tx) (*plan, error) {
 	segments, err := tx.Segments(ctx)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	conds := make([]*condition.Condition, len(segments))
-	seen := map[string]bool{}
-	var names []string
 	for i, s := range segments {
 		c, err := e.Compile(s.Condition)
 		if err != nil {
-			// Conditions are checked when stored; one that no longer compiles
-			// must not stop every other segment.
 			e.logger.ErrorContext(ctx, "stored segment condition does not compile", "segment", s.ID, "error", err)
 			continue
 		}
 		conds[i] = c
-		for _, n := range c.EventNames() {
-			if !seen[n] {
-				seen[n] = true
-				names = append(names, n)
-			}
-		}
 	}
-	return segments, conds, names, nil
+	for {
+		p, err := newPlan(segments, conds, "")
+		var pe *PlanError
+		if !errors.As(err, &pe) {
+			return p, err
+		}
+		e.logger.ErrorContext(ctx, "stored segment condition cannot be evaluated with the others", "segment", pe.Segment, "error", err)
+		conds[slices.IndexFunc(segments, func(s Segment) bool { return s.ID == pe.Segment })] = nil
+	}
+}
+
+// planWith returns the plan of segments, which include the segment being
+// written, written, or the InvalidArgument error that says why its
+// definition does not fit the others.
+func (e *Engine) planWith(segments []Segment, written string) (*plan, error) {
+	segments = slices.Clone(segments)
+	slices.SortFunc(segments, func(a, b Segment) int { return strings.Compare(a.ID, b.ID) })
+	conds := make([]*condition.Condition, len(segments))
+	for i, s := range segments {
+		c, err := e.Compile(s.Condition)
+		if err != nil {
+			if s.ID == written {
+				return nil, err
+			}
+			continue
+		}
+		conds[i] = c
+	}
+	p, err := newPlan(segments, conds, written)
+	var pe *PlanError
+	if errors.As(err, &pe) {
+		return nil, pe.invalid(written)
+	}
+	return p, err
 }
 
 // load returns the state of every profile of events, known or new, with
@@ -704,25 +797,40 @@ func (e *Engine) load(ctx context.Context, tx Tx, events []Event, names []string
 	return states, order, nil
 }
 
-// diff evaluates a profile against every segment and returns the changes
-// from its current memberships, which it updates.
-func (e *Engine) diff(ctx context.Context, st *profileState, segments []Segment, conds []*condition.Condition, now time.Time, reason string, traceContext map[string]string) []Change {
+// diff evaluates a profile against the segments of p in its order (only
+// those in only, unless only is nil) and returns the changes from its
+// current memberships, which it updates as it goes: in_segment sees the
+// memberships of the segments evaluated before. In an exclusive group the
+// profile is a member of the first segment it matches, by priority.
+func (e *Engine) diff(ctx context.Context, st *profileState, p *plan, only map[string]bool, now time.Time, reason string, traceContext map[string]string) []Change {
+	st.facts.InSegment = func(id string) bool {
+		_, ok := st.memberships[id]
+		return ok
+	}
 	var changes []Change
-	for i, s := range segments {
-		if conds[i] == nil {
+	for _, unit := range p.units {
+		if only != nil && !only[p.segments[unit[0]].ID] {
 			continue
 		}
-		member := e.matches(ctx, s, conds[i], &st.facts, now)
-		_, was := st.memberships[s.ID]
-		switch {
-		case member && !was:
-			st.memberships[s.ID] = Membership{Segment: s.ID, Profile: st.profile.Name, EnterTime: now, Revision: s.Revision}
-			changes = append(changes, Change{Segment: s.ID, Profile: st.profile.Name, Kind: Entered, Time: now,
-				Revision: s.Revision, Reason: reason, TraceContext: traceContext})
-		case !member && was:
-			delete(st.memberships, s.ID)
-			changes = append(changes, Change{Segment: s.ID, Profile: st.profile.Name, Kind: Exited, Time: now,
-				Revision: s.Revision, Reason: reason, TraceContext: traceContext})
+		matched := false
+		for _, i := range unit {
+			s := p.segments[i]
+			member := false
+			if p.conds[i] != nil && !matched {
+				member = e.matches(ctx, s, p.conds[i], &st.facts, now)
+				matched = member && s.Group != ""
+			}
+			_, was := st.memberships[s.ID]
+			switch {
+			case member && !was:
+				st.memberships[s.ID] = Membership{Segment: s.ID, Profile: st.profile.Name, EnterTime: now, Revision: s.Revision}
+				changes = append(changes, Change{Segment: s.ID, Profile: st.profile.Name, Kind: Entered, Time: now,
+					Revision: s.Revision, Reason: reason, TraceContext: traceContext})
+			case !member && was:
+				delete(st.memberships, s.ID)
+				changes = append(changes, Change{Segment: s.ID, Profile: st.profile.Name, Kind: Exited, Time: now,
+					Revision: s.Revision, Reason: reason, TraceContext: traceContext})
+			}
 		}
 	}
 	return changes

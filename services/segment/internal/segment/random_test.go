@@ -25,9 +25,10 @@ type gen struct {
 func (g gen) pick(xs ...string) string { return xs[g.r.IntN(len(xs))] }
 
 var (
-	randomNames      = []string{"Order Completed", "Email Clicked"}
+	randomNames      = []string{"Order Completed", "Email Clicked", "Product Added"}
 	randomWindows    = []string{"30m", "2h", "6h", "1d", "3d", "1h..6h", "6h..2d", "1d..3d"}
 	randomCategories = []string{"shoes", "bags"}
+	randomGaps       = []string{"30m", "2h", "6h"}
 )
 
 func (g gen) filter() string {
@@ -54,10 +55,20 @@ func (g gen) args(base string, windowed bool) string {
 	return strings.Join(args, ", ")
 }
 
+// gapArgs draws the gap of a sequence or abandoned call and an optional
+// window.
+func (g gen) gapArgs() string {
+	args := fmt.Sprintf("%q", g.pick(randomGaps...))
+	if g.r.IntN(2) == 0 {
+		args += fmt.Sprintf(", %q", g.pick(randomWindows...))
+	}
+	return args
+}
+
 func (g gen) atom() string {
 	name := fmt.Sprintf("%q", g.pick(randomNames...))
 	op := g.pick(">=", "<", "==", ">")
-	switch g.r.IntN(7) {
+	switch g.r.IntN(9) {
 	case 0, 1:
 		return fmt.Sprintf("count(%s) %s %d", g.args(name, true), op, g.r.IntN(3))
 	case 2:
@@ -68,6 +79,14 @@ func (g gen) atom() string {
 		return fmt.Sprintf(`last_time(%s) > timestamp(%q)`, g.args(name, false), t0.Add(time.Duration(g.r.IntN(48))*time.Hour).Format(time.RFC3339))
 	case 5:
 		return fmt.Sprintf(`has(traits.tier) && traits.tier == %q`, g.pick("gold", "silver"))
+	case 6:
+		steps := make([]string, 2+g.r.IntN(2))
+		for i := range steps {
+			steps[i] = fmt.Sprintf("%q", g.pick(randomNames...))
+		}
+		return fmt.Sprintf(`sequence([%s], %s)`, strings.Join(steps, ", "), g.gapArgs())
+	case 7:
+		return fmt.Sprintf(`abandoned(%q, %q, %s)`, g.pick(randomNames...), g.pick(randomNames...), g.gapArgs())
 	}
 	return fmt.Sprintf("count(%s) == 0", g.args(name, true))
 }
@@ -110,8 +129,9 @@ func (g gen) event(seq int64, profile string, now time.Time) segment.Event {
 }
 
 // nextBoundary returns the first instant after now at which an event
-// crosses the edge of one of the windows the generator uses or completes
-// one more day since it happened, computed independently of the library.
+// crosses the edge of one of the windows the generator uses, completes one
+// more day since it happened or becomes older than a gap (abandonment),
+// computed independently of the library.
 func nextBoundary(events []segment.Event, now time.Time) time.Time {
 	edges := []time.Duration{30 * time.Minute, time.Hour, 2 * time.Hour, 6 * time.Hour, 24 * time.Hour, 48 * time.Hour, 72 * time.Hour}
 	var next time.Time
@@ -128,9 +148,18 @@ func nextBoundary(events []segment.Event, now time.Time) time.Time {
 	return next
 }
 
+// def is a definition as recompute evaluates it.
+type def struct {
+	id    string
+	cond  *condition.Condition
+	group string
+}
+
 // recompute evaluates every profile from scratch, from all of its events,
-// at now, and returns the memberships as "segment profile".
-func recompute(t *testing.T, defs map[string]*condition.Condition, events []segment.Event, now time.Time) []string {
+// at now, against defs in their order (each after the segments it tests;
+// the segments of a group by priority, the first match winning), and
+// returns the memberships as "segment profile".
+func recompute(t *testing.T, defs []def, events []segment.Event, now time.Time) []string {
 	facts := map[string]*condition.Facts{}
 	for _, ev := range events {
 		f := facts[ev.Profile]
@@ -152,10 +181,16 @@ func recompute(t *testing.T, defs map[string]*condition.Condition, events []segm
 		}
 	}
 	var out []string
-	for id, c := range defs {
-		for p, f := range facts {
-			if ok, err := c.Eval(f, now); err == nil && ok {
-				out = append(out, id+" "+p)
+	for p, f := range facts {
+		in, won := map[string]bool{}, map[string]bool{}
+		f.InSegment = func(id string) bool { return in[id] }
+		for _, d := range defs {
+			if d.group != "" && won[d.group] {
+				continue
+			}
+			if ok, err := d.cond.Eval(f, now); err == nil && ok {
+				in[d.id], won[d.group] = true, true
+				out = append(out, d.id+" "+p)
 			}
 		}
 	}
@@ -195,19 +230,22 @@ func TestIncrementalEqualsRecompute(t *testing.T) {
 		ctx := context.Background()
 		e := segment.NewEngine(memory.New(), segment.Options{Now: clk.Now})
 
-		defs := map[string]*condition.Condition{}
+		var defs []def
 		var srcs []string
-		create := func(id string) {
-			src := g.definition(2)
+		create := func(id, src, group string, priority int32) {
 			c, err := condition.Compile(src)
 			require.NoError(t, err, src)
-			_, err = e.CreateSegment(ctx, segment.Segment{ID: id, Condition: src})
+			_, err = e.CreateSegment(ctx, segment.Segment{ID: id, Condition: src, Group: group, Priority: priority})
 			require.NoError(t, err)
-			defs[id] = c
-			srcs = append(srcs, id+": "+src)
+			defs = append(defs, def{id: id, cond: c, group: group})
+			srcs = append(srcs, fmt.Sprintf("%s (group %q, priority %d): %s", id, group, priority, src))
 		}
-		create("s1")
-		create("s2")
+		create("s1", g.definition(2), "", 0)
+		create("s2", g.definition(2), "", 0)
+		// s4 tests s1 and s2; the stages of group "g" exclude each other.
+		create("s4", fmt.Sprintf(`in_segment("s1") && (%s) || !in_segment("s2") && (%s)`, g.definition(1), g.definition(1)), "", 0)
+		create("s5", g.definition(2), "g", 1)
+		create("s6", fmt.Sprintf(`in_segment("s4") || (%s)`, g.definition(1)), "g", 2)
 
 		profiles := make([]string, profilesPerRun)
 		for i := range profiles {
@@ -250,8 +288,15 @@ func TestIncrementalEqualsRecompute(t *testing.T) {
 			}
 			check(step, "after the scheduler")
 
+			if step == steps/3 {
+				// s6 moves ahead of s5 in their group.
+				_, err := e.UpdateSegment(ctx, segment.SegmentUpdate{ID: "s6", Priority: ptr(int32(0)), Author: "test", Reason: "reorder"})
+				require.NoError(t, err)
+				defs[3], defs[4] = defs[4], defs[3]
+				check(step, "after reordering a group")
+			}
 			if step == steps/2 {
-				create("s3")
+				create("s3", fmt.Sprintf(`in_segment("s5") != (%s)`, g.definition(2)), "", 0)
 				check(step, "after creating a segment")
 			}
 			batch := make([]segment.Event, 1+g.r.IntN(3))
@@ -265,6 +310,8 @@ func TestIncrementalEqualsRecompute(t *testing.T) {
 	}
 	t.Logf("%d event streams, %d comparisons of every membership", streams, checked)
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // clock is a settable clock for the engine.
 type clock struct {

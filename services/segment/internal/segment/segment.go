@@ -41,6 +41,12 @@ type Segment struct {
 	// Author and Reason say who made the revision and why.
 	Author string
 	Reason string
+	// Group names the exclusive group of the segment, empty for none: of
+	// the segments of a group, a profile is a member of the first, by
+	// Priority then id, whose condition it matches.
+	Group string
+	// Priority orders the segments of a group, lowest first.
+	Priority int32
 }
 
 // Fact is a stored event of a profile: what evaluation needs of it.
@@ -121,6 +127,8 @@ type Change struct {
 
 // Store keeps segments, facts, memberships and the change log.
 type Store interface {
+	TriggerStore
+
 	// Update runs fn in a write transaction, committed when fn returns nil.
 	// Write transactions are serialized: each sees every earlier one
 	// committed, which keeps evaluation consistent and the change log

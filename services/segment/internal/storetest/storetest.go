@@ -47,6 +47,13 @@ func Run(t *testing.T, newStore func(t *testing.T) segment.Store) {
 		{"Revisions", testRevisions},
 		{"EngineUpdateBackfills", testEngineUpdate},
 		{"EnginePreviewWritesNothing", testEnginePreview},
+		{"EngineCartAbandonment", testEngineCartAbandonment},
+		{"EngineInSegment", testEngineInSegment},
+		{"EngineExclusiveGroups", testEngineExclusiveGroups},
+		{"EngineTemplates", testEngineTemplates},
+		{"TriggerDelayAndRecheck", testTriggerDelayAndRecheck},
+		{"TriggerRetries", testTriggerRetries},
+		{"TriggerIsolation", testTriggerIsolation},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })

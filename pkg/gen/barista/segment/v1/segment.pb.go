@@ -10,6 +10,7 @@ import (
 	v1 "github.com/barista-cdp/barista/pkg/gen/barista/type/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -76,6 +77,66 @@ func (MembershipChange_Kind) EnumDescriptor() ([]byte, []int) {
 	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{10, 0}
 }
 
+// Where a delivery stands.
+type Delivery_State int32
+
+const (
+	Delivery_STATE_UNSPECIFIED Delivery_State = 0
+	// Waiting for its due time: the first attempt or a retry.
+	Delivery_STATE_PENDING Delivery_State = 1
+	// Acknowledged by a 2xx response.
+	Delivery_STATE_SENT Delivery_State = 2
+	// Not sent: at the re-check the change no longer held.
+	Delivery_STATE_SKIPPED Delivery_State = 3
+	// Given up after the last attempt.
+	Delivery_STATE_FAILED Delivery_State = 4
+)
+
+// Enum value maps for Delivery_State.
+var (
+	Delivery_State_name = map[int32]string{
+		0: "STATE_UNSPECIFIED",
+		1: "STATE_PENDING",
+		2: "STATE_SENT",
+		3: "STATE_SKIPPED",
+		4: "STATE_FAILED",
+	}
+	Delivery_State_value = map[string]int32{
+		"STATE_UNSPECIFIED": 0,
+		"STATE_PENDING":     1,
+		"STATE_SENT":        2,
+		"STATE_SKIPPED":     3,
+		"STATE_FAILED":      4,
+	}
+)
+
+func (x Delivery_State) Enum() *Delivery_State {
+	p := new(Delivery_State)
+	*p = x
+	return p
+}
+
+func (x Delivery_State) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Delivery_State) Descriptor() protoreflect.EnumDescriptor {
+	return file_barista_segment_v1_segment_proto_enumTypes[1].Descriptor()
+}
+
+func (Delivery_State) Type() protoreflect.EnumType {
+	return &file_barista_segment_v1_segment_proto_enumTypes[1]
+}
+
+func (x Delivery_State) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Delivery_State.Descriptor instead.
+func (Delivery_State) EnumDescriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{31, 0}
+}
+
 // Segment is a named condition over one profile's behavior and traits.
 type Segment struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -98,8 +159,16 @@ type Segment struct {
 	RevisionAuthor string `protobuf:"bytes,8,opt,name=revision_author,json=revisionAuthor,proto3" json:"revision_author,omitempty"`
 	// Why this revision was made, as given when it was made. Output only.
 	RevisionReason string `protobuf:"bytes,9,opt,name=revision_reason,json=revisionReason,proto3" json:"revision_reason,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Exclusive group of the segment, empty for none: of the segments of a
+	// group, a profile is a member of only the first, by priority then id,
+	// whose condition it matches, as for lifecycle stages. Same form as a
+	// segment id.
+	ExclusiveGroup string `protobuf:"bytes,10,opt,name=exclusive_group,json=exclusiveGroup,proto3" json:"exclusive_group,omitempty"`
+	// Place of the segment in its exclusive group, lowest first; 0 outside a
+	// group.
+	Priority      int32 `protobuf:"varint,11,opt,name=priority,proto3" json:"priority,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Segment) Reset() {
@@ -193,6 +262,20 @@ func (x *Segment) GetRevisionReason() string {
 		return x.RevisionReason
 	}
 	return ""
+}
+
+func (x *Segment) GetExclusiveGroup() string {
+	if x != nil {
+		return x.ExclusiveGroup
+	}
+	return ""
+}
+
+func (x *Segment) GetPriority() int32 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
 }
 
 // CreateSegmentRequest creates a segment.
@@ -1045,7 +1128,8 @@ type UpdateSegmentRequest struct {
 	// The segment, named by its name, with the new values of the fields in
 	// update_mask.
 	Segment *Segment `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
-	// Fields to update: any of "condition", "display_name" and "description".
+	// Fields to update: any of "condition", "display_name", "description",
+	// "exclusive_group" and "priority".
 	// Required: an update says what it changes.
 	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	// Who makes the change, such as an email address. Required.
@@ -1408,11 +1492,863 @@ func (x *PreviewSegmentResponse) GetSampleProfiles() []string {
 	return nil
 }
 
+// SegmentTemplate is a ready definition of a segment.
+type SegmentTemplate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, "segmentTemplates/{template}"; the template id is also
+	// the id of the segment it creates.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The segment it creates, with its display name, description (which says
+	// what it measures and which thresholds are fixed), condition and
+	// exclusive group; its name is "segments/{template}".
+	Segment *Segment `protobuf:"bytes,2,opt,name=segment,proto3" json:"segment,omitempty"`
+	// Family of the template, such as "lifecycle" or "purchase behavior".
+	Category      string `protobuf:"bytes,3,opt,name=category,proto3" json:"category,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SegmentTemplate) Reset() {
+	*x = SegmentTemplate{}
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SegmentTemplate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SegmentTemplate) ProtoMessage() {}
+
+func (x *SegmentTemplate) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SegmentTemplate.ProtoReflect.Descriptor instead.
+func (*SegmentTemplate) Descriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *SegmentTemplate) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SegmentTemplate) GetSegment() *Segment {
+	if x != nil {
+		return x.Segment
+	}
+	return nil
+}
+
+func (x *SegmentTemplate) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
+// ListSegmentTemplatesRequest pages through the templates.
+type ListSegmentTemplatesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Maximum number of templates to return; default 50, at most 1000.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token from a previous response.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSegmentTemplatesRequest) Reset() {
+	*x = ListSegmentTemplatesRequest{}
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSegmentTemplatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSegmentTemplatesRequest) ProtoMessage() {}
+
+func (x *ListSegmentTemplatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSegmentTemplatesRequest.ProtoReflect.Descriptor instead.
+func (*ListSegmentTemplatesRequest) Descriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListSegmentTemplatesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSegmentTemplatesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListSegmentTemplatesResponse is one page of templates.
+type ListSegmentTemplatesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Templates by id.
+	Templates []*SegmentTemplate `protobuf:"bytes,1,rep,name=templates,proto3" json:"templates,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSegmentTemplatesResponse) Reset() {
+	*x = ListSegmentTemplatesResponse{}
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSegmentTemplatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSegmentTemplatesResponse) ProtoMessage() {}
+
+func (x *ListSegmentTemplatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSegmentTemplatesResponse.ProtoReflect.Descriptor instead.
+func (*ListSegmentTemplatesResponse) Descriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListSegmentTemplatesResponse) GetTemplates() []*SegmentTemplate {
+	if x != nil {
+		return x.Templates
+	}
+	return nil
+}
+
+func (x *ListSegmentTemplatesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Trigger posts a webhook when profiles enter or exit a segment. The POST
+// carries a JSON body (delivery, trigger, segment, profile, kind,
+// change_time, attempt), a Barista-Delivery header with the delivery id
+// (the same on every retry) and a Barista-Signature header
+// "t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed by the
+// secret>". A response other than 2xx is retried with exponential backoff.
+type Trigger struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, "triggers/{trigger}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Segment, "segments/{segment}".
+	Segment string `protobuf:"bytes,2,opt,name=segment,proto3" json:"segment,omitempty"`
+	// The kind of change that fires it: entered or exited.
+	On MembershipChange_Kind `protobuf:"varint,3,opt,name=on,proto3,enum=barista.segment.v1.MembershipChange_Kind" json:"on,omitempty"`
+	// How long after the change to re-check and send; none to send at once.
+	// After the delay the POST is sent only if the profile is still a member
+	// (entered) or still not a member (exited).
+	Delay *durationpb.Duration `protobuf:"bytes,4,opt,name=delay,proto3" json:"delay,omitempty"`
+	// Destination, an http or https URL.
+	Url string `protobuf:"bytes,5,opt,name=url,proto3" json:"url,omitempty"`
+	// Key of the HMAC-SHA256 signature. Input only: never returned.
+	Secret string `protobuf:"bytes,6,opt,name=secret,proto3" json:"secret,omitempty"`
+	// When the trigger was created. Output only.
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Trigger) Reset() {
+	*x = Trigger{}
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Trigger) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Trigger) ProtoMessage() {}
+
+func (x *Trigger) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Trigger.ProtoReflect.Descriptor instead.
+func (*Trigger) Descriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *Trigger) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Trigger) GetSegment() string {
+	if x != nil {
+		return x.Segment
+	}
+	return ""
+}
+
+func (x *Trigger) GetOn() MembershipChange_Kind {
+	if x != nil {
+		return x.On
+	}
+	return MembershipChange_KIND_UNSPECIFIED
+}
+
+func (x *Trigger) GetDelay() *durationpb.Duration {
+	if x != nil {
+		return x.Delay
+	}
+	return nil
+}
+
+func (x *Trigger) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *Trigger) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *Trigger) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+// CreateTriggerRequest creates a trigger.
+type CreateTriggerRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id of the trigger, the last part of its name: same form as a segment
+	// id.
+	TriggerId string `protobuf:"bytes,1,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
+	// The trigger; its name is ignored.
+	Trigger       *Trigger `protobuf:"bytes,2,opt,name=trigger,proto3" json:"trigger,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateTriggerRequest) Reset() {
+	*x = CreateTriggerRequest{}
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateTriggerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateTriggerRequest) ProtoMessage() {}
+
+func (x *CreateTriggerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateTriggerRequest.ProtoReflect.Descriptor instead.
+func (*CreateTriggerRequest) Descriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *CreateTriggerRequest) GetTriggerId() string {
+	if x != nil {
+		return x.TriggerId
+	}
+	return ""
+}
+
+func (x *CreateTriggerRequest) GetTrigger() *Trigger {
+	if x != nil {
+		return x.Trigger
+	}
+	return nil
+}
+
+// CreateTriggerResponse carries the created trigger.
+type CreateTriggerResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The trigger.
+	Trigger       *Trigger `protobuf:"bytes,1,opt,name=trigger,proto3" json:"trigger,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateTriggerResponse) Reset() {
+	*x = CreateTriggerResponse{}
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateTriggerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateTriggerResponse) ProtoMessage() {}
+
+func (x *CreateTriggerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateTriggerResponse.ProtoReflect.Descriptor instead.
+func (*CreateTriggerResponse) Descriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *CreateTriggerResponse) GetTrigger() *Trigger {
+	if x != nil {
+		return x.Trigger
+	}
+	return nil
+}
+
+// GetTriggerRequest names a trigger.
+type GetTriggerRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, "triggers/{trigger}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTriggerRequest) Reset() {
+	*x = GetTriggerRequest{}
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTriggerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTriggerRequest) ProtoMessage() {}
+
+func (x *GetTriggerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTriggerRequest.ProtoReflect.Descriptor instead.
+func (*GetTriggerRequest) Descriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GetTriggerRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// GetTriggerResponse carries the trigger.
+type GetTriggerResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The trigger.
+	Trigger       *Trigger `protobuf:"bytes,1,opt,name=trigger,proto3" json:"trigger,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTriggerResponse) Reset() {
+	*x = GetTriggerResponse{}
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTriggerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTriggerResponse) ProtoMessage() {}
+
+func (x *GetTriggerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTriggerResponse.ProtoReflect.Descriptor instead.
+func (*GetTriggerResponse) Descriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *GetTriggerResponse) GetTrigger() *Trigger {
+	if x != nil {
+		return x.Trigger
+	}
+	return nil
+}
+
+// ListTriggersRequest pages through triggers.
+type ListTriggersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Maximum number of triggers to return; default 50, at most 1000.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token from a previous response.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTriggersRequest) Reset() {
+	*x = ListTriggersRequest{}
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTriggersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTriggersRequest) ProtoMessage() {}
+
+func (x *ListTriggersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTriggersRequest.ProtoReflect.Descriptor instead.
+func (*ListTriggersRequest) Descriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ListTriggersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTriggersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListTriggersResponse is one page of triggers.
+type ListTriggersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Triggers by id.
+	Triggers []*Trigger `protobuf:"bytes,1,rep,name=triggers,proto3" json:"triggers,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTriggersResponse) Reset() {
+	*x = ListTriggersResponse{}
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTriggersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTriggersResponse) ProtoMessage() {}
+
+func (x *ListTriggersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTriggersResponse.ProtoReflect.Descriptor instead.
+func (*ListTriggersResponse) Descriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListTriggersResponse) GetTriggers() []*Trigger {
+	if x != nil {
+		return x.Triggers
+	}
+	return nil
+}
+
+func (x *ListTriggersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Delivery is one webhook owed for one membership change.
+type Delivery struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, "triggers/{trigger}/deliveries/{delivery}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Cursor of the membership change, as in WatchMembershipChanges.
+	ChangeCursor string `protobuf:"bytes,2,opt,name=change_cursor,json=changeCursor,proto3" json:"change_cursor,omitempty"`
+	// Segment, "segments/{segment}".
+	Segment string `protobuf:"bytes,3,opt,name=segment,proto3" json:"segment,omitempty"`
+	// Profile, "profiles/{profile}".
+	Profile string `protobuf:"bytes,4,opt,name=profile,proto3" json:"profile,omitempty"`
+	// Entered or exited.
+	Kind MembershipChange_Kind `protobuf:"varint,5,opt,name=kind,proto3,enum=barista.segment.v1.MembershipChange_Kind" json:"kind,omitempty"`
+	// When the change happened.
+	ChangeTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=change_time,json=changeTime,proto3" json:"change_time,omitempty"`
+	// When the next attempt is due (pending), or was last due.
+	DueTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=due_time,json=dueTime,proto3" json:"due_time,omitempty"`
+	// Where it stands.
+	State Delivery_State `protobuf:"varint,8,opt,name=state,proto3,enum=barista.segment.v1.Delivery_State" json:"state,omitempty"`
+	// Attempts made.
+	Attempts int32 `protobuf:"varint,9,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// HTTP status of the last attempt; 0 when it got no response.
+	LastStatus int32 `protobuf:"varint,10,opt,name=last_status,json=lastStatus,proto3" json:"last_status,omitempty"`
+	// Why the last attempt failed, or why it was skipped.
+	LastError string `protobuf:"bytes,11,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// When it was sent, skipped or given up.
+	DoneTime      *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=done_time,json=doneTime,proto3" json:"done_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Delivery) Reset() {
+	*x = Delivery{}
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Delivery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Delivery) ProtoMessage() {}
+
+func (x *Delivery) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
+func (*Delivery) Descriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *Delivery) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Delivery) GetChangeCursor() string {
+	if x != nil {
+		return x.ChangeCursor
+	}
+	return ""
+}
+
+func (x *Delivery) GetSegment() string {
+	if x != nil {
+		return x.Segment
+	}
+	return ""
+}
+
+func (x *Delivery) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *Delivery) GetKind() MembershipChange_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return MembershipChange_KIND_UNSPECIFIED
+}
+
+func (x *Delivery) GetChangeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ChangeTime
+	}
+	return nil
+}
+
+func (x *Delivery) GetDueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DueTime
+	}
+	return nil
+}
+
+func (x *Delivery) GetState() Delivery_State {
+	if x != nil {
+		return x.State
+	}
+	return Delivery_STATE_UNSPECIFIED
+}
+
+func (x *Delivery) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *Delivery) GetLastStatus() int32 {
+	if x != nil {
+		return x.LastStatus
+	}
+	return 0
+}
+
+func (x *Delivery) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *Delivery) GetDoneTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DoneTime
+	}
+	return nil
+}
+
+// ListTriggerDeliveriesRequest pages through a trigger's deliveries.
+type ListTriggerDeliveriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Trigger, "triggers/{trigger}".
+	Trigger string `protobuf:"bytes,1,opt,name=trigger,proto3" json:"trigger,omitempty"`
+	// Maximum number of deliveries to return; default 50, at most 1000.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token from a previous response.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTriggerDeliveriesRequest) Reset() {
+	*x = ListTriggerDeliveriesRequest{}
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTriggerDeliveriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTriggerDeliveriesRequest) ProtoMessage() {}
+
+func (x *ListTriggerDeliveriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTriggerDeliveriesRequest.ProtoReflect.Descriptor instead.
+func (*ListTriggerDeliveriesRequest) Descriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListTriggerDeliveriesRequest) GetTrigger() string {
+	if x != nil {
+		return x.Trigger
+	}
+	return ""
+}
+
+func (x *ListTriggerDeliveriesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTriggerDeliveriesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListTriggerDeliveriesResponse is one page of deliveries.
+type ListTriggerDeliveriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Deliveries, newest first.
+	Deliveries []*Delivery `protobuf:"bytes,1,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTriggerDeliveriesResponse) Reset() {
+	*x = ListTriggerDeliveriesResponse{}
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTriggerDeliveriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTriggerDeliveriesResponse) ProtoMessage() {}
+
+func (x *ListTriggerDeliveriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTriggerDeliveriesResponse.ProtoReflect.Descriptor instead.
+func (*ListTriggerDeliveriesResponse) Descriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ListTriggerDeliveriesResponse) GetDeliveries() []*Delivery {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+func (x *ListTriggerDeliveriesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_barista_segment_v1_segment_proto protoreflect.FileDescriptor
 
 const file_barista_segment_v1_segment_proto_rawDesc = "" +
 	"\n" +
-	" barista/segment/v1/segment.proto\x12\x12barista.segment.v1\x1a barista/type/v1/identifier.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe8\x02\n" +
+	" barista/segment/v1/segment.proto\x12\x12barista.segment.v1\x1a barista/type/v1/identifier.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xad\x03\n" +
 	"\aSegment\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12 \n" +
@@ -1424,7 +2360,10 @@ const file_barista_segment_v1_segment_proto_rawDesc = "" +
 	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12'\n" +
 	"\x0frevision_author\x18\b \x01(\tR\x0erevisionAuthor\x12'\n" +
-	"\x0frevision_reason\x18\t \x01(\tR\x0erevisionReason\"\x9c\x01\n" +
+	"\x0frevision_reason\x18\t \x01(\tR\x0erevisionReason\x12'\n" +
+	"\x0fexclusive_group\x18\n" +
+	" \x01(\tR\x0eexclusiveGroup\x12\x1a\n" +
+	"\bpriority\x18\v \x01(\x05R\bpriority\"\x9c\x01\n" +
 	"\x14CreateSegmentRequest\x12\x1d\n" +
 	"\n" +
 	"segment_id\x18\x01 \x01(\tR\tsegmentId\x125\n" +
@@ -1514,7 +2453,78 @@ const file_barista_segment_v1_segment_proto_rawDesc = "" +
 	"\x04size\x18\x01 \x01(\x03R\x04size\x12%\n" +
 	"\x0etotal_profiles\x18\x02 \x01(\x03R\rtotalProfiles\x12\x14\n" +
 	"\x05share\x18\x03 \x01(\x01R\x05share\x12'\n" +
-	"\x0fsample_profiles\x18\x04 \x03(\tR\x0esampleProfiles2\xfa\a\n" +
+	"\x0fsample_profiles\x18\x04 \x03(\tR\x0esampleProfiles\"x\n" +
+	"\x0fSegmentTemplate\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
+	"\asegment\x18\x02 \x01(\v2\x1b.barista.segment.v1.SegmentR\asegment\x12\x1a\n" +
+	"\bcategory\x18\x03 \x01(\tR\bcategory\"Y\n" +
+	"\x1bListSegmentTemplatesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\x89\x01\n" +
+	"\x1cListSegmentTemplatesResponse\x12A\n" +
+	"\ttemplates\x18\x01 \x03(\v2#.barista.segment.v1.SegmentTemplateR\ttemplates\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8a\x02\n" +
+	"\aTrigger\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\asegment\x18\x02 \x01(\tR\asegment\x129\n" +
+	"\x02on\x18\x03 \x01(\x0e2).barista.segment.v1.MembershipChange.KindR\x02on\x12/\n" +
+	"\x05delay\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x05delay\x12\x10\n" +
+	"\x03url\x18\x05 \x01(\tR\x03url\x12\x16\n" +
+	"\x06secret\x18\x06 \x01(\tR\x06secret\x12;\n" +
+	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"l\n" +
+	"\x14CreateTriggerRequest\x12\x1d\n" +
+	"\n" +
+	"trigger_id\x18\x01 \x01(\tR\ttriggerId\x125\n" +
+	"\atrigger\x18\x02 \x01(\v2\x1b.barista.segment.v1.TriggerR\atrigger\"N\n" +
+	"\x15CreateTriggerResponse\x125\n" +
+	"\atrigger\x18\x01 \x01(\v2\x1b.barista.segment.v1.TriggerR\atrigger\"'\n" +
+	"\x11GetTriggerRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"K\n" +
+	"\x12GetTriggerResponse\x125\n" +
+	"\atrigger\x18\x01 \x01(\v2\x1b.barista.segment.v1.TriggerR\atrigger\"Q\n" +
+	"\x13ListTriggersRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"w\n" +
+	"\x14ListTriggersResponse\x127\n" +
+	"\btriggers\x18\x01 \x03(\v2\x1b.barista.segment.v1.TriggerR\btriggers\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe1\x04\n" +
+	"\bDelivery\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
+	"\rchange_cursor\x18\x02 \x01(\tR\fchangeCursor\x12\x18\n" +
+	"\asegment\x18\x03 \x01(\tR\asegment\x12\x18\n" +
+	"\aprofile\x18\x04 \x01(\tR\aprofile\x12=\n" +
+	"\x04kind\x18\x05 \x01(\x0e2).barista.segment.v1.MembershipChange.KindR\x04kind\x12;\n" +
+	"\vchange_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"changeTime\x125\n" +
+	"\bdue_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\adueTime\x128\n" +
+	"\x05state\x18\b \x01(\x0e2\".barista.segment.v1.Delivery.StateR\x05state\x12\x1a\n" +
+	"\battempts\x18\t \x01(\x05R\battempts\x12\x1f\n" +
+	"\vlast_status\x18\n" +
+	" \x01(\x05R\n" +
+	"lastStatus\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\v \x01(\tR\tlastError\x127\n" +
+	"\tdone_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\bdoneTime\"f\n" +
+	"\x05State\x12\x15\n" +
+	"\x11STATE_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rSTATE_PENDING\x10\x01\x12\x0e\n" +
+	"\n" +
+	"STATE_SENT\x10\x02\x12\x11\n" +
+	"\rSTATE_SKIPPED\x10\x03\x12\x10\n" +
+	"\fSTATE_FAILED\x10\x04\"t\n" +
+	"\x1cListTriggerDeliveriesRequest\x12\x18\n" +
+	"\atrigger\x18\x01 \x01(\tR\atrigger\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x85\x01\n" +
+	"\x1dListTriggerDeliveriesResponse\x12<\n" +
+	"\n" +
+	"deliveries\x18\x01 \x03(\v2\x1c.barista.segment.v1.DeliveryR\n" +
+	"deliveries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x99\f\n" +
 	"\x0eSegmentService\x12d\n" +
 	"\rCreateSegment\x12(.barista.segment.v1.CreateSegmentRequest\x1a).barista.segment.v1.CreateSegmentResponse\x12[\n" +
 	"\n" +
@@ -1525,7 +2535,13 @@ const file_barista_segment_v1_segment_proto_rawDesc = "" +
 	"\x16WatchMembershipChanges\x121.barista.segment.v1.WatchMembershipChangesRequest\x1a2.barista.segment.v1.WatchMembershipChangesResponse0\x01\x12d\n" +
 	"\rUpdateSegment\x12(.barista.segment.v1.UpdateSegmentRequest\x1a).barista.segment.v1.UpdateSegmentResponse\x12y\n" +
 	"\x14ListSegmentRevisions\x12/.barista.segment.v1.ListSegmentRevisionsRequest\x1a0.barista.segment.v1.ListSegmentRevisionsResponse\x12g\n" +
-	"\x0ePreviewSegment\x12).barista.segment.v1.PreviewSegmentRequest\x1a*.barista.segment.v1.PreviewSegmentResponseB\xd5\x01\n" +
+	"\x0ePreviewSegment\x12).barista.segment.v1.PreviewSegmentRequest\x1a*.barista.segment.v1.PreviewSegmentResponse\x12y\n" +
+	"\x14ListSegmentTemplates\x12/.barista.segment.v1.ListSegmentTemplatesRequest\x1a0.barista.segment.v1.ListSegmentTemplatesResponse\x12d\n" +
+	"\rCreateTrigger\x12(.barista.segment.v1.CreateTriggerRequest\x1a).barista.segment.v1.CreateTriggerResponse\x12[\n" +
+	"\n" +
+	"GetTrigger\x12%.barista.segment.v1.GetTriggerRequest\x1a&.barista.segment.v1.GetTriggerResponse\x12a\n" +
+	"\fListTriggers\x12'.barista.segment.v1.ListTriggersRequest\x1a(.barista.segment.v1.ListTriggersResponse\x12|\n" +
+	"\x15ListTriggerDeliveries\x120.barista.segment.v1.ListTriggerDeliveriesRequest\x1a1.barista.segment.v1.ListTriggerDeliveriesResponseB\xd5\x01\n" +
 	"\x16com.barista.segment.v1B\fSegmentProtoP\x01ZCgithub.com/barista-cdp/barista/pkg/gen/barista/segment/v1;segmentv1\xa2\x02\x03BSX\xaa\x02\x12Barista.Segment.V1\xca\x02\x12Barista\\Segment\\V1\xe2\x02\x1eBarista\\Segment\\V1\\GPBMetadata\xea\x02\x14Barista::Segment::V1b\x06proto3"
 
 var (
@@ -1540,78 +2556,118 @@ func file_barista_segment_v1_segment_proto_rawDescGZIP() []byte {
 	return file_barista_segment_v1_segment_proto_rawDescData
 }
 
-var file_barista_segment_v1_segment_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_barista_segment_v1_segment_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_barista_segment_v1_segment_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_barista_segment_v1_segment_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_barista_segment_v1_segment_proto_goTypes = []any{
 	(MembershipChange_Kind)(0),             // 0: barista.segment.v1.MembershipChange.Kind
-	(*Segment)(nil),                        // 1: barista.segment.v1.Segment
-	(*CreateSegmentRequest)(nil),           // 2: barista.segment.v1.CreateSegmentRequest
-	(*GetSegmentRequest)(nil),              // 3: barista.segment.v1.GetSegmentRequest
-	(*ListSegmentsRequest)(nil),            // 4: barista.segment.v1.ListSegmentsRequest
-	(*ListSegmentsResponse)(nil),           // 5: barista.segment.v1.ListSegmentsResponse
-	(*Membership)(nil),                     // 6: barista.segment.v1.Membership
-	(*ListSegmentMembersRequest)(nil),      // 7: barista.segment.v1.ListSegmentMembersRequest
-	(*ListSegmentMembersResponse)(nil),     // 8: barista.segment.v1.ListSegmentMembersResponse
-	(*ListProfileMembershipsRequest)(nil),  // 9: barista.segment.v1.ListProfileMembershipsRequest
-	(*ListProfileMembershipsResponse)(nil), // 10: barista.segment.v1.ListProfileMembershipsResponse
-	(*MembershipChange)(nil),               // 11: barista.segment.v1.MembershipChange
-	(*WatchMembershipChangesRequest)(nil),  // 12: barista.segment.v1.WatchMembershipChangesRequest
-	(*WatchMembershipChangesResponse)(nil), // 13: barista.segment.v1.WatchMembershipChangesResponse
-	(*CreateSegmentResponse)(nil),          // 14: barista.segment.v1.CreateSegmentResponse
-	(*GetSegmentResponse)(nil),             // 15: barista.segment.v1.GetSegmentResponse
-	(*UpdateSegmentRequest)(nil),           // 16: barista.segment.v1.UpdateSegmentRequest
-	(*UpdateSegmentResponse)(nil),          // 17: barista.segment.v1.UpdateSegmentResponse
-	(*ListSegmentRevisionsRequest)(nil),    // 18: barista.segment.v1.ListSegmentRevisionsRequest
-	(*ListSegmentRevisionsResponse)(nil),   // 19: barista.segment.v1.ListSegmentRevisionsResponse
-	(*PreviewSegmentRequest)(nil),          // 20: barista.segment.v1.PreviewSegmentRequest
-	(*PreviewSegmentResponse)(nil),         // 21: barista.segment.v1.PreviewSegmentResponse
-	nil,                                    // 22: barista.segment.v1.MembershipChange.TraceContextEntry
-	(*timestamppb.Timestamp)(nil),          // 23: google.protobuf.Timestamp
-	(*v1.Identifier)(nil),                  // 24: barista.type.v1.Identifier
-	(*fieldmaskpb.FieldMask)(nil),          // 25: google.protobuf.FieldMask
+	(Delivery_State)(0),                    // 1: barista.segment.v1.Delivery.State
+	(*Segment)(nil),                        // 2: barista.segment.v1.Segment
+	(*CreateSegmentRequest)(nil),           // 3: barista.segment.v1.CreateSegmentRequest
+	(*GetSegmentRequest)(nil),              // 4: barista.segment.v1.GetSegmentRequest
+	(*ListSegmentsRequest)(nil),            // 5: barista.segment.v1.ListSegmentsRequest
+	(*ListSegmentsResponse)(nil),           // 6: barista.segment.v1.ListSegmentsResponse
+	(*Membership)(nil),                     // 7: barista.segment.v1.Membership
+	(*ListSegmentMembersRequest)(nil),      // 8: barista.segment.v1.ListSegmentMembersRequest
+	(*ListSegmentMembersResponse)(nil),     // 9: barista.segment.v1.ListSegmentMembersResponse
+	(*ListProfileMembershipsRequest)(nil),  // 10: barista.segment.v1.ListProfileMembershipsRequest
+	(*ListProfileMembershipsResponse)(nil), // 11: barista.segment.v1.ListProfileMembershipsResponse
+	(*MembershipChange)(nil),               // 12: barista.segment.v1.MembershipChange
+	(*WatchMembershipChangesRequest)(nil),  // 13: barista.segment.v1.WatchMembershipChangesRequest
+	(*WatchMembershipChangesResponse)(nil), // 14: barista.segment.v1.WatchMembershipChangesResponse
+	(*CreateSegmentResponse)(nil),          // 15: barista.segment.v1.CreateSegmentResponse
+	(*GetSegmentResponse)(nil),             // 16: barista.segment.v1.GetSegmentResponse
+	(*UpdateSegmentRequest)(nil),           // 17: barista.segment.v1.UpdateSegmentRequest
+	(*UpdateSegmentResponse)(nil),          // 18: barista.segment.v1.UpdateSegmentResponse
+	(*ListSegmentRevisionsRequest)(nil),    // 19: barista.segment.v1.ListSegmentRevisionsRequest
+	(*ListSegmentRevisionsResponse)(nil),   // 20: barista.segment.v1.ListSegmentRevisionsResponse
+	(*PreviewSegmentRequest)(nil),          // 21: barista.segment.v1.PreviewSegmentRequest
+	(*PreviewSegmentResponse)(nil),         // 22: barista.segment.v1.PreviewSegmentResponse
+	(*SegmentTemplate)(nil),                // 23: barista.segment.v1.SegmentTemplate
+	(*ListSegmentTemplatesRequest)(nil),    // 24: barista.segment.v1.ListSegmentTemplatesRequest
+	(*ListSegmentTemplatesResponse)(nil),   // 25: barista.segment.v1.ListSegmentTemplatesResponse
+	(*Trigger)(nil),                        // 26: barista.segment.v1.Trigger
+	(*CreateTriggerRequest)(nil),           // 27: barista.segment.v1.CreateTriggerRequest
+	(*CreateTriggerResponse)(nil),          // 28: barista.segment.v1.CreateTriggerResponse
+	(*GetTriggerRequest)(nil),              // 29: barista.segment.v1.GetTriggerRequest
+	(*GetTriggerResponse)(nil),             // 30: barista.segment.v1.GetTriggerResponse
+	(*ListTriggersRequest)(nil),            // 31: barista.segment.v1.ListTriggersRequest
+	(*ListTriggersResponse)(nil),           // 32: barista.segment.v1.ListTriggersResponse
+	(*Delivery)(nil),                       // 33: barista.segment.v1.Delivery
+	(*ListTriggerDeliveriesRequest)(nil),   // 34: barista.segment.v1.ListTriggerDeliveriesRequest
+	(*ListTriggerDeliveriesResponse)(nil),  // 35: barista.segment.v1.ListTriggerDeliveriesResponse
+	nil,                                    // 36: barista.segment.v1.MembershipChange.TraceContextEntry
+	(*timestamppb.Timestamp)(nil),          // 37: google.protobuf.Timestamp
+	(*v1.Identifier)(nil),                  // 38: barista.type.v1.Identifier
+	(*fieldmaskpb.FieldMask)(nil),          // 39: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),            // 40: google.protobuf.Duration
 }
 var file_barista_segment_v1_segment_proto_depIdxs = []int32{
-	23, // 0: barista.segment.v1.Segment.create_time:type_name -> google.protobuf.Timestamp
-	23, // 1: barista.segment.v1.Segment.update_time:type_name -> google.protobuf.Timestamp
-	1,  // 2: barista.segment.v1.CreateSegmentRequest.segment:type_name -> barista.segment.v1.Segment
-	1,  // 3: barista.segment.v1.ListSegmentsResponse.segments:type_name -> barista.segment.v1.Segment
-	23, // 4: barista.segment.v1.Membership.enter_time:type_name -> google.protobuf.Timestamp
-	6,  // 5: barista.segment.v1.ListSegmentMembersResponse.memberships:type_name -> barista.segment.v1.Membership
-	24, // 6: barista.segment.v1.ListProfileMembershipsRequest.identifier:type_name -> barista.type.v1.Identifier
-	6,  // 7: barista.segment.v1.ListProfileMembershipsResponse.memberships:type_name -> barista.segment.v1.Membership
+	37, // 0: barista.segment.v1.Segment.create_time:type_name -> google.protobuf.Timestamp
+	37, // 1: barista.segment.v1.Segment.update_time:type_name -> google.protobuf.Timestamp
+	2,  // 2: barista.segment.v1.CreateSegmentRequest.segment:type_name -> barista.segment.v1.Segment
+	2,  // 3: barista.segment.v1.ListSegmentsResponse.segments:type_name -> barista.segment.v1.Segment
+	37, // 4: barista.segment.v1.Membership.enter_time:type_name -> google.protobuf.Timestamp
+	7,  // 5: barista.segment.v1.ListSegmentMembersResponse.memberships:type_name -> barista.segment.v1.Membership
+	38, // 6: barista.segment.v1.ListProfileMembershipsRequest.identifier:type_name -> barista.type.v1.Identifier
+	7,  // 7: barista.segment.v1.ListProfileMembershipsResponse.memberships:type_name -> barista.segment.v1.Membership
 	0,  // 8: barista.segment.v1.MembershipChange.kind:type_name -> barista.segment.v1.MembershipChange.Kind
-	23, // 9: barista.segment.v1.MembershipChange.change_time:type_name -> google.protobuf.Timestamp
-	22, // 10: barista.segment.v1.MembershipChange.trace_context:type_name -> barista.segment.v1.MembershipChange.TraceContextEntry
-	11, // 11: barista.segment.v1.WatchMembershipChangesResponse.changes:type_name -> barista.segment.v1.MembershipChange
-	1,  // 12: barista.segment.v1.CreateSegmentResponse.segment:type_name -> barista.segment.v1.Segment
-	1,  // 13: barista.segment.v1.GetSegmentResponse.segment:type_name -> barista.segment.v1.Segment
-	1,  // 14: barista.segment.v1.UpdateSegmentRequest.segment:type_name -> barista.segment.v1.Segment
-	25, // 15: barista.segment.v1.UpdateSegmentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1,  // 16: barista.segment.v1.UpdateSegmentResponse.segment:type_name -> barista.segment.v1.Segment
-	1,  // 17: barista.segment.v1.ListSegmentRevisionsResponse.revisions:type_name -> barista.segment.v1.Segment
-	2,  // 18: barista.segment.v1.SegmentService.CreateSegment:input_type -> barista.segment.v1.CreateSegmentRequest
-	3,  // 19: barista.segment.v1.SegmentService.GetSegment:input_type -> barista.segment.v1.GetSegmentRequest
-	4,  // 20: barista.segment.v1.SegmentService.ListSegments:input_type -> barista.segment.v1.ListSegmentsRequest
-	7,  // 21: barista.segment.v1.SegmentService.ListSegmentMembers:input_type -> barista.segment.v1.ListSegmentMembersRequest
-	9,  // 22: barista.segment.v1.SegmentService.ListProfileMemberships:input_type -> barista.segment.v1.ListProfileMembershipsRequest
-	12, // 23: barista.segment.v1.SegmentService.WatchMembershipChanges:input_type -> barista.segment.v1.WatchMembershipChangesRequest
-	16, // 24: barista.segment.v1.SegmentService.UpdateSegment:input_type -> barista.segment.v1.UpdateSegmentRequest
-	18, // 25: barista.segment.v1.SegmentService.ListSegmentRevisions:input_type -> barista.segment.v1.ListSegmentRevisionsRequest
-	20, // 26: barista.segment.v1.SegmentService.PreviewSegment:input_type -> barista.segment.v1.PreviewSegmentRequest
-	14, // 27: barista.segment.v1.SegmentService.CreateSegment:output_type -> barista.segment.v1.CreateSegmentResponse
-	15, // 28: barista.segment.v1.SegmentService.GetSegment:output_type -> barista.segment.v1.GetSegmentResponse
-	5,  // 29: barista.segment.v1.SegmentService.ListSegments:output_type -> barista.segment.v1.ListSegmentsResponse
-	8,  // 30: barista.segment.v1.SegmentService.ListSegmentMembers:output_type -> barista.segment.v1.ListSegmentMembersResponse
-	10, // 31: barista.segment.v1.SegmentService.ListProfileMemberships:output_type -> barista.segment.v1.ListProfileMembershipsResponse
-	13, // 32: barista.segment.v1.SegmentService.WatchMembershipChanges:output_type -> barista.segment.v1.WatchMembershipChangesResponse
-	17, // 33: barista.segment.v1.SegmentService.UpdateSegment:output_type -> barista.segment.v1.UpdateSegmentResponse
-	19, // 34: barista.segment.v1.SegmentService.ListSegmentRevisions:output_type -> barista.segment.v1.ListSegmentRevisionsResponse
-	21, // 35: barista.segment.v1.SegmentService.PreviewSegment:output_type -> barista.segment.v1.PreviewSegmentResponse
-	27, // [27:36] is the sub-list for method output_type
-	18, // [18:27] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	37, // 9: barista.segment.v1.MembershipChange.change_time:type_name -> google.protobuf.Timestamp
+	36, // 10: barista.segment.v1.MembershipChange.trace_context:type_name -> barista.segment.v1.MembershipChange.TraceContextEntry
+	12, // 11: barista.segment.v1.WatchMembershipChangesResponse.changes:type_name -> barista.segment.v1.MembershipChange
+	2,  // 12: barista.segment.v1.CreateSegmentResponse.segment:type_name -> barista.segment.v1.Segment
+	2,  // 13: barista.segment.v1.GetSegmentResponse.segment:type_name -> barista.segment.v1.Segment
+	2,  // 14: barista.segment.v1.UpdateSegmentRequest.segment:type_name -> barista.segment.v1.Segment
+	39, // 15: barista.segment.v1.UpdateSegmentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	2,  // 16: barista.segment.v1.UpdateSegmentResponse.segment:type_name -> barista.segment.v1.Segment
+	2,  // 17: barista.segment.v1.ListSegmentRevisionsResponse.revisions:type_name -> barista.segment.v1.Segment
+	2,  // 18: barista.segment.v1.SegmentTemplate.segment:type_name -> barista.segment.v1.Segment
+	23, // 19: barista.segment.v1.ListSegmentTemplatesResponse.templates:type_name -> barista.segment.v1.SegmentTemplate
+	0,  // 20: barista.segment.v1.Trigger.on:type_name -> barista.segment.v1.MembershipChange.Kind
+	40, // 21: barista.segment.v1.Trigger.delay:type_name -> google.protobuf.Duration
+	37, // 22: barista.segment.v1.Trigger.create_time:type_name -> google.protobuf.Timestamp
+	26, // 23: barista.segment.v1.CreateTriggerRequest.trigger:type_name -> barista.segment.v1.Trigger
+	26, // 24: barista.segment.v1.CreateTriggerResponse.trigger:type_name -> barista.segment.v1.Trigger
+	26, // 25: barista.segment.v1.GetTriggerResponse.trigger:type_name -> barista.segment.v1.Trigger
+	26, // 26: barista.segment.v1.ListTriggersResponse.triggers:type_name -> barista.segment.v1.Trigger
+	0,  // 27: barista.segment.v1.Delivery.kind:type_name -> barista.segment.v1.MembershipChange.Kind
+	37, // 28: barista.segment.v1.Delivery.change_time:type_name -> google.protobuf.Timestamp
+	37, // 29: barista.segment.v1.Delivery.due_time:type_name -> google.protobuf.Timestamp
+	1,  // 30: barista.segment.v1.Delivery.state:type_name -> barista.segment.v1.Delivery.State
+	37, // 31: barista.segment.v1.Delivery.done_time:type_name -> google.protobuf.Timestamp
+	33, // 32: barista.segment.v1.ListTriggerDeliveriesResponse.deliveries:type_name -> barista.segment.v1.Delivery
+	3,  // 33: barista.segment.v1.SegmentService.CreateSegment:input_type -> barista.segment.v1.CreateSegmentRequest
+	4,  // 34: barista.segment.v1.SegmentService.GetSegment:input_type -> barista.segment.v1.GetSegmentRequest
+	5,  // 35: barista.segment.v1.SegmentService.ListSegments:input_type -> barista.segment.v1.ListSegmentsRequest
+	8,  // 36: barista.segment.v1.SegmentService.ListSegmentMembers:input_type -> barista.segment.v1.ListSegmentMembersRequest
+	10, // 37: barista.segment.v1.SegmentService.ListProfileMemberships:input_type -> barista.segment.v1.ListProfileMembershipsRequest
+	13, // 38: barista.segment.v1.SegmentService.WatchMembershipChanges:input_type -> barista.segment.v1.WatchMembershipChangesRequest
+	17, // 39: barista.segment.v1.SegmentService.UpdateSegment:input_type -> barista.segment.v1.UpdateSegmentRequest
+	19, // 40: barista.segment.v1.SegmentService.ListSegmentRevisions:input_type -> barista.segment.v1.ListSegmentRevisionsRequest
+	21, // 41: barista.segment.v1.SegmentService.PreviewSegment:input_type -> barista.segment.v1.PreviewSegmentRequest
+	24, // 42: barista.segment.v1.SegmentService.ListSegmentTemplates:input_type -> barista.segment.v1.ListSegmentTemplatesRequest
+	27, // 43: barista.segment.v1.SegmentService.CreateTrigger:input_type -> barista.segment.v1.CreateTriggerRequest
+	29, // 44: barista.segment.v1.SegmentService.GetTrigger:input_type -> barista.segment.v1.GetTriggerRequest
+	31, // 45: barista.segment.v1.SegmentService.ListTriggers:input_type -> barista.segment.v1.ListTriggersRequest
+	34, // 46: barista.segment.v1.SegmentService.ListTriggerDeliveries:input_type -> barista.segment.v1.ListTriggerDeliveriesRequest
+	15, // 47: barista.segment.v1.SegmentService.CreateSegment:output_type -> barista.segment.v1.CreateSegmentResponse
+	16, // 48: barista.segment.v1.SegmentService.GetSegment:output_type -> barista.segment.v1.GetSegmentResponse
+	6,  // 49: barista.segment.v1.SegmentService.ListSegments:output_type -> barista.segment.v1.ListSegmentsResponse
+	9,  // 50: barista.segment.v1.SegmentService.ListSegmentMembers:output_type -> barista.segment.v1.ListSegmentMembersResponse
+	11, // 51: barista.segment.v1.SegmentService.ListProfileMemberships:output_type -> barista.segment.v1.ListProfileMembershipsResponse
+	14, // 52: barista.segment.v1.SegmentService.WatchMembershipChanges:output_type -> barista.segment.v1.WatchMembershipChangesResponse
+	18, // 53: barista.segment.v1.SegmentService.UpdateSegment:output_type -> barista.segment.v1.UpdateSegmentResponse
+	20, // 54: barista.segment.v1.SegmentService.ListSegmentRevisions:output_type -> barista.segment.v1.ListSegmentRevisionsResponse
+	22, // 55: barista.segment.v1.SegmentService.PreviewSegment:output_type -> barista.segment.v1.PreviewSegmentResponse
+	25, // 56: barista.segment.v1.SegmentService.ListSegmentTemplates:output_type -> barista.segment.v1.ListSegmentTemplatesResponse
+	28, // 57: barista.segment.v1.SegmentService.CreateTrigger:output_type -> barista.segment.v1.CreateTriggerResponse
+	30, // 58: barista.segment.v1.SegmentService.GetTrigger:output_type -> barista.segment.v1.GetTriggerResponse
+	32, // 59: barista.segment.v1.SegmentService.ListTriggers:output_type -> barista.segment.v1.ListTriggersResponse
+	35, // 60: barista.segment.v1.SegmentService.ListTriggerDeliveries:output_type -> barista.segment.v1.ListTriggerDeliveriesResponse
+	47, // [47:61] is the sub-list for method output_type
+	33, // [33:47] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_barista_segment_v1_segment_proto_init() }
@@ -1624,8 +2680,8 @@ func file_barista_segment_v1_segment_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_barista_segment_v1_segment_proto_rawDesc), len(file_barista_segment_v1_segment_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   22,
+			NumEnums:      2,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

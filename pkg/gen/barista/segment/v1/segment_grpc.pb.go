@@ -28,6 +28,11 @@ const (
 	SegmentService_UpdateSegment_FullMethodName          = "/barista.segment.v1.SegmentService/UpdateSegment"
 	SegmentService_ListSegmentRevisions_FullMethodName   = "/barista.segment.v1.SegmentService/ListSegmentRevisions"
 	SegmentService_PreviewSegment_FullMethodName         = "/barista.segment.v1.SegmentService/PreviewSegment"
+	SegmentService_ListSegmentTemplates_FullMethodName   = "/barista.segment.v1.SegmentService/ListSegmentTemplates"
+	SegmentService_CreateTrigger_FullMethodName          = "/barista.segment.v1.SegmentService/CreateTrigger"
+	SegmentService_GetTrigger_FullMethodName             = "/barista.segment.v1.SegmentService/GetTrigger"
+	SegmentService_ListTriggers_FullMethodName           = "/barista.segment.v1.SegmentService/ListTriggers"
+	SegmentService_ListTriggerDeliveries_FullMethodName  = "/barista.segment.v1.SegmentService/ListTriggerDeliveries"
 )
 
 // SegmentServiceClient is the client API for SegmentService service.
@@ -63,6 +68,19 @@ type SegmentServiceClient interface {
 	// anything: the size it would have, its share of all profiles, and a
 	// sample of its members.
 	PreviewSegment(ctx context.Context, in *PreviewSegmentRequest, opts ...grpc.CallOption) (*PreviewSegmentResponse, error)
+	// Lists the built-in segment templates: a precise definition for each
+	// segment a store commonly needs, ready to create.
+	ListSegmentTemplates(ctx context.Context, in *ListSegmentTemplatesRequest, opts ...grpc.CallOption) (*ListSegmentTemplatesResponse, error)
+	// Creates a webhook trigger: a signed POST when profiles enter or exit a
+	// segment, optionally after a delay and only if the change still holds
+	// then. It fires for the changes recorded after it is created.
+	CreateTrigger(ctx context.Context, in *CreateTriggerRequest, opts ...grpc.CallOption) (*CreateTriggerResponse, error)
+	// Gets a trigger.
+	GetTrigger(ctx context.Context, in *GetTriggerRequest, opts ...grpc.CallOption) (*GetTriggerResponse, error)
+	// Lists triggers by id.
+	ListTriggers(ctx context.Context, in *ListTriggersRequest, opts ...grpc.CallOption) (*ListTriggersResponse, error)
+	// Lists the deliveries of a trigger, newest first: the delivery log.
+	ListTriggerDeliveries(ctx context.Context, in *ListTriggerDeliveriesRequest, opts ...grpc.CallOption) (*ListTriggerDeliveriesResponse, error)
 }
 
 type segmentServiceClient struct {
@@ -172,6 +190,56 @@ func (c *segmentServiceClient) PreviewSegment(ctx context.Context, in *PreviewSe
 	return out, nil
 }
 
+func (c *segmentServiceClient) ListSegmentTemplates(ctx context.Context, in *ListSegmentTemplatesRequest, opts ...grpc.CallOption) (*ListSegmentTemplatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSegmentTemplatesResponse)
+	err := c.cc.Invoke(ctx, SegmentService_ListSegmentTemplates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *segmentServiceClient) CreateTrigger(ctx context.Context, in *CreateTriggerRequest, opts ...grpc.CallOption) (*CreateTriggerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateTriggerResponse)
+	err := c.cc.Invoke(ctx, SegmentService_CreateTrigger_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *segmentServiceClient) GetTrigger(ctx context.Context, in *GetTriggerRequest, opts ...grpc.CallOption) (*GetTriggerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetTriggerResponse)
+	err := c.cc.Invoke(ctx, SegmentService_GetTrigger_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *segmentServiceClient) ListTriggers(ctx context.Context, in *ListTriggersRequest, opts ...grpc.CallOption) (*ListTriggersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTriggersResponse)
+	err := c.cc.Invoke(ctx, SegmentService_ListTriggers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *segmentServiceClient) ListTriggerDeliveries(ctx context.Context, in *ListTriggerDeliveriesRequest, opts ...grpc.CallOption) (*ListTriggerDeliveriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTriggerDeliveriesResponse)
+	err := c.cc.Invoke(ctx, SegmentService_ListTriggerDeliveries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SegmentServiceServer is the server API for SegmentService service.
 // All implementations must embed UnimplementedSegmentServiceServer
 // for forward compatibility.
@@ -205,6 +273,19 @@ type SegmentServiceServer interface {
 	// anything: the size it would have, its share of all profiles, and a
 	// sample of its members.
 	PreviewSegment(context.Context, *PreviewSegmentRequest) (*PreviewSegmentResponse, error)
+	// Lists the built-in segment templates: a precise definition for each
+	// segment a store commonly needs, ready to create.
+	ListSegmentTemplates(context.Context, *ListSegmentTemplatesRequest) (*ListSegmentTemplatesResponse, error)
+	// Creates a webhook trigger: a signed POST when profiles enter or exit a
+	// segment, optionally after a delay and only if the change still holds
+	// then. It fires for the changes recorded after it is created.
+	CreateTrigger(context.Context, *CreateTriggerRequest) (*CreateTriggerResponse, error)
+	// Gets a trigger.
+	GetTrigger(context.Context, *GetTriggerRequest) (*GetTriggerResponse, error)
+	// Lists triggers by id.
+	ListTriggers(context.Context, *ListTriggersRequest) (*ListTriggersResponse, error)
+	// Lists the deliveries of a trigger, newest first: the delivery log.
+	ListTriggerDeliveries(context.Context, *ListTriggerDeliveriesRequest) (*ListTriggerDeliveriesResponse, error)
 	mustEmbedUnimplementedSegmentServiceServer()
 }
 
@@ -241,6 +322,21 @@ func (UnimplementedSegmentServiceServer) ListSegmentRevisions(context.Context, *
 }
 func (UnimplementedSegmentServiceServer) PreviewSegment(context.Context, *PreviewSegmentRequest) (*PreviewSegmentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PreviewSegment not implemented")
+}
+func (UnimplementedSegmentServiceServer) ListSegmentTemplates(context.Context, *ListSegmentTemplatesRequest) (*ListSegmentTemplatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSegmentTemplates not implemented")
+}
+func (UnimplementedSegmentServiceServer) CreateTrigger(context.Context, *CreateTriggerRequest) (*CreateTriggerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateTrigger not implemented")
+}
+func (UnimplementedSegmentServiceServer) GetTrigger(context.Context, *GetTriggerRequest) (*GetTriggerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTrigger not implemented")
+}
+func (UnimplementedSegmentServiceServer) ListTriggers(context.Context, *ListTriggersRequest) (*ListTriggersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTriggers not implemented")
+}
+func (UnimplementedSegmentServiceServer) ListTriggerDeliveries(context.Context, *ListTriggerDeliveriesRequest) (*ListTriggerDeliveriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTriggerDeliveries not implemented")
 }
 func (UnimplementedSegmentServiceServer) mustEmbedUnimplementedSegmentServiceServer() {}
 func (UnimplementedSegmentServiceServer) testEmbeddedByValue()                        {}
@@ -418,6 +514,96 @@ func _SegmentService_PreviewSegment_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SegmentService_ListSegmentTemplates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSegmentTemplatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SegmentServiceServer).ListSegmentTemplates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SegmentService_ListSegmentTemplates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SegmentServiceServer).ListSegmentTemplates(ctx, req.(*ListSegmentTemplatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SegmentService_CreateTrigger_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateTriggerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SegmentServiceServer).CreateTrigger(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SegmentService_CreateTrigger_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SegmentServiceServer).CreateTrigger(ctx, req.(*CreateTriggerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SegmentService_GetTrigger_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTriggerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SegmentServiceServer).GetTrigger(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SegmentService_GetTrigger_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SegmentServiceServer).GetTrigger(ctx, req.(*GetTriggerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SegmentService_ListTriggers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTriggersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SegmentServiceServer).ListTriggers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SegmentService_ListTriggers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SegmentServiceServer).ListTriggers(ctx, req.(*ListTriggersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SegmentService_ListTriggerDeliveries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTriggerDeliveriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SegmentServiceServer).ListTriggerDeliveries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SegmentService_ListTriggerDeliveries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SegmentServiceServer).ListTriggerDeliveries(ctx, req.(*ListTriggerDeliveriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SegmentService_ServiceDesc is the grpc.ServiceDesc for SegmentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -456,6 +642,26 @@ var SegmentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PreviewSegment",
 			Handler:    _SegmentService_PreviewSegment_Handler,
+		},
+		{
+			MethodName: "ListSegmentTemplates",
+			Handler:    _SegmentService_ListSegmentTemplates_Handler,
+		},
+		{
+			MethodName: "CreateTrigger",
+			Handler:    _SegmentService_CreateTrigger_Handler,
+		},
+		{
+			MethodName: "GetTrigger",
+			Handler:    _SegmentService_GetTrigger_Handler,
+		},
+		{
+			MethodName: "ListTriggers",
+			Handler:    _SegmentService_ListTriggers_Handler,
+		},
+		{
+			MethodName: "ListTriggerDeliveries",
+			Handler:    _SegmentService_ListTriggerDeliveries_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -4,7 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
-import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
 import type { Identifier } from "../../type/v1/identifier_pb.js";
 
 /**
@@ -81,6 +81,24 @@ export declare type Segment = Message<"barista.segment.v1.Segment"> & {
    * @generated from field: string revision_reason = 9;
    */
   revisionReason: string;
+
+  /**
+   * Exclusive group of the segment, empty for none: of the segments of a
+   * group, a profile is a member of only the first, by priority then id,
+   * whose condition it matches, as for lifecycle stages. Same form as a
+   * segment id.
+   *
+   * @generated from field: string exclusive_group = 10;
+   */
+  exclusiveGroup: string;
+
+  /**
+   * Place of the segment in its exclusive group, lowest first; 0 outside a
+   * group.
+   *
+   * @generated from field: int32 priority = 11;
+   */
+  priority: number;
 };
 
 /**
@@ -571,7 +589,8 @@ export declare type UpdateSegmentRequest = Message<"barista.segment.v1.UpdateSeg
   segment?: Segment | undefined;
 
   /**
-   * Fields to update: any of "condition", "display_name" and "description".
+   * Fields to update: any of "condition", "display_name", "description",
+   * "exclusive_group" and "priority".
    * Required: an update says what it changes.
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
@@ -750,6 +769,511 @@ export declare type PreviewSegmentResponse = Message<"barista.segment.v1.Preview
 export declare const PreviewSegmentResponseSchema: GenMessage<PreviewSegmentResponse>;
 
 /**
+ * SegmentTemplate is a ready definition of a segment.
+ *
+ * @generated from message barista.segment.v1.SegmentTemplate
+ */
+export declare type SegmentTemplate = Message<"barista.segment.v1.SegmentTemplate"> & {
+  /**
+   * Resource name, "segmentTemplates/{template}"; the template id is also
+   * the id of the segment it creates.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * The segment it creates, with its display name, description (which says
+   * what it measures and which thresholds are fixed), condition and
+   * exclusive group; its name is "segments/{template}".
+   *
+   * @generated from field: barista.segment.v1.Segment segment = 2;
+   */
+  segment?: Segment | undefined;
+
+  /**
+   * Family of the template, such as "lifecycle" or "purchase behavior".
+   *
+   * @generated from field: string category = 3;
+   */
+  category: string;
+};
+
+/**
+ * Describes the message barista.segment.v1.SegmentTemplate.
+ * Use `create(SegmentTemplateSchema)` to create a new message.
+ */
+export declare const SegmentTemplateSchema: GenMessage<SegmentTemplate>;
+
+/**
+ * ListSegmentTemplatesRequest pages through the templates.
+ *
+ * @generated from message barista.segment.v1.ListSegmentTemplatesRequest
+ */
+export declare type ListSegmentTemplatesRequest = Message<"barista.segment.v1.ListSegmentTemplatesRequest"> & {
+  /**
+   * Maximum number of templates to return; default 50, at most 1000.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * Token from a previous response.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message barista.segment.v1.ListSegmentTemplatesRequest.
+ * Use `create(ListSegmentTemplatesRequestSchema)` to create a new message.
+ */
+export declare const ListSegmentTemplatesRequestSchema: GenMessage<ListSegmentTemplatesRequest>;
+
+/**
+ * ListSegmentTemplatesResponse is one page of templates.
+ *
+ * @generated from message barista.segment.v1.ListSegmentTemplatesResponse
+ */
+export declare type ListSegmentTemplatesResponse = Message<"barista.segment.v1.ListSegmentTemplatesResponse"> & {
+  /**
+   * Templates by id.
+   *
+   * @generated from field: repeated barista.segment.v1.SegmentTemplate templates = 1;
+   */
+  templates: SegmentTemplate[];
+
+  /**
+   * Token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message barista.segment.v1.ListSegmentTemplatesResponse.
+ * Use `create(ListSegmentTemplatesResponseSchema)` to create a new message.
+ */
+export declare const ListSegmentTemplatesResponseSchema: GenMessage<ListSegmentTemplatesResponse>;
+
+/**
+ * Trigger posts a webhook when profiles enter or exit a segment. The POST
+ * carries a JSON body (delivery, trigger, segment, profile, kind,
+ * change_time, attempt), a Barista-Delivery header with the delivery id
+ * (the same on every retry) and a Barista-Signature header
+ * "t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed by the
+ * secret>". A response other than 2xx is retried with exponential backoff.
+ *
+ * @generated from message barista.segment.v1.Trigger
+ */
+export declare type Trigger = Message<"barista.segment.v1.Trigger"> & {
+  /**
+   * Resource name, "triggers/{trigger}".
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Segment, "segments/{segment}".
+   *
+   * @generated from field: string segment = 2;
+   */
+  segment: string;
+
+  /**
+   * The kind of change that fires it: entered or exited.
+   *
+   * @generated from field: barista.segment.v1.MembershipChange.Kind on = 3;
+   */
+  on: MembershipChange_Kind;
+
+  /**
+   * How long after the change to re-check and send; none to send at once.
+   * After the delay the POST is sent only if the profile is still a member
+   * (entered) or still not a member (exited).
+   *
+   * @generated from field: google.protobuf.Duration delay = 4;
+   */
+  delay?: Duration | undefined;
+
+  /**
+   * Destination, an http or https URL.
+   *
+   * @generated from field: string url = 5;
+   */
+  url: string;
+
+  /**
+   * Key of the HMAC-SHA256 signature. Input only: never returned.
+   *
+   * @generated from field: string secret = 6;
+   */
+  secret: string;
+
+  /**
+   * When the trigger was created. Output only.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 7;
+   */
+  createTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message barista.segment.v1.Trigger.
+ * Use `create(TriggerSchema)` to create a new message.
+ */
+export declare const TriggerSchema: GenMessage<Trigger>;
+
+/**
+ * CreateTriggerRequest creates a trigger.
+ *
+ * @generated from message barista.segment.v1.CreateTriggerRequest
+ */
+export declare type CreateTriggerRequest = Message<"barista.segment.v1.CreateTriggerRequest"> & {
+  /**
+   * Id of the trigger, the last part of its name: same form as a segment
+   * id.
+   *
+   * @generated from field: string trigger_id = 1;
+   */
+  triggerId: string;
+
+  /**
+   * The trigger; its name is ignored.
+   *
+   * @generated from field: barista.segment.v1.Trigger trigger = 2;
+   */
+  trigger?: Trigger | undefined;
+};
+
+/**
+ * Describes the message barista.segment.v1.CreateTriggerRequest.
+ * Use `create(CreateTriggerRequestSchema)` to create a new message.
+ */
+export declare const CreateTriggerRequestSchema: GenMessage<CreateTriggerRequest>;
+
+/**
+ * CreateTriggerResponse carries the created trigger.
+ *
+ * @generated from message barista.segment.v1.CreateTriggerResponse
+ */
+export declare type CreateTriggerResponse = Message<"barista.segment.v1.CreateTriggerResponse"> & {
+  /**
+   * The trigger.
+   *
+   * @generated from field: barista.segment.v1.Trigger trigger = 1;
+   */
+  trigger?: Trigger | undefined;
+};
+
+/**
+ * Describes the message barista.segment.v1.CreateTriggerResponse.
+ * Use `create(CreateTriggerResponseSchema)` to create a new message.
+ */
+export declare const CreateTriggerResponseSchema: GenMessage<CreateTriggerResponse>;
+
+/**
+ * GetTriggerRequest names a trigger.
+ *
+ * @generated from message barista.segment.v1.GetTriggerRequest
+ */
+export declare type GetTriggerRequest = Message<"barista.segment.v1.GetTriggerRequest"> & {
+  /**
+   * Resource name, "triggers/{trigger}".
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message barista.segment.v1.GetTriggerRequest.
+ * Use `create(GetTriggerRequestSchema)` to create a new message.
+ */
+export declare const GetTriggerRequestSchema: GenMessage<GetTriggerRequest>;
+
+/**
+ * GetTriggerResponse carries the trigger.
+ *
+ * @generated from message barista.segment.v1.GetTriggerResponse
+ */
+export declare type GetTriggerResponse = Message<"barista.segment.v1.GetTriggerResponse"> & {
+  /**
+   * The trigger.
+   *
+   * @generated from field: barista.segment.v1.Trigger trigger = 1;
+   */
+  trigger?: Trigger | undefined;
+};
+
+/**
+ * Describes the message barista.segment.v1.GetTriggerResponse.
+ * Use `create(GetTriggerResponseSchema)` to create a new message.
+ */
+export declare const GetTriggerResponseSchema: GenMessage<GetTriggerResponse>;
+
+/**
+ * ListTriggersRequest pages through triggers.
+ *
+ * @generated from message barista.segment.v1.ListTriggersRequest
+ */
+export declare type ListTriggersRequest = Message<"barista.segment.v1.ListTriggersRequest"> & {
+  /**
+   * Maximum number of triggers to return; default 50, at most 1000.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * Token from a previous response.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message barista.segment.v1.ListTriggersRequest.
+ * Use `create(ListTriggersRequestSchema)` to create a new message.
+ */
+export declare const ListTriggersRequestSchema: GenMessage<ListTriggersRequest>;
+
+/**
+ * ListTriggersResponse is one page of triggers.
+ *
+ * @generated from message barista.segment.v1.ListTriggersResponse
+ */
+export declare type ListTriggersResponse = Message<"barista.segment.v1.ListTriggersResponse"> & {
+  /**
+   * Triggers by id.
+   *
+   * @generated from field: repeated barista.segment.v1.Trigger triggers = 1;
+   */
+  triggers: Trigger[];
+
+  /**
+   * Token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message barista.segment.v1.ListTriggersResponse.
+ * Use `create(ListTriggersResponseSchema)` to create a new message.
+ */
+export declare const ListTriggersResponseSchema: GenMessage<ListTriggersResponse>;
+
+/**
+ * Delivery is one webhook owed for one membership change.
+ *
+ * @generated from message barista.segment.v1.Delivery
+ */
+export declare type Delivery = Message<"barista.segment.v1.Delivery"> & {
+  /**
+   * Resource name, "triggers/{trigger}/deliveries/{delivery}".
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Cursor of the membership change, as in WatchMembershipChanges.
+   *
+   * @generated from field: string change_cursor = 2;
+   */
+  changeCursor: string;
+
+  /**
+   * Segment, "segments/{segment}".
+   *
+   * @generated from field: string segment = 3;
+   */
+  segment: string;
+
+  /**
+   * Profile, "profiles/{profile}".
+   *
+   * @generated from field: string profile = 4;
+   */
+  profile: string;
+
+  /**
+   * Entered or exited.
+   *
+   * @generated from field: barista.segment.v1.MembershipChange.Kind kind = 5;
+   */
+  kind: MembershipChange_Kind;
+
+  /**
+   * When the change happened.
+   *
+   * @generated from field: google.protobuf.Timestamp change_time = 6;
+   */
+  changeTime?: Timestamp | undefined;
+
+  /**
+   * When the next attempt is due (pending), or was last due.
+   *
+   * @generated from field: google.protobuf.Timestamp due_time = 7;
+   */
+  dueTime?: Timestamp | undefined;
+
+  /**
+   * Where it stands.
+   *
+   * @generated from field: barista.segment.v1.Delivery.State state = 8;
+   */
+  state: Delivery_State;
+
+  /**
+   * Attempts made.
+   *
+   * @generated from field: int32 attempts = 9;
+   */
+  attempts: number;
+
+  /**
+   * HTTP status of the last attempt; 0 when it got no response.
+   *
+   * @generated from field: int32 last_status = 10;
+   */
+  lastStatus: number;
+
+  /**
+   * Why the last attempt failed, or why it was skipped.
+   *
+   * @generated from field: string last_error = 11;
+   */
+  lastError: string;
+
+  /**
+   * When it was sent, skipped or given up.
+   *
+   * @generated from field: google.protobuf.Timestamp done_time = 12;
+   */
+  doneTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message barista.segment.v1.Delivery.
+ * Use `create(DeliverySchema)` to create a new message.
+ */
+export declare const DeliverySchema: GenMessage<Delivery>;
+
+/**
+ * Where a delivery stands.
+ *
+ * @generated from enum barista.segment.v1.Delivery.State
+ */
+export enum Delivery_State {
+  /**
+   * @generated from enum value: STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Waiting for its due time: the first attempt or a retry.
+   *
+   * @generated from enum value: STATE_PENDING = 1;
+   */
+  PENDING = 1,
+
+  /**
+   * Acknowledged by a 2xx response.
+   *
+   * @generated from enum value: STATE_SENT = 2;
+   */
+  SENT = 2,
+
+  /**
+   * Not sent: at the re-check the change no longer held.
+   *
+   * @generated from enum value: STATE_SKIPPED = 3;
+   */
+  SKIPPED = 3,
+
+  /**
+   * Given up after the last attempt.
+   *
+   * @generated from enum value: STATE_FAILED = 4;
+   */
+  FAILED = 4,
+}
+
+/**
+ * Describes the enum barista.segment.v1.Delivery.State.
+ */
+export declare const Delivery_StateSchema: GenEnum<Delivery_State>;
+
+/**
+ * ListTriggerDeliveriesRequest pages through a trigger's deliveries.
+ *
+ * @generated from message barista.segment.v1.ListTriggerDeliveriesRequest
+ */
+export declare type ListTriggerDeliveriesRequest = Message<"barista.segment.v1.ListTriggerDeliveriesRequest"> & {
+  /**
+   * Trigger, "triggers/{trigger}".
+   *
+   * @generated from field: string trigger = 1;
+   */
+  trigger: string;
+
+  /**
+   * Maximum number of deliveries to return; default 50, at most 1000.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * Token from a previous response.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message barista.segment.v1.ListTriggerDeliveriesRequest.
+ * Use `create(ListTriggerDeliveriesRequestSchema)` to create a new message.
+ */
+export declare const ListTriggerDeliveriesRequestSchema: GenMessage<ListTriggerDeliveriesRequest>;
+
+/**
+ * ListTriggerDeliveriesResponse is one page of deliveries.
+ *
+ * @generated from message barista.segment.v1.ListTriggerDeliveriesResponse
+ */
+export declare type ListTriggerDeliveriesResponse = Message<"barista.segment.v1.ListTriggerDeliveriesResponse"> & {
+  /**
+   * Deliveries, newest first.
+   *
+   * @generated from field: repeated barista.segment.v1.Delivery deliveries = 1;
+   */
+  deliveries: Delivery[];
+
+  /**
+   * Token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message barista.segment.v1.ListTriggerDeliveriesResponse.
+ * Use `create(ListTriggerDeliveriesResponseSchema)` to create a new message.
+ */
+export declare const ListTriggerDeliveriesResponseSchema: GenMessage<ListTriggerDeliveriesResponse>;
+
+/**
  * SegmentService owns segment definitions and memberships: it evaluates each
  * profile's behavior against every segment as events arrive, keeps the
  * members of each segment, and streams membership changes.
@@ -853,6 +1377,59 @@ export declare const SegmentService: GenService<{
     methodKind: "unary";
     input: typeof PreviewSegmentRequestSchema;
     output: typeof PreviewSegmentResponseSchema;
+  },
+  /**
+   * Lists the built-in segment templates: a precise definition for each
+   * segment a store commonly needs, ready to create.
+   *
+   * @generated from rpc barista.segment.v1.SegmentService.ListSegmentTemplates
+   */
+  listSegmentTemplates: {
+    methodKind: "unary";
+    input: typeof ListSegmentTemplatesRequestSchema;
+    output: typeof ListSegmentTemplatesResponseSchema;
+  },
+  /**
+   * Creates a webhook trigger: a signed POST when profiles enter or exit a
+   * segment, optionally after a delay and only if the change still holds
+   * then. It fires for the changes recorded after it is created.
+   *
+   * @generated from rpc barista.segment.v1.SegmentService.CreateTrigger
+   */
+  createTrigger: {
+    methodKind: "unary";
+    input: typeof CreateTriggerRequestSchema;
+    output: typeof CreateTriggerResponseSchema;
+  },
+  /**
+   * Gets a trigger.
+   *
+   * @generated from rpc barista.segment.v1.SegmentService.GetTrigger
+   */
+  getTrigger: {
+    methodKind: "unary";
+    input: typeof GetTriggerRequestSchema;
+    output: typeof GetTriggerResponseSchema;
+  },
+  /**
+   * Lists triggers by id.
+   *
+   * @generated from rpc barista.segment.v1.SegmentService.ListTriggers
+   */
+  listTriggers: {
+    methodKind: "unary";
+    input: typeof ListTriggersRequestSchema;
+    output: typeof ListTriggersResponseSchema;
+  },
+  /**
+   * Lists the deliveries of a trigger, newest first: the delivery log.
+   *
+   * @generated from rpc barista.segment.v1.SegmentService.ListTriggerDeliveries
+   */
+  listTriggerDeliveries: {
+    methodKind: "unary";
+    input: typeof ListTriggerDeliveriesRequestSchema;
+    output: typeof ListTriggerDeliveriesResponseSchema;
   },
 }>;
 
