@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	profilev1 "github.com/barista-cdp/barista/pkg/gen/barista/profile/v1"
@@ -8,7 +10,7 @@ import (
 )
 
 func (a *app) profileCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "profile", Short: "Look up customer profiles"}
+	cmd := &cobra.Command{Use: "profile", Short: "Look up customer profiles, their merges, consent and the merge rules"}
 	cmd.AddCommand(&cobra.Command{
 		Use:     "get IDENTIFIER",
 		Short:   "Show the profile that holds an identifier",
@@ -33,11 +35,23 @@ func (a *app) profileCommand() *cobra.Command {
 			return a.print(resp, func(t *table) {
 				t.row("PROFILE", p.GetName())
 				t.row("IDENTIFIERS", identifiers(p.GetIdentifiers()))
+				t.row("SHARED", dash(identifiers(p.GetSharedIdentifiers())))
 				t.row("TRAITS", compactJSON(p.GetTraits()))
+				t.row("CONSENT", consentSummary(p.GetConsents()))
 				t.row("CREATED", formatTime(p.GetCreateTime(), p.GetCreateTime() != nil))
 				t.row("UPDATED", formatTime(p.GetUpdateTime(), p.GetUpdateTime() != nil))
 			})
 		},
 	})
+	cmd.AddCommand(a.profileRulesCommand(), a.profileMergesCommand(), a.profileMergeCommand(), a.profileUnmergeCommand(), a.profileConsentCommand())
 	return cmd
+}
+
+// consentSummary renders consents as "email=granted, sms=denied".
+func consentSummary(consents []*profilev1.Consent) string {
+	parts := make([]string, len(consents))
+	for i, c := range consents {
+		parts[i] = c.GetPurpose() + "=" + strings.ToLower(strings.TrimPrefix(c.GetStatus().String(), "CONSENT_STATUS_"))
+	}
+	return dash(strings.Join(parts, ", "))
 }

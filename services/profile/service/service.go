@@ -16,25 +16,38 @@ import (
 	"github.com/barista-cdp/barista/services/profile/migrations"
 )
 
+// RulesFlag names the flag (--rules, or the environment variable
+// BARISTA_PROFILE_RULES) holding the path of the merge rules file, YAML or
+// JSON; empty applies the built-in defaults.
+const RulesFlag = "rules"
+
 // Spec describes the profile service to app.Main and the dev server. It
 // calls no other service.
 var Spec = app.Spec{
 	Name:       "profile",
 	GRPCAddr:   "127.0.0.1:7072",
+	Flags:      map[string]string{RulesFlag: "merge rules file, YAML or JSON; empty applies the built-in defaults"},
 	Migrations: migrations.FS,
-	New:        New,
+	New: func(ctx context.Context, env app.Env) (app.Service, error) {
+		policy, err := profile.LoadRules(env.Flags[RulesFlag])
+		if err != nil {
+			return nil, err
+		}
+		return New(ctx, env, policy), nil
+	},
 }
 
-// New builds the profile service on env.Pool, or in memory when it is nil.
-func New(_ context.Context, env app.Env) (app.Service, error) {
+// New builds the profile service on env.Pool, or in memory when it is nil,
+// with the merge rules of policy.
+func New(_ context.Context, env app.Env, policy *profile.Policy) app.Service {
 	var store profile.Store
 	if env.Pool != nil {
 		store = postgres.New(env.Pool)
 	} else {
 		store = memory.New()
 	}
-	graph := profile.NewGraph(store, profile.Options{Logger: env.Logger})
-	return &service{api: api.New(graph)}, nil
+	graph := profile.NewGraph(store, profile.Options{Logger: env.Logger, Policy: policy})
+	return &service{api: api.New(graph)}
 }
 
 type service struct {

@@ -24,11 +24,11 @@ import (
 
 // serve runs the service as app.Main would, on a loopback port, and returns
 // a connection to it.
-func serve(t *testing.T, env app.Env) *grpc.ClientConn {
+func serve(t *testing.T, env app.Env, spec app.Spec) *grpc.ClientConn {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	env.Logger = slog.New(slog.DiscardHandler)
-	svc, err := service.Spec.New(ctx, env)
+	svc, err := spec.New(ctx, env)
 	require.NoError(t, err)
 	srv := grpcserver.New(grpcserver.Options{Logger: env.Logger})
 	svc.Register(srv)
@@ -90,7 +90,7 @@ func identityJourney(t *testing.T, conn *grpc.ClientConn) {
 }
 
 func TestInMemory(t *testing.T) {
-	identityJourney(t, serve(t, app.Env{}))
+	identityJourney(t, serve(t, app.Env{}, service.Spec))
 }
 
 func TestPostgres(t *testing.T) {
@@ -99,5 +99,5 @@ func TestPostgres(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	require.NoError(t, pg.Migrate(ctx, pool, service.Spec.Name, service.Spec.Migrations))
-	identityJourney(t, serve(t, app.Env{Pool: pool}))
+	identityJourney(t, serve(t, app.Env{Pool: pool}, service.Spec))
 }

@@ -1,5 +1,7 @@
 // Command profile runs the Barista profile service: `profile [flags]`
-// serves, `profile migrate [flags]` applies its migrations.
+// serves, `profile migrate [flags]` applies its migrations. Besides the
+// flags every service takes, `--rules FILE` (env BARISTA_PROFILE_RULES)
+// names a YAML or JSON file of merge rules.
 package main
 
 import (

@@ -61,7 +61,11 @@ func (s *Server) ResolveProfile(ctx context.Context, req *profilev1.ResolveProfi
 	for i, id := range res.Merged {
 		merged[i] = namePrefix + id
 	}
-	return &profilev1.ResolveProfileResponse{Profile: p, Created: res.Created, MergedProfiles: merged}, nil
+	ignored := make([]*profilev1.IgnoredIdentifier, len(res.Ignored))
+	for i, ig := range res.Ignored {
+		ignored[i] = &profilev1.IgnoredIdentifier{Identifier: toIdentifier(ig.Identifier), Rule: ig.Rule, Reason: ig.Reason}
+	}
+	return &profilev1.ResolveProfileResponse{Profile: p, Created: res.Created, MergedProfiles: merged, IgnoredIdentifiers: ignored}, nil
 }
 
 func resolveRequest(req *profilev1.ResolveProfileRequest) (profile.Request, error) {
@@ -110,7 +114,7 @@ func (s *Server) GetProfile(ctx context.Context, req *profilev1.GetProfileReques
 	if err != nil {
 		return nil, err
 	}
-	pb, err := toProto(p)
+	pb, err := s.withConsents(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +134,7 @@ func (s *Server) LookupProfile(ctx context.Context, req *profilev1.LookupProfile
 	if err != nil {
 		return nil, err
 	}
-	pb, err := toProto(p)
+	pb, err := s.withConsents(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -186,15 +190,24 @@ func toProto(p profile.Profile) (*profilev1.Profile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("profile %s: encode traits: %w", p.ID, err)
 	}
-	ids := make([]*typev1.Identifier, len(p.Identifiers))
-	for i, id := range p.Identifiers {
-		ids[i] = &typev1.Identifier{Type: id.Type, Value: id.Value}
-	}
 	return &profilev1.Profile{
-		Name:        namePrefix + p.ID,
-		Identifiers: ids,
-		Traits:      traits,
-		CreateTime:  timestamppb.New(p.CreateTime),
-		UpdateTime:  timestamppb.New(p.UpdateTime),
+		Name:              namePrefix + p.ID,
+		Identifiers:       toIdentifiers(p.Identifiers),
+		Traits:            traits,
+		CreateTime:        timestamppb.New(p.CreateTime),
+		UpdateTime:        timestamppb.New(p.UpdateTime),
+		SharedIdentifiers: toIdentifiers(p.Shared()),
 	}, nil
+}
+
+func toIdentifier(id profile.Identifier) *typev1.Identifier {
+	return &typev1.Identifier{Type: id.Type, Value: id.Value}
+}
+
+func toIdentifiers(ids []profile.Identifier) []*typev1.Identifier {
+	out := make([]*typev1.Identifier, len(ids))
+	for i, id := range ids {
+		out[i] = toIdentifier(id)
+	}
+	return out
 }

@@ -20,6 +20,7 @@ type Store struct {
 	holder   map[profile.Identifier]string
 	order    []string // ids of all profiles, sorted
 	merges   []profile.Merge
+	consents map[string]map[string]profile.Consent // by profile, then purpose
 }
 
 type record struct {
@@ -31,7 +32,7 @@ var _ profile.Store = (*Store)(nil)
 
 // New returns an empty Store.
 func New() *Store {
-	return &Store{profiles: map[string]*record{}, holder: map[profile.Identifier]string{}}
+	return &Store{profiles: map[string]*record{}, holder: map[profile.Identifier]string{}, consents: map[string]map[string]profile.Consent{}}
 }
 
 // Holders returns the live profiles that hold any of ids.
@@ -75,7 +76,14 @@ func (s *Store) check(change profile.Change) error {
 		if _, ok := s.profiles[p.ID]; ok {
 			return fmt.Errorf("create profile %s: id in use", p.ID)
 		}
-		return s.checkFree(p.Identifiers)
+		if err := s.checkFree(p.Identifiers); err != nil {
+			return err
+		}
+	}
+	for _, id := range change.Share {
+		if _, ok := s.holder[id]; !ok {
+			return fmt.Errorf("share %s: held by no profile", id)
+		}
 	}
 	u := change.Update
 	if u == nil {
@@ -116,6 +124,13 @@ func (s *Store) checkFree(ids []profile.Identifier) error {
 }
 
 func (s *Store) apply(change profile.Change) {
+	for _, id := range change.Share {
+		r := s.profiles[s.holder[id]]
+		r.profile.Links = maps.Clone(r.profile.Links)
+		l := r.profile.Links[id]
+		l.Shared = true
+		r.profile.Links[id] = l
+	}
 	if p := change.Create; p != nil {
 		s.profiles[p.ID] = &record{profile: p.Clone()}
 		i, _ := slices.BinarySearch(s.order, p.ID)
@@ -130,9 +145,14 @@ func (s *Store) apply(change profile.Change) {
 		return
 	}
 	target := &s.profiles[u.ProfileID].profile
+	target.Links = maps.Clone(target.Links)
+	if target.Links == nil {
+		target.Links = map[profile.Identifier]profile.Link{}
+	}
 	for _, id := range u.Link {
 		s.holder[id] = u.ProfileID
 		target.Identifiers = append(target.Identifiers, id)
+		target.Links[id] = profile.Link{ObserveTime: change.ObserveTime}
 	}
 	for _, m := range u.Merges {
 		r := s.profiles[m.Merged]
@@ -140,10 +160,14 @@ func (s *Store) apply(change profile.Change) {
 			s.holder[id] = u.ProfileID
 		}
 		target.Identifiers = append(target.Identifiers, r.profile.Identifiers...)
+		maps.Copy(target.Links, r.profile.Links)
 		r.profile.Identifiers = nil
+		r.profile.Links = nil
 		r.profile.UpdateTime = m.Time
 		r.mergedInto = u.ProfileID
 		m.Identifiers = slices.Clone(m.Identifiers)
+		m.Trigger = slices.Clone(m.Trigger)
+		m.Seq = int64(len(s.merges) + 1)
 		s.merges = append(s.merges, m)
 	}
 	target.Traits = maps.Clone(u.Traits)
@@ -193,15 +217,124 @@ func (s *Store) List(_ context.Context, after string, limit int) ([]profile.Prof
 }
 
 // Merges returns the merges the profile took part in, oldest first.
-func (s *Store) Merges(_ context.Context, id string) ([]profile.Merge, error) {
+func (s *Store) Merges(_ context.Context, id string, after int64, limit int) ([]profile.Merge, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []profile.Merge
-	for _, m := range s.merges {
+	for _, m := range s.merges[min(int(after), len(s.merges)):] {
+		if len(out) == limit {
+			break
+		}
 		if m.Survivor == id || m.Merged == id {
 			m.Identifiers = slices.Clone(m.Identifiers)
+			m.Trigger = slices.Clone(m.Trigger)
 			out = append(out, m)
 		}
 	}
 	return out, nil
+}
+
+// Unmerge plans and applies a split under the store's write lock.
+func (s *Store) Unmerge(_ context.Context, id string, plan func(survivor, merged profile.Profile, m profile.Merge) (profile.Split, error)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.profiles[id]
+	switch {
+	case !ok:
+		return profile.ErrNotFound
+	case r.mergedInto == "":
+		return fmt.Errorf("profiles/%s is live: %w", id, profile.ErrNotMerged)
+	}
+	sr := s.profiles[r.mergedInto]
+	if sr.mergedInto != "" {
+		return fmt.Errorf("%w: profiles/%s was merged into profiles/%s, which was merged into profiles/%s since: unmerge profiles/%s first",
+			profile.ErrConflict, id, r.mergedInto, sr.mergedInto, r.mergedInto)
+	}
+	at := -1
+	for i, m := range s.merges {
+		if m.Merged == id && m.Survivor == r.mergedInto && m.UnmergeTime.IsZero() {
+			at = i
+		}
+	}
+	if at < 0 {
+		return fmt.Errorf("profiles/%s: no standing merge into profiles/%s", id, r.mergedInto)
+	}
+	m := s.merges[at]
+	m.Identifiers = slices.Clone(m.Identifiers)
+	m.Trigger = slices.Clone(m.Trigger)
+	split, err := plan(sr.profile.Clone(), r.profile.Clone(), m)
+	if err != nil {
+		return err
+	}
+	moving := map[profile.Identifier]bool{}
+	for _, x := range split.Move {
+		if s.holder[x] != r.mergedInto {
+			return fmt.Errorf("unmerge: %s is not held by profiles/%s", x, r.mergedInto)
+		}
+		moving[x] = true
+	}
+	survivor := &sr.profile
+	survivor.Links = maps.Clone(survivor.Links)
+	r.profile.Links = map[profile.Identifier]profile.Link{}
+	for _, x := range split.Move {
+		s.holder[x] = id
+		r.profile.Links[x] = survivor.Links[x]
+		delete(survivor.Links, x)
+	}
+	survivor.Identifiers = slices.DeleteFunc(slices.Clone(survivor.Identifiers), func(x profile.Identifier) bool { return moving[x] })
+	r.profile.Identifiers = slices.Clone(split.Move)
+	survivor.Traits = maps.Clone(split.SurvivorTraits)
+	survivor.UpdateTime, r.profile.UpdateTime = split.Time, split.Time
+	r.mergedInto = ""
+	s.merges[at].UnmergeTime = split.Time
+	return nil
+}
+
+// SetConsents keeps, per purpose, the newer of the stored and the given
+// consent of the profile.
+func (s *Store) SetConsents(_ context.Context, id string, consents []profile.Consent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.profiles[id]; !ok {
+		return profile.ErrNotFound
+	}
+	byPurpose := s.consents[id]
+	if byPurpose == nil {
+		byPurpose = map[string]profile.Consent{}
+		s.consents[id] = byPurpose
+	}
+	for _, c := range consents {
+		if cur, ok := byPurpose[c.Purpose]; !ok || c.Newer(cur) {
+			byPurpose[c.Purpose] = c
+		}
+	}
+	return nil
+}
+
+// Consents returns the newest consent per purpose over the profile and the
+// profiles merged into it.
+func (s *Store) Consents(_ context.Context, id string) ([]profile.Consent, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var all []profile.Consent
+	for pid, byPurpose := range s.consents {
+		if s.within(pid, id) {
+			for _, c := range byPurpose {
+				all = append(all, c)
+			}
+		}
+	}
+	return profile.LatestConsents(all), nil
+}
+
+// within reports whether profile pid is root or was merged into it,
+// directly or not.
+func (s *Store) within(pid, root string) bool {
+	for pid != "" {
+		if pid == root {
+			return true
+		}
+		pid = s.profiles[pid].mergedInto
+	}
+	return false
 }

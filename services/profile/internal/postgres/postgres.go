@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -51,7 +52,8 @@ func New(pool *pgxpool.Pool) *Store {
 // profileColumns selects a profile p with its identifiers, in the order
 // scanProfile reads them.
 const profileColumns = `p.id::text, p.traits, p.create_time, p.update_time,
-	COALESCE((SELECT jsonb_agg(jsonb_build_array(i.type, i.value)) FROM profile.identifiers i WHERE i.profile_id = p.id), '[]'::jsonb)`
+	COALESCE((SELECT jsonb_agg(jsonb_build_object('t', i.type, 'v', i.value, 'o', i.observe_time, 's', i.shared_time IS NOT NULL))
+		FROM profile.identifiers i WHERE i.profile_id = p.id), '[]'::jsonb)`
 
 const holdersSQL = `-- name: Holders
 SELECT ` + profileColumns + `
@@ -151,8 +153,13 @@ UPDATE profile.identifiers SET profile_id = $1::text::uuid WHERE profile_id = $2
 UPDATE profile.profiles SET merged_into = $1::text::uuid, update_time = $3 WHERE id = $2::text::uuid AND merged_into IS NULL`
 
 	logMergeSQL = `-- name: LogMerge
-INSERT INTO profile.merges (survivor_id, merged_id, reason, identifiers, merge_time, observe_time)
-VALUES ($1::text::uuid, $2::text::uuid, $3, $4, $5, $6)`
+INSERT INTO profile.merges (survivor_id, merged_id, reason, identifiers, merge_time, observe_time, rule, trigger, survivor_traits)
+VALUES ($1::text::uuid, $2::text::uuid, $3, $4, $5, $6, $7, $8, $9)`
+
+	shareIdentifiersSQL = `-- name: ShareIdentifiers
+UPDATE profile.identifiers i SET shared_time = $3
+FROM unnest($1::text[], $2::text[]) AS u(type, value)
+WHERE i.type = u.type AND i.value = u.value AND i.shared_time IS NULL`
 
 	updateProfileSQL = `-- name: UpdateProfile
 UPDATE profile.profiles SET traits = $2, update_time = $3 WHERE id = $1::text::uuid AND merged_into IS NULL`
@@ -166,6 +173,10 @@ func apply(ctx context.Context, tx pgx.Tx, change profile.Change) error {
 	queue := func(rows int64, sql string, args ...any) {
 		b.Queue(sql, args...)
 		checks = append(checks, rows)
+	}
+	if len(change.Share) > 0 {
+		types, values := split(change.Share)
+		queue(int64(len(types)), shareIdentifiersSQL, types, values, change.ObserveTime)
 	}
 	if p := change.Create; p != nil {
 		queue(1, createProfileSQL, p.ID, traitsOrEmpty(p.Traits), p.CreateTime, p.UpdateTime)
@@ -182,13 +193,19 @@ func apply(ctx context.Context, tx pgx.Tx, change profile.Change) error {
 		for _, m := range u.Merges {
 			queue(-1, moveIdentifiersSQL, u.ProfileID, m.Merged)
 			queue(1, markMergedSQL, u.ProfileID, m.Merged, m.Time)
-			queue(1, logMergeSQL, u.ProfileID, m.Merged, m.Reason, pairs(m.Identifiers), m.Time, m.ObserveTime)
+			queue(1, logMergeSQL, u.ProfileID, m.Merged, m.Reason, pairs(m.Identifiers), m.Time, m.ObserveTime, m.Rule, pairs(m.Trigger), m.SurvivorTraits)
 		}
 		queue(1, updateProfileSQL, u.ProfileID, traitsOrEmpty(u.Traits), u.Time)
 	}
 	if b.Len() == 0 {
 		return nil
 	}
+	return sendChecked(ctx, tx, b, checks)
+}
+
+// sendChecked sends b in one round trip and checks that statement i
+// changed checks[i] rows (any number when -1).
+func sendChecked(ctx context.Context, tx pgx.Tx, b *pgx.Batch, checks []int64) error {
 	results := tx.SendBatch(ctx, b)
 	defer results.Close()
 	for i, want := range checks {
@@ -233,14 +250,7 @@ func (s *Store) Lookup(ctx context.Context, id profile.Identifier) (profile.Prof
 }
 
 func (s *Store) one(ctx context.Context, sql string, args ...any) (profile.Profile, error) {
-	profiles, err := queryProfiles(ctx, s.pool, sql, args...)
-	switch {
-	case err != nil:
-		return profile.Profile{}, fmt.Errorf("read profile: %w", err)
-	case len(profiles) == 0:
-		return profile.Profile{}, profile.ErrNotFound
-	}
-	return profiles[0], nil
+	return oneProfile(ctx, s.pool, sql, args...)
 }
 
 const listProfilesSQL = `-- name: ListProfiles
@@ -264,37 +274,159 @@ func (s *Store) List(ctx context.Context, after string, limit int) ([]profile.Pr
 	return profiles, nil
 }
 
+// mergeColumns selects a merge in the order scanMerge reads them.
+const mergeColumns = `id, survivor_id::text, merged_id::text, reason, identifiers, merge_time, observe_time, rule, trigger,
+	survivor_traits, unmerge_time`
+
 const listMergesSQL = `-- name: ListMerges
-SELECT survivor_id::text, merged_id::text, reason, identifiers, merge_time, observe_time
+SELECT ` + mergeColumns + `
 FROM profile.merges
-WHERE survivor_id = $1::text::uuid OR merged_id = $1::text::uuid
-ORDER BY id`
+WHERE (survivor_id = $1::text::uuid OR merged_id = $1::text::uuid) AND id > $2
+ORDER BY id
+LIMIT $3`
 
 // Merges returns the merges the profile took part in, oldest first.
-func (s *Store) Merges(ctx context.Context, id string) ([]profile.Merge, error) {
+func (s *Store) Merges(ctx context.Context, id string, after int64, limit int) ([]profile.Merge, error) {
 	if uuid.Validate(id) != nil {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, listMergesSQL, id)
+	rows, err := s.pool.Query(ctx, listMergesSQL, id, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list merges: %w", err)
 	}
-	merges, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (profile.Merge, error) {
-		var (
-			m   profile.Merge
-			ids [][2]string
-		)
-		if err := row.Scan(&m.Survivor, &m.Merged, &m.Reason, &ids, &m.Time, &m.ObserveTime); err != nil {
-			return m, err
-		}
-		m.Identifiers = unpair(ids)
-		m.Time, m.ObserveTime = m.Time.UTC(), m.ObserveTime.UTC()
-		return m, nil
-	})
+	merges, err := pgx.CollectRows(rows, scanMerge)
 	if err != nil {
 		return nil, fmt.Errorf("list merges: %w", err)
 	}
 	return merges, nil
+}
+
+func scanMerge(row pgx.CollectableRow) (profile.Merge, error) {
+	var (
+		m            profile.Merge
+		ids, trigger [][2]string
+		unmerged     *time.Time
+	)
+	if err := row.Scan(&m.Seq, &m.Survivor, &m.Merged, &m.Reason, &ids, &m.Time, &m.ObserveTime, &m.Rule, &trigger,
+		&m.SurvivorTraits, &unmerged); err != nil {
+		return m, err
+	}
+	m.Identifiers = unpair(ids)
+	m.Trigger = unpair(trigger)
+	m.Time, m.ObserveTime = m.Time.UTC(), m.ObserveTime.UTC()
+	if unmerged != nil {
+		m.UnmergeTime = unmerged.UTC()
+	}
+	return m, nil
+}
+
+const (
+	lockMergedSQL = `-- name: LockMerged
+SELECT COALESCE(merged_into::text, '') FROM profile.profiles WHERE id = $1::text::uuid FOR UPDATE`
+
+	rawProfileSQL = `-- name: RawProfile
+SELECT ` + profileColumns + `
+FROM profile.profiles p
+WHERE p.id = $1::text::uuid`
+
+	standingMergeSQL = `-- name: StandingMerge
+SELECT ` + mergeColumns + `
+FROM profile.merges
+WHERE merged_id = $1::text::uuid AND survivor_id = $2::text::uuid AND unmerge_time IS NULL
+ORDER BY id DESC
+LIMIT 1`
+
+	moveBackSQL = `-- name: MoveBack
+UPDATE profile.identifiers i SET profile_id = $3::text::uuid
+FROM unnest($1::text[], $2::text[]) AS u(type, value)
+WHERE i.type = u.type AND i.value = u.value AND i.profile_id = $4::text::uuid`
+
+	reviveSQL = `-- name: Revive
+UPDATE profile.profiles SET merged_into = NULL, update_time = $2 WHERE id = $1::text::uuid AND merged_into IS NOT NULL`
+
+	markUnmergedSQL = `-- name: MarkUnmerged
+UPDATE profile.merges SET unmerge_time = $2 WHERE id = $1 AND unmerge_time IS NULL`
+)
+
+// Unmerge locks the merged profile and its survivor, plans and applies the
+// split in one transaction, retrying transactions that lost a race.
+func (s *Store) Unmerge(ctx context.Context, id string, plan func(survivor, merged profile.Profile, m profile.Merge) (profile.Split, error)) error {
+	if uuid.Validate(id) != nil {
+		return profile.ErrNotFound
+	}
+	for attempt := 1; ; attempt++ {
+		err := pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+			return unmerge(ctx, tx, id, plan)
+		})
+		if err == nil || attempt == maxAttempts || !retryable(err) {
+			return err
+		}
+	}
+}
+
+func unmerge(ctx context.Context, tx pgx.Tx, id string, plan func(survivor, merged profile.Profile, m profile.Merge) (profile.Split, error)) error {
+	var into string
+	switch err := tx.QueryRow(ctx, lockMergedSQL, id).Scan(&into); {
+	case errors.Is(err, pgx.ErrNoRows):
+		return profile.ErrNotFound
+	case err != nil:
+		return fmt.Errorf("lock merged profile: %w", err)
+	case into == "":
+		return fmt.Errorf("profiles/%s is live: %w", id, profile.ErrNotMerged)
+	}
+	var further string
+	if err := tx.QueryRow(ctx, lockMergedSQL, into).Scan(&further); err != nil {
+		return fmt.Errorf("lock survivor: %w", err)
+	}
+	if further != "" {
+		return fmt.Errorf("%w: profiles/%s was merged into profiles/%s, which was merged into profiles/%s since: unmerge profiles/%s first",
+			profile.ErrConflict, id, into, further, into)
+	}
+	survivor, err := oneProfile(ctx, tx, rawProfileSQL, into)
+	if err != nil {
+		return err
+	}
+	merged, err := oneProfile(ctx, tx, rawProfileSQL, id)
+	if err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, standingMergeSQL, id, into)
+	if err != nil {
+		return fmt.Errorf("read merge: %w", err)
+	}
+	m, err := pgx.CollectExactlyOneRow(rows, scanMerge)
+	if err != nil {
+		return fmt.Errorf("profiles/%s: read standing merge into profiles/%s: %w", id, into, err)
+	}
+	sp, err := plan(survivor, merged, m)
+	if err != nil {
+		return err
+	}
+	b := &pgx.Batch{}
+	var checks []int64
+	queue := func(rows int64, sql string, args ...any) {
+		b.Queue(sql, args...)
+		checks = append(checks, rows)
+	}
+	if len(sp.Move) > 0 {
+		types, values := split(sp.Move)
+		queue(int64(len(types)), moveBackSQL, types, values, id, into)
+	}
+	queue(1, reviveSQL, id, sp.Time)
+	queue(1, updateProfileSQL, into, traitsOrEmpty(sp.SurvivorTraits), sp.Time)
+	queue(1, markUnmergedSQL, m.Seq, sp.Time)
+	return sendChecked(ctx, tx, b, checks)
+}
+
+func oneProfile(ctx context.Context, q querier, sql string, args ...any) (profile.Profile, error) {
+	profiles, err := queryProfiles(ctx, q, sql, args...)
+	switch {
+	case err != nil:
+		return profile.Profile{}, fmt.Errorf("read profile: %w", err)
+	case len(profiles) == 0:
+		return profile.Profile{}, profile.ErrNotFound
+	}
+	return profiles[0], nil
 }
 
 type querier interface {
@@ -308,16 +440,29 @@ func queryProfiles(ctx context.Context, q querier, sql string, args ...any) ([]p
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (profile.Profile, error) {
 		var (
-			p   profile.Profile
-			ids [][2]string
+			p     profile.Profile
+			links []link
 		)
-		if err := row.Scan(&p.ID, &p.Traits, &p.CreateTime, &p.UpdateTime, &ids); err != nil {
+		if err := row.Scan(&p.ID, &p.Traits, &p.CreateTime, &p.UpdateTime, &links); err != nil {
 			return p, err
 		}
-		p.Identifiers = unpair(ids)
+		p.Identifiers = make([]profile.Identifier, len(links))
+		p.Links = make(map[profile.Identifier]profile.Link, len(links))
+		for i, l := range links {
+			p.Identifiers[i] = profile.Identifier{Type: l.Type, Value: l.Value}
+			p.Links[p.Identifiers[i]] = profile.Link{ObserveTime: l.ObserveTime.UTC(), Shared: l.Shared}
+		}
 		p.CreateTime, p.UpdateTime = p.CreateTime.UTC(), p.UpdateTime.UTC()
 		return p, nil
 	})
+}
+
+// link is the JSON form of one identifier in profileColumns.
+type link struct {
+	Type        string    `json:"t"`
+	Value       string    `json:"v"`
+	ObserveTime time.Time `json:"o"`
+	Shared      bool      `json:"s"`
 }
 
 func split(ids []profile.Identifier) (types, values []string) {
@@ -378,4 +523,68 @@ func retryable(err error) bool {
 		return true
 	}
 	return false
+}
+
+const (
+	setConsentsSQL = `-- name: SetConsents
+INSERT INTO profile.consents AS c (profile_id, purpose, granted, source, consent_time)
+SELECT $1::text::uuid, u.purpose, u.granted, u.source, u.consent_time
+FROM unnest($2::text[], $3::boolean[], $4::text[], $5::timestamptz[]) AS u(purpose, granted, source, consent_time)
+ON CONFLICT (profile_id, purpose) DO UPDATE
+SET granted = excluded.granted, source = excluded.source, consent_time = excluded.consent_time
+WHERE (excluded.consent_time, NOT excluded.granted) > (c.consent_time, NOT c.granted)`
+
+	consentsSQL = `-- name: Consents
+WITH RECURSIVE tree (id) AS (
+	SELECT $1::text::uuid
+	UNION ALL
+	SELECT p.id FROM profile.profiles p JOIN tree t ON p.merged_into = t.id
+)
+SELECT c.purpose, c.granted, c.source, c.consent_time
+FROM profile.consents c
+WHERE c.profile_id IN (SELECT id FROM tree)`
+)
+
+// SetConsents keeps, per purpose, the newer of the stored and the given
+// consent of the profile, in one statement.
+func (s *Store) SetConsents(ctx context.Context, id string, consents []profile.Consent) error {
+	if uuid.Validate(id) != nil {
+		return profile.ErrNotFound
+	}
+	purposes, sources := make([]string, len(consents)), make([]string, len(consents))
+	granted, times := make([]bool, len(consents)), make([]time.Time, len(consents))
+	for i, c := range consents {
+		purposes[i], granted[i], sources[i], times[i] = c.Purpose, c.Granted, c.Source, c.Time
+	}
+	_, err := s.pool.Exec(ctx, setConsentsSQL, id, purposes, granted, sources, times)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+		return profile.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("set consents: %w", err)
+	}
+	return nil
+}
+
+// Consents returns the newest consent per purpose over the profile and the
+// profiles merged into it.
+func (s *Store) Consents(ctx context.Context, id string) ([]profile.Consent, error) {
+	if uuid.Validate(id) != nil {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, consentsSQL, id)
+	if err != nil {
+		return nil, fmt.Errorf("read consents: %w", err)
+	}
+	all, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (profile.Consent, error) {
+		var c profile.Consent
+		err := row.Scan(&c.Purpose, &c.Granted, &c.Source, &c.Time)
+		c.Time = c.Time.UTC()
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read consents: %w", err)
+	}
+	return profile.LatestConsents(all), nil
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"reflect"
@@ -24,27 +25,58 @@ import (
 // different profiles seen together on one call.
 const ReasonSeenTogether = "identifiers seen together"
 
+// Rules that merge profiles or ignore identifiers, as named in the merge log
+// and in Ignored.
+const (
+	// RuleSeenTogether merges profiles whose identifiers are seen together.
+	RuleSeenTogether = "seen_together"
+	// RuleManual merges profiles on an operator's request.
+	RuleManual = "manual"
+	// RuleBlocked ignores a blocked (junk) identifier.
+	RuleBlocked = "blocked"
+	// RuleLimit drops an identifier that would break a per-type limit.
+	RuleLimit = "limit"
+	// RuleShared ignores a shared-device identifier.
+	RuleShared = "shared"
+)
+
+// Ignored is an identifier of a call that the rules kept from resolving.
+type Ignored struct {
+	// Identifier is the identifier ignored.
+	Identifier Identifier
+	// Rule is RuleBlocked, RuleLimit or RuleShared.
+	Rule string
+	// Reason explains the rule's decision.
+	Reason string
+}
+
 // Options adjusts NewGraph.
 type Options struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Logger receives warnings; slog.Default when nil.
 	Logger *slog.Logger
+	// Policy is the merge rules; DefaultPolicy when nil.
+	Policy *Policy
 }
 
 // Graph resolves identifiers to profiles under the merge rules and reads
 // profiles, on top of a Store.
 type Graph struct {
 	store       Store
+	policy      *Policy
 	now         func() time.Time
 	resolutions metric.Int64Counter
 }
 
 // NewGraph returns a Graph over store.
 func NewGraph(store Store, opts Options) *Graph {
-	g := &Graph{store: store, now: opts.Now}
+	g := &Graph{store: store, now: opts.Now, policy: opts.Policy}
 	if g.now == nil {
 		g.now = time.Now
+	}
+	if g.policy == nil {
+		g.policy = DefaultPolicy()
 	}
 	logger := opts.Logger
 	if logger == nil {
@@ -83,6 +115,9 @@ type Resolution struct {
 	Created bool
 	// Merged are the ids of the profiles merged into Profile by the call.
 	Merged []string
+	// Ignored are the call's identifiers that the rules kept from
+	// resolving: blocked ones first, then the others in priority order.
+	Ignored []Ignored
 }
 
 // Resolve finds, creates, links or merges the profile that req's
@@ -97,6 +132,21 @@ func (g *Graph) Resolve(ctx context.Context, req Request) (Resolution, error) {
 	if len(req.Identifiers) == 0 {
 		return Resolution{}, apierror.Invalid("identifiers", "at least one identifier is required")
 	}
+	var blocked []Ignored
+	kept := req.Identifiers[:0:0]
+	invalid := &apierror.InvalidError{}
+	for i, id := range req.Identifiers {
+		if g.policy.Blocked(id) {
+			blocked = append(blocked, Ignored{Identifier: id, Rule: RuleBlocked, Reason: "the value is blocked by the merge rules"})
+			invalid.Add(fmt.Sprintf("identifiers[%d]", i), "%s %s is blocked by the merge rules (junk or test value)", id.Type, id.Value)
+			continue
+		}
+		kept = append(kept, id)
+	}
+	if len(kept) == 0 {
+		return Resolution{}, invalid
+	}
+	req.Identifiers = kept
 	if req.ObserveTime.IsZero() {
 		req.ObserveTime = g.clock()
 	}
@@ -105,21 +155,23 @@ func (g *Graph) Resolve(ctx context.Context, req Request) (Resolution, error) {
 	if err != nil {
 		return Resolution{}, err
 	}
-	res, change := Decide(req, holders, g.clock(), newID)
+	res, change := g.policy.Decide(req, holders, g.clock(), newID)
 	if change.Create == nil && change.Update == nil {
 		g.count(ctx, "unchanged")
+		res.Ignored = append(blocked, res.Ignored...)
 		return res, nil
 	}
 	err = g.store.Resolve(ctx, req.Identifiers, func(holders []Profile) (Change, error) {
 		// The clock is read under the locks, so that a profile's update
 		// time never goes back.
-		res, change = Decide(req, holders, g.clock(), newID)
+		res, change = g.policy.Decide(req, holders, g.clock(), newID)
 		return change, nil
 	})
 	if err != nil {
 		return Resolution{}, err
 	}
 	g.count(ctx, outcome(change))
+	res.Ignored = append(blocked, res.Ignored...)
 	return res, nil
 }
 
@@ -165,24 +217,216 @@ func (g *Graph) List(ctx context.Context, after string, limit int) ([]Profile, s
 	return profiles, next, nil
 }
 
-// Merges returns the merges the profile took part in, oldest first.
+// Merges returns all the merges the profile took part in, oldest first.
 func (g *Graph) Merges(ctx context.Context, id string) ([]Merge, error) {
-	return g.store.Merges(ctx, id)
+	var all []Merge
+	after := int64(0)
+	for {
+		page, next, err := g.ListMerges(ctx, id, after, 1000)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if next == 0 {
+			return all, nil
+		}
+		after = next
+	}
+}
+
+// ListMerges returns at most limit merges the profile took part in after
+// the merge with Seq after, oldest first, and the Seq to pass as after for
+// the next page (0 on the last page).
+func (g *Graph) ListMerges(ctx context.Context, id string, after int64, limit int) ([]Merge, int64, error) {
+	merges, err := g.store.Merges(ctx, id, after, limit+1)
+	if err != nil {
+		return nil, 0, err
+	}
+	var next int64
+	if len(merges) > limit {
+		merges = merges[:limit]
+		next = merges[limit-1].Seq
+	}
+	return merges, next, nil
+}
+
+// Unmerge splits the profile id back out of the profile it was merged
+// into: the identifiers that moved with the merge go back, id becomes live
+// again with the traits it had, and the survivor's traits are restored
+// where the merge changed them and nothing has changed them since. It
+// returns the survivor and the restored profile, as they are after.
+//
+// Only the profile service's graph changes: other services keep the state
+// they moved to the survivor until they are told of unmerges.
+func (g *Graph) Unmerge(ctx context.Context, id string) (survivor, restored Profile, err error) {
+	err = g.store.Unmerge(ctx, id, func(s, merged Profile, m Merge) (Split, error) {
+		now := g.clock()
+		held := map[Identifier]bool{}
+		for _, x := range s.Identifiers {
+			held[x] = true
+		}
+		var move []Identifier
+		for _, x := range m.Identifiers {
+			if held[x] {
+				move = append(move, x)
+			}
+		}
+		split := Split{Merge: m, Move: move, SurvivorTraits: restoreTraits(s.Traits, merged.Traits, m.SurvivorTraits), Time: now}
+		survivor, restored = s.Clone(), merged.Clone()
+		moving := map[Identifier]bool{}
+		for _, x := range move {
+			moving[x] = true
+		}
+		survivor.Identifiers = slices.DeleteFunc(survivor.Identifiers, func(x Identifier) bool { return moving[x] })
+		restored.Identifiers = move
+		restored.Links = map[Identifier]Link{}
+		for _, x := range move {
+			restored.Links[x] = s.Links[x]
+			delete(survivor.Links, x)
+		}
+		survivor.Traits = maps.Clone(split.SurvivorTraits)
+		survivor.UpdateTime, restored.UpdateTime = now, now
+		survivor, restored = sorted(survivor), sorted(restored)
+		return split, nil
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Profile{}, Profile{}, notFound("no profile named profiles/%s", id)
+	case err != nil:
+		return Profile{}, Profile{}, err
+	}
+	g.count(ctx, "unmerged")
+	return survivor, restored, nil
+}
+
+// restoreTraits returns the survivor's traits after an unmerge: a trait
+// that still has the merged profile's value goes back to the value it had
+// before the merge, or away if it had none; traits changed since stay.
+// Without a record of the traits before (merges logged before it was kept)
+// the traits stay as they are.
+func restoreTraits(current, merged, before map[string]any) map[string]any {
+	out := maps.Clone(current)
+	if out == nil {
+		out = map[string]any{}
+	}
+	if before == nil {
+		return out
+	}
+	for k, v := range merged {
+		cur, ok := out[k]
+		if !ok || !reflect.DeepEqual(cur, v) {
+			continue
+		}
+		if old, had := before[k]; had {
+			out[k] = old
+		} else {
+			delete(out, k)
+		}
+	}
+	return out
+}
+
+// Policy returns the merge rules the graph runs with.
+func (g *Graph) Policy() *Policy { return g.policy }
+
+// MergeProfiles merges the profiles holding a and b on an operator's
+// request, for reason. The older survives, as in automatic merges. It
+// returns the survivor and the merge, or nil when a and b already share a
+// profile. Profiles of two different user ids never merge.
+func (g *Graph) MergeProfiles(ctx context.Context, a, b Identifier, reason string) (Profile, *Merge, error) {
+	var (
+		result Profile
+		merge  *Merge
+	)
+	err := g.store.Resolve(ctx, []Identifier{a, b}, func(holders []Profile) (Change, error) {
+		result, merge = Profile{}, nil
+		holderOf := map[Identifier]*Profile{}
+		for i := range holders {
+			for _, id := range holders[i].Identifiers {
+				holderOf[id] = &holders[i]
+			}
+		}
+		for _, id := range []Identifier{a, b} {
+			if holderOf[id] == nil {
+				return Change{}, notFound("no profile holds %s", id)
+			}
+		}
+		pa, pb := holderOf[a], holderOf[b]
+		if pa.ID == pb.ID {
+			result = sorted(pa.Clone())
+			return Change{}, nil
+		}
+		if ua, ub := pa.UserID(), pb.UserID(); ua != "" && ub != "" {
+			return Change{}, fmt.Errorf("%w: %s and %s belong to different user ids (%s, %s); a profile is one user", ErrConflict, a, b, ua, ub)
+		}
+		now := g.clock()
+		group := []*Profile{pa, pb}
+		slices.SortFunc(group, func(x, y *Profile) int {
+			return cmp.Or(x.CreateTime.Compare(y.CreateTime), strings.Compare(x.ID, y.ID))
+		})
+		survivor, absorbed := group[0], group[1]
+		traits := map[string]any{}
+		byUpdate := slices.Clone(group)
+		slices.SortStableFunc(byUpdate, func(x, y *Profile) int { return x.UpdateTime.Compare(y.UpdateTime) })
+		for _, p := range byUpdate {
+			maps.Copy(traits, p.Traits)
+		}
+		merge = &Merge{
+			Survivor:       survivor.ID,
+			Merged:         absorbed.ID,
+			Rule:           RuleManual,
+			Reason:         "manual merge: " + reason,
+			Trigger:        []Identifier{a, b},
+			Identifiers:    slices.Clone(absorbed.Identifiers),
+			Time:           now,
+			ObserveTime:    now,
+			SurvivorTraits: maps.Clone(survivor.Traits),
+		}
+		result = survivor.Clone()
+		result.Traits = traits
+		result.Identifiers = append(result.Identifiers, absorbed.Identifiers...)
+		if result.Links == nil {
+			result.Links = map[Identifier]Link{}
+		}
+		maps.Copy(result.Links, absorbed.Links)
+		result.UpdateTime = now
+		result = sorted(result)
+		return Change{
+			Update: &Update{
+				ProfileID: survivor.ID,
+				Merges:    []Merge{*merge},
+				Traits:    maps.Clone(traits),
+				Time:      now,
+			},
+			ObserveTime: now,
+		}, nil
+	})
+	if err != nil {
+		return Profile{}, nil, err
+	}
+	if merge != nil {
+		g.count(ctx, "merged")
+	}
+	return result, merge, nil
 }
 
 // Decide applies the merge rules to req given the live profiles that hold
 // any of its identifiers, and returns the outcome and the change to store.
-// It is pure: newID is called only when a profile is to be created.
+// It is pure: newID is called only when a profile is to be created. req's
+// identifiers must not be blocked (Graph.Resolve drops those first).
 //
-// Identifiers are taken in priority order (user_id, email, phone, device_id,
-// anonymous_id, custom types; request order among equals). Each brings its
+// Identifiers are taken in the policy's priority order (request order among
+// equals). A shared identifier is skipped. Each other identifier brings its
 // holder profile, or itself when nobody holds it, into the group the
-// identifiers resolve to, unless that would give the group a second user id:
-// then it is left where it is (a held identifier stays with its holder, an
-// unheld one is not linked). The group's profiles merge into the oldest;
-// the unheld identifiers are linked to it; with no profile in the group, a
-// new profile is created for them.
-func Decide(req Request, holders []Profile, now time.Time, newID func() string) (Resolution, Change) {
+// identifiers resolve to, unless that would break a limit (such as a second
+// user id): then it is dropped from the call and reported, and a held one
+// stays where it is. A dropped identifier of a shared type whose holder has
+// a different user id than the group becomes shared. The group's profiles
+// merge into the oldest; the unheld identifiers are linked to it; with no
+// profile in the group, a new profile is created for them. A call that
+// carries only shared identifiers resolves to the holder of the first and
+// changes nothing.
+func (p *Policy) Decide(req Request, holders []Profile, now time.Time, newID func() string) (Resolution, Change) {
 	holderOf := map[Identifier]*Profile{}
 	for i := range holders {
 		for _, id := range holders[i].Identifiers {
@@ -190,53 +434,84 @@ func Decide(req Request, holders []Profile, now time.Time, newID func() string) 
 		}
 	}
 	ordered := slices.Clone(req.Identifiers)
-	slices.SortStableFunc(ordered, func(a, b Identifier) int { return Rank(a.Type) - Rank(b.Type) })
+	slices.SortStableFunc(ordered, func(a, b Identifier) int { return p.Rank(a.Type) - p.Rank(b.Type) })
 
 	var (
-		group   []*Profile
-		inGroup = map[string]bool{}
-		link    []Identifier
-		joined  []Identifier
-		userID  string
+		group    []*Profile
+		inGroup  = map[string]bool{}
+		have     = map[Identifier]time.Time{}
+		link     []Identifier
+		joined   []Identifier
+		ignored  []Ignored
+		dropped  []Identifier
+		onShared *Profile
 	)
 	for _, id := range ordered {
-		p := holderOf[id]
-		if p != nil && inGroup[p.ID] {
+		h := holderOf[id]
+		if h != nil && h.Links[id].Shared {
+			ignored = append(ignored, Ignored{Identifier: id, Rule: RuleShared, Reason: "seen with several user ids; it no longer resolves"})
+			if onShared == nil {
+				onShared = h
+			}
+			continue
+		}
+		if h != nil && inGroup[h.ID] {
 			joined = append(joined, id)
 			continue
 		}
-		u := ""
-		switch {
-		case p != nil:
-			u = p.UserID()
-		case id.Type == ident.UserID:
-			u = id.Value
+		add := map[Identifier]time.Time{id: req.ObserveTime}
+		if h != nil {
+			add = seenTimes(h)
 		}
-		if u != "" && userID != "" && u != userID {
+		if l := p.exceeds(have, add, req.ObserveTime); l != nil {
+			ignored = append(ignored, Ignored{Identifier: id, Rule: RuleLimit, Reason: "a profile holds " + l.describe()})
+			dropped = append(dropped, id)
 			continue
 		}
-		if u != "" {
-			userID = u
-		}
+		maps.Copy(have, add)
 		joined = append(joined, id)
-		if p == nil {
+		if h == nil {
 			link = append(link, id)
 			continue
 		}
-		group = append(group, p)
-		inGroup[p.ID] = true
+		group = append(group, h)
+		inGroup[h.ID] = true
+	}
+	userID := ""
+	for id := range have {
+		if id.Type == ident.UserID {
+			userID = id.Value
+		}
+	}
+	var share []Identifier
+	for _, id := range dropped {
+		if h := holderOf[id]; h != nil && p.shared[id.Type] && userID != "" && h.UserID() != "" && h.UserID() != userID {
+			share = append(share, id)
+			for i := range ignored {
+				if ignored[i].Identifier == id {
+					ignored[i] = Ignored{Identifier: id, Rule: RuleShared, Reason: "held by another user's profile; now shared and no longer resolves"}
+				}
+			}
+		}
 	}
 
+	if len(group) == 0 && len(link) == 0 {
+		// Only shared identifiers: attribute the call to the first holder.
+		res := Resolution{Profile: sorted(onShared.Clone()), Ignored: ignored}
+		return res, Change{}
+	}
 	if len(group) == 0 {
-		p := Profile{
+		pr := Profile{
 			ID:          newID(),
 			Identifiers: link,
 			Traits:      applyTraits(nil, req.Traits),
 			CreateTime:  now,
 			UpdateTime:  now,
+			Links:       newLinks(link, req.ObserveTime),
 		}
-		p = sorted(p)
-		return Resolution{Profile: p.Clone(), Created: true}, Change{Create: &p, ObserveTime: req.ObserveTime}
+		pr = sorted(pr)
+		return Resolution{Profile: pr.Clone(), Created: true, Ignored: ignored},
+			Change{Create: &pr, ObserveTime: req.ObserveTime, Share: share}
 	}
 
 	// The oldest profile survives; on conflicting traits, the most recently
@@ -248,31 +523,41 @@ func Decide(req Request, holders []Profile, now time.Time, newID func() string) 
 	byUpdate := slices.Clone(group)
 	slices.SortStableFunc(byUpdate, func(a, b *Profile) int { return a.UpdateTime.Compare(b.UpdateTime) })
 	traits := map[string]any{}
-	for _, p := range byUpdate {
-		maps.Copy(traits, p.Traits)
+	for _, g := range byUpdate {
+		maps.Copy(traits, g.Traits)
 	}
 	traits = applyTraits(traits, req.Traits)
 
 	result := survivor.Clone()
 	result.Traits = traits
 	result.Identifiers = append(result.Identifiers, link...)
+	if result.Links == nil {
+		result.Links = map[Identifier]Link{}
+	}
+	maps.Copy(result.Links, newLinks(link, req.ObserveTime))
 	var merges []Merge
 	var merged []string
 	reason := ReasonSeenTogether + ": " + joinIDs(joined)
-	for _, p := range group[1:] {
+	for _, g := range group[1:] {
 		merges = append(merges, Merge{
 			Survivor:    survivor.ID,
-			Merged:      p.ID,
+			Merged:      g.ID,
+			Rule:        RuleSeenTogether,
 			Reason:      reason,
-			Identifiers: slices.Clone(p.Identifiers),
+			Trigger:     slices.Clone(joined),
+			Identifiers: slices.Clone(g.Identifiers),
 			Time:        now,
 			ObserveTime: req.ObserveTime,
+			// Each merge records the survivor's traits before this call,
+			// so that undoing any of them restores those.
+			SurvivorTraits: maps.Clone(survivor.Traits),
 		})
-		merged = append(merged, p.ID)
-		result.Identifiers = append(result.Identifiers, p.Identifiers...)
+		merged = append(merged, g.ID)
+		result.Identifiers = append(result.Identifiers, g.Identifiers...)
+		maps.Copy(result.Links, g.Links)
 	}
-	res := Resolution{Merged: merged}
-	if len(link) == 0 && len(merges) == 0 && equalTraits(traits, survivor.Traits) {
+	res := Resolution{Merged: merged, Ignored: ignored}
+	if len(link) == 0 && len(merges) == 0 && len(share) == 0 && equalTraits(traits, survivor.Traits) {
 		res.Profile = sorted(result)
 		return res, Change{}
 	}
@@ -287,7 +572,25 @@ func Decide(req Request, holders []Profile, now time.Time, newID func() string) 
 			Time:      now,
 		},
 		ObserveTime: req.ObserveTime,
+		Share:       share,
 	}
+}
+
+// seenTimes returns when each of p's identifiers was first seen.
+func seenTimes(p *Profile) map[Identifier]time.Time {
+	out := make(map[Identifier]time.Time, len(p.Identifiers))
+	for _, id := range p.Identifiers {
+		out[id] = p.Links[id].ObserveTime
+	}
+	return out
+}
+
+func newLinks(ids []Identifier, observed time.Time) map[Identifier]Link {
+	out := make(map[Identifier]Link, len(ids))
+	for _, id := range ids {
+		out[id] = Link{ObserveTime: observed}
+	}
+	return out
 }
 
 // applyTraits returns base with the keys of set written over it; a nil

@@ -2,6 +2,7 @@ package profile_test
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -17,6 +18,15 @@ var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 func id(typ, value string) profile.Identifier { return profile.Identifier{Type: typ, Value: value} }
 
 func fixedID(id string) func() string { return func() string { return id } }
+
+// seen returns the links of identifiers all first seen at t.
+func seen(t time.Time, ids ...profile.Identifier) map[profile.Identifier]profile.Link {
+	out := map[profile.Identifier]profile.Link{}
+	for _, id := range ids {
+		out[id] = profile.Link{ObserveTime: t}
+	}
+	return out
+}
 
 func TestCompareOrdersByPriority(t *testing.T) {
 	got := []profile.Identifier{
@@ -36,14 +46,17 @@ func TestDecide(t *testing.T) {
 	old := profile.Profile{
 		ID: "p-old", Identifiers: []profile.Identifier{id("anonymous_id", "a1")},
 		Traits: map[string]any{"city": "London", "name": "Ana"}, CreateTime: t0, UpdateTime: t0.Add(5 * time.Minute),
+		Links: seen(t0, id("anonymous_id", "a1")),
 	}
 	young := profile.Profile{
 		ID: "p-young", Identifiers: []profile.Identifier{id("email", "ana@example.com"), id("user_id", "42")},
 		Traits: map[string]any{"city": "Paris"}, CreateTime: t0.Add(time.Minute), UpdateTime: t0.Add(10 * time.Minute),
+		Links: seen(t0.Add(time.Minute), id("email", "ana@example.com"), id("user_id", "42")),
 	}
 	other := profile.Profile{
 		ID: "p-other", Identifiers: []profile.Identifier{id("user_id", "7"), id("device_id", "d1")},
 		Traits: map[string]any{}, CreateTime: t0.Add(2 * time.Minute), UpdateTime: t0.Add(2 * time.Minute),
+		Links: seen(t0.Add(2*time.Minute), id("user_id", "7"), id("device_id", "d1")),
 	}
 
 	tests := []struct {
@@ -62,10 +75,12 @@ func TestDecide(t *testing.T) {
 			want: profile.Resolution{Created: true, Profile: profile.Profile{
 				ID: "new", Identifiers: []profile.Identifier{id("user_id", "9"), id("anonymous_id", "a9")},
 				Traits: map[string]any{"plan": "gold"}, CreateTime: now, UpdateTime: now,
+				Links: seen(observed, id("user_id", "9"), id("anonymous_id", "a9")),
 			}},
 			change: profile.Change{ObserveTime: observed, Create: &profile.Profile{
 				ID: "new", Identifiers: []profile.Identifier{id("user_id", "9"), id("anonymous_id", "a9")},
 				Traits: map[string]any{"plan": "gold"}, CreateTime: now, UpdateTime: now,
+				Links: seen(observed, id("user_id", "9"), id("anonymous_id", "a9")),
 			}},
 		},
 		{
@@ -77,10 +92,12 @@ func TestDecide(t *testing.T) {
 			want: profile.Resolution{Created: true, Profile: profile.Profile{
 				ID: "new", Identifiers: []profile.Identifier{id("user_id", "9"), id("anonymous_id", "a9")},
 				Traits: map[string]any{}, CreateTime: now, UpdateTime: now,
-			}},
+				Links: seen(observed, id("user_id", "9"), id("anonymous_id", "a9")),
+			}, Ignored: []profile.Ignored{{Identifier: id("user_id", "10"), Rule: profile.RuleLimit, Reason: "a profile holds at most 1 user_id ever"}}},
 			change: profile.Change{ObserveTime: observed, Create: &profile.Profile{
 				ID: "new", Identifiers: []profile.Identifier{id("user_id", "9"), id("anonymous_id", "a9")},
 				Traits: map[string]any{}, CreateTime: now, UpdateTime: now,
+				Links: seen(observed, id("user_id", "9"), id("anonymous_id", "a9")),
 			}},
 		},
 		{
@@ -99,6 +116,7 @@ func TestDecide(t *testing.T) {
 			want: profile.Resolution{Profile: profile.Profile{
 				ID: "p-old", Identifiers: []profile.Identifier{id("phone", "+442079460958"), id("anonymous_id", "a1")},
 				Traits: map[string]any{"city": "London", "vip": true}, CreateTime: t0, UpdateTime: now,
+				Links: merge(old.Links, seen(observed, id("phone", "+442079460958"))),
 			}},
 			change: profile.Change{ObserveTime: observed, Update: &profile.Update{
 				ProfileID: "p-old", Link: []profile.Identifier{id("phone", "+442079460958")},
@@ -115,13 +133,15 @@ func TestDecide(t *testing.T) {
 			want: profile.Resolution{Merged: []string{"p-young"}, Profile: profile.Profile{
 				ID: "p-old", Identifiers: []profile.Identifier{id("user_id", "42"), id("email", "ana@example.com"), id("anonymous_id", "a1")},
 				Traits: map[string]any{"city": "Paris", "name": "Ana"}, CreateTime: t0, UpdateTime: now,
+				Links: merge(old.Links, young.Links),
 			}},
 			change: profile.Change{ObserveTime: observed, Update: &profile.Update{
 				ProfileID: "p-old",
 				Merges: []profile.Merge{{
-					Survivor: "p-old", Merged: "p-young",
+					Survivor: "p-old", Merged: "p-young", Rule: profile.RuleSeenTogether,
 					Reason:      profile.ReasonSeenTogether + ": email:ana@example.com, anonymous_id:a1",
-					Identifiers: young.Identifiers, Time: now, ObserveTime: observed,
+					Trigger:     []profile.Identifier{id("email", "ana@example.com"), id("anonymous_id", "a1")},
+					Identifiers: young.Identifiers, Time: now, ObserveTime: observed, SurvivorTraits: old.Traits,
 				}},
 				Traits: map[string]any{"city": "Paris", "name": "Ana"}, Time: now,
 			}},
@@ -136,8 +156,9 @@ func TestDecide(t *testing.T) {
 			want: profile.Resolution{Profile: profile.Profile{
 				ID: "p-young", Identifiers: []profile.Identifier{id("user_id", "42"), id("email", "ana@example.com"), id("anonymous_id", "fresh")},
 				Traits: map[string]any{"city": "Paris"}, CreateTime: young.CreateTime, UpdateTime: now,
-			}},
-			change: profile.Change{ObserveTime: observed, Update: &profile.Update{
+				Links: merge(young.Links, seen(observed, id("anonymous_id", "fresh"))),
+			}, Ignored: []profile.Ignored{{Identifier: id("device_id", "d1"), Rule: profile.RuleShared, Reason: "held by another user's profile; now shared and no longer resolves"}}},
+			change: profile.Change{ObserveTime: observed, Share: []profile.Identifier{id("device_id", "d1")}, Update: &profile.Update{
 				ProfileID: "p-young", Link: []profile.Identifier{id("anonymous_id", "fresh")},
 				Traits: map[string]any{"city": "Paris"}, Time: now,
 			}},
@@ -149,7 +170,7 @@ func TestDecide(t *testing.T) {
 			for i, h := range tt.holders {
 				holders[i] = h.Clone()
 			}
-			res, change := profile.Decide(tt.req, holders, now, fixedID("new"))
+			res, change := profile.DefaultPolicy().Decide(tt.req, holders, now, fixedID("new"))
 			require.Equal(t, tt.want, res)
 			require.Equal(t, tt.change, change)
 			for i, h := range tt.holders {
@@ -157,6 +178,12 @@ func TestDecide(t *testing.T) {
 			}
 		})
 	}
+}
+
+func merge(a, b map[profile.Identifier]profile.Link) map[profile.Identifier]profile.Link {
+	out := maps.Clone(a)
+	maps.Copy(out, b)
+	return out
 }
 
 // countingStore counts the atomic resolutions that reach the store.

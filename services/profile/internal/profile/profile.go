@@ -10,12 +10,20 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
 	"github.com/barista-cdp/barista/pkg/apierror"
 	"github.com/barista-cdp/barista/pkg/ident"
 )
+
+// ErrConflict is wrapped by errors about a merge or an unmerge that the
+// graph forbids: two user ids, or a survivor merged away since.
+var ErrConflict = fmt.Errorf("profile %w", apierror.ErrFailedPrecondition)
+
+// ErrNotMerged is wrapped by errors about unmerging a live profile.
+var ErrNotMerged = fmt.Errorf("profile not merged: %w", apierror.ErrFailedPrecondition)
 
 // ErrNotFound is wrapped by every error about a profile or identifier that
 // does not exist.
@@ -65,6 +73,19 @@ type Profile struct {
 	// CreateTime and UpdateTime are when the profile was created and last
 	// changed.
 	CreateTime, UpdateTime time.Time
+	// Links says, for each identifier, when it was first seen and whether
+	// it became shared.
+	Links map[Identifier]Link
+}
+
+// Link is what the graph keeps about one identifier of a profile.
+type Link struct {
+	// ObserveTime is when the identifier was seen on the call that linked
+	// it; windowed limits count it from then.
+	ObserveTime time.Time
+	// Shared reports that the identifier was seen with a second user id: it
+	// stays with this profile but resolves and merges nothing any more.
+	Shared bool
 }
 
 // UserID returns the value of the profile's user_id identifier, or "".
@@ -88,7 +109,19 @@ func (p Profile) Clone() Profile {
 		}
 		p.Traits = traits
 	}
+	p.Links = maps.Clone(p.Links)
 	return p
+}
+
+// Shared returns the profile's shared identifiers, in priority order.
+func (p Profile) Shared() []Identifier {
+	var out []Identifier
+	for _, id := range p.Identifiers {
+		if p.Links[id].Shared {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // Merge records that one profile was merged into another. Merged profiles
@@ -96,17 +129,43 @@ func (p Profile) Clone() Profile {
 // survivor, and the log keeps which identifiers moved, so that a merge can
 // be audited and undone.
 type Merge struct {
+	// Seq orders the merge log: it grows with every merge.
+	Seq int64
 	// Survivor is the profile that absorbed Merged.
 	Survivor string
 	// Merged is the profile absorbed; its name now resolves to Survivor.
 	Merged string
+	// Rule names the rule that merged them: RuleSeenTogether or
+	// RuleManual.
+	Rule string
 	// Reason says why the profiles were merged.
 	Reason string
+	// Trigger are the identifiers whose sighting caused the merge.
+	Trigger []Identifier
 	// Identifiers are the identifiers moved from Merged to Survivor.
 	Identifiers []Identifier
 	// Time is when the merge happened; ObserveTime when the identifiers
 	// that caused it were seen.
 	Time, ObserveTime time.Time
+	// SurvivorTraits are the survivor's traits before the merge, from which
+	// an unmerge restores them; nil when not recorded.
+	SurvivorTraits map[string]any
+	// UnmergeTime is when the merge was undone; zero while it stands.
+	UnmergeTime time.Time
+}
+
+// Split undoes one merge, as planned by Graph.Unmerge and applied
+// atomically by a Store.
+type Split struct {
+	// Merge is the merge undone; stores find it by Seq.
+	Merge Merge
+	// Move are the identifiers that go back from the survivor to the
+	// merged profile.
+	Move []Identifier
+	// SurvivorTraits are the survivor's complete traits after the split.
+	SurvivorTraits map[string]any
+	// Time becomes both profiles' update time and the merge's unmerge time.
+	Time time.Time
 }
 
 // Change is what one resolution does to the graph, as decided by Decide and
@@ -120,6 +179,8 @@ type Change struct {
 	// ObserveTime is when the identifiers were seen; stores record it on
 	// the identifiers they link.
 	ObserveTime time.Time
+	// Share are identifiers, held by live profiles, to mark shared.
+	Share []Identifier
 }
 
 // Update changes an existing, live profile.
@@ -140,6 +201,7 @@ type Update struct {
 // Store keeps the identity graph. Implementations must make Resolve atomic
 // and isolated: the conformance suite in internal/storetest checks it.
 type Store interface {
+	ConsentStore
 	// Holders returns the live profiles that hold any of ids, read from one
 	// consistent snapshot without taking locks.
 	Holders(ctx context.Context, ids []Identifier) ([]Profile, error)
@@ -157,9 +219,16 @@ type Store interface {
 	// List returns at most limit live profiles with ids greater than after
 	// ("" for the first), in id order, which is creation order.
 	List(ctx context.Context, after string, limit int) ([]Profile, error)
-	// Merges returns the merges the profile took part in, as survivor or as
-	// merged, oldest first.
-	Merges(ctx context.Context, id string) ([]Merge, error)
+	// Unmerge runs plan on the live survivor that profile id was merged
+	// into, the merged profile as it was left (no identifiers, its traits
+	// as they were) and the standing merge that absorbed it, and applies
+	// the Split it returns, atomically. It wraps ErrNotFound for unknown
+	// ids, ErrNotMerged when id is live, and ErrConflict when id's survivor
+	// was itself merged away since.
+	Unmerge(ctx context.Context, id string, plan func(survivor, merged Profile, m Merge) (Split, error)) error
+	// Merges returns at most limit merges the profile took part in, as
+	// survivor or as merged, with Seq greater than after, oldest first.
+	Merges(ctx context.Context, id string, after int64, limit int) ([]Merge, error)
 }
 
 // notFoundError is an ErrNotFound with a message that names what is missing.

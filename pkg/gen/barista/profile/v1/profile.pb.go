@@ -10,6 +10,7 @@ import (
 	v1 "github.com/barista-cdp/barista/pkg/gen/barista/type/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -24,6 +25,59 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ConsentStatus is whether a person agreed to a purpose.
+type ConsentStatus int32
+
+const (
+	// Not set; invalid in requests.
+	ConsentStatus_CONSENT_STATUS_UNSPECIFIED ConsentStatus = 0
+	// The person agreed.
+	ConsentStatus_CONSENT_STATUS_GRANTED ConsentStatus = 1
+	// The person refused or withdrew.
+	ConsentStatus_CONSENT_STATUS_DENIED ConsentStatus = 2
+)
+
+// Enum value maps for ConsentStatus.
+var (
+	ConsentStatus_name = map[int32]string{
+		0: "CONSENT_STATUS_UNSPECIFIED",
+		1: "CONSENT_STATUS_GRANTED",
+		2: "CONSENT_STATUS_DENIED",
+	}
+	ConsentStatus_value = map[string]int32{
+		"CONSENT_STATUS_UNSPECIFIED": 0,
+		"CONSENT_STATUS_GRANTED":     1,
+		"CONSENT_STATUS_DENIED":      2,
+	}
+)
+
+func (x ConsentStatus) Enum() *ConsentStatus {
+	p := new(ConsentStatus)
+	*p = x
+	return p
+}
+
+func (x ConsentStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ConsentStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_barista_profile_v1_profile_proto_enumTypes[0].Descriptor()
+}
+
+func (ConsentStatus) Type() protoreflect.EnumType {
+	return &file_barista_profile_v1_profile_proto_enumTypes[0]
+}
+
+func (x ConsentStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ConsentStatus.Descriptor instead.
+func (ConsentStatus) EnumDescriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{0}
+}
+
 // Profile is one customer, known by one or more identifiers.
 type Profile struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -36,7 +90,14 @@ type Profile struct {
 	// When the profile was created.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When the profile last changed.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Identifiers of the profile that were seen with several user ids (a
+	// shared device or browser): they stay linked here but no longer resolve
+	// or merge anything.
+	SharedIdentifiers []*v1.Identifier `protobuf:"bytes,6,rep,name=shared_identifiers,json=sharedIdentifiers,proto3" json:"shared_identifiers,omitempty"`
+	// The profile's consents, one per purpose that has one; set by
+	// GetProfile and LookupProfile.
+	Consents      []*Consent `protobuf:"bytes,7,rep,name=consents,proto3" json:"consents,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -102,6 +163,20 @@ func (x *Profile) GetCreateTime() *timestamppb.Timestamp {
 func (x *Profile) GetUpdateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Profile) GetSharedIdentifiers() []*v1.Identifier {
+	if x != nil {
+		return x.SharedIdentifiers
+	}
+	return nil
+}
+
+func (x *Profile) GetConsents() []*Consent {
+	if x != nil {
+		return x.Consents
 	}
 	return nil
 }
@@ -179,8 +254,11 @@ type ResolveProfileResponse struct {
 	Created bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
 	// Profiles merged into the resolved profile by this call.
 	MergedProfiles []string `protobuf:"bytes,3,rep,name=merged_profiles,json=mergedProfiles,proto3" json:"merged_profiles,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Identifiers of the request that the merge rules kept from resolving:
+	// blocked values, identifiers that would break a limit, shared ones.
+	IgnoredIdentifiers []*IgnoredIdentifier `protobuf:"bytes,4,rep,name=ignored_identifiers,json=ignoredIdentifiers,proto3" json:"ignored_identifiers,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *ResolveProfileResponse) Reset() {
@@ -234,6 +312,78 @@ func (x *ResolveProfileResponse) GetMergedProfiles() []string {
 	return nil
 }
 
+func (x *ResolveProfileResponse) GetIgnoredIdentifiers() []*IgnoredIdentifier {
+	if x != nil {
+		return x.IgnoredIdentifiers
+	}
+	return nil
+}
+
+// IgnoredIdentifier is an identifier that the merge rules kept from
+// resolving, and why.
+type IgnoredIdentifier struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The identifier.
+	Identifier *v1.Identifier `protobuf:"bytes,1,opt,name=identifier,proto3" json:"identifier,omitempty"`
+	// The rule: "blocked", "limit" or "shared".
+	Rule string `protobuf:"bytes,2,opt,name=rule,proto3" json:"rule,omitempty"`
+	// What the rule decided, in words.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IgnoredIdentifier) Reset() {
+	*x = IgnoredIdentifier{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IgnoredIdentifier) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IgnoredIdentifier) ProtoMessage() {}
+
+func (x *IgnoredIdentifier) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IgnoredIdentifier.ProtoReflect.Descriptor instead.
+func (*IgnoredIdentifier) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *IgnoredIdentifier) GetIdentifier() *v1.Identifier {
+	if x != nil {
+		return x.Identifier
+	}
+	return nil
+}
+
+func (x *IgnoredIdentifier) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *IgnoredIdentifier) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // GetProfileRequest names a profile.
 type GetProfileRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -245,7 +395,7 @@ type GetProfileRequest struct {
 
 func (x *GetProfileRequest) Reset() {
 	*x = GetProfileRequest{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[3]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -257,7 +407,7 @@ func (x *GetProfileRequest) String() string {
 func (*GetProfileRequest) ProtoMessage() {}
 
 func (x *GetProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[3]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -270,7 +420,7 @@ func (x *GetProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProfileRequest.ProtoReflect.Descriptor instead.
 func (*GetProfileRequest) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{3}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetProfileRequest) GetName() string {
@@ -291,7 +441,7 @@ type LookupProfileRequest struct {
 
 func (x *LookupProfileRequest) Reset() {
 	*x = LookupProfileRequest{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[4]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -303,7 +453,7 @@ func (x *LookupProfileRequest) String() string {
 func (*LookupProfileRequest) ProtoMessage() {}
 
 func (x *LookupProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[4]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -316,7 +466,7 @@ func (x *LookupProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupProfileRequest.ProtoReflect.Descriptor instead.
 func (*LookupProfileRequest) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{4}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *LookupProfileRequest) GetIdentifier() *v1.Identifier {
@@ -339,7 +489,7 @@ type ListProfilesRequest struct {
 
 func (x *ListProfilesRequest) Reset() {
 	*x = ListProfilesRequest{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[5]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -351,7 +501,7 @@ func (x *ListProfilesRequest) String() string {
 func (*ListProfilesRequest) ProtoMessage() {}
 
 func (x *ListProfilesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[5]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -364,7 +514,7 @@ func (x *ListProfilesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProfilesRequest.ProtoReflect.Descriptor instead.
 func (*ListProfilesRequest) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{5}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListProfilesRequest) GetPageSize() int32 {
@@ -394,7 +544,7 @@ type ListProfilesResponse struct {
 
 func (x *ListProfilesResponse) Reset() {
 	*x = ListProfilesResponse{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[6]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -406,7 +556,7 @@ func (x *ListProfilesResponse) String() string {
 func (*ListProfilesResponse) ProtoMessage() {}
 
 func (x *ListProfilesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[6]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -419,7 +569,7 @@ func (x *ListProfilesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProfilesResponse.ProtoReflect.Descriptor instead.
 func (*ListProfilesResponse) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{6}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListProfilesResponse) GetProfiles() []*Profile {
@@ -447,7 +597,7 @@ type GetProfileResponse struct {
 
 func (x *GetProfileResponse) Reset() {
 	*x = GetProfileResponse{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[7]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -459,7 +609,7 @@ func (x *GetProfileResponse) String() string {
 func (*GetProfileResponse) ProtoMessage() {}
 
 func (x *GetProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[7]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -472,7 +622,7 @@ func (x *GetProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProfileResponse.ProtoReflect.Descriptor instead.
 func (*GetProfileResponse) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{7}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetProfileResponse) GetProfile() *Profile {
@@ -493,7 +643,7 @@ type LookupProfileResponse struct {
 
 func (x *LookupProfileResponse) Reset() {
 	*x = LookupProfileResponse{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[8]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -505,7 +655,7 @@ func (x *LookupProfileResponse) String() string {
 func (*LookupProfileResponse) ProtoMessage() {}
 
 func (x *LookupProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[8]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -518,7 +668,7 @@ func (x *LookupProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupProfileResponse.ProtoReflect.Descriptor instead.
 func (*LookupProfileResponse) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{8}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LookupProfileResponse) GetProfile() *Profile {
@@ -528,11 +678,1212 @@ func (x *LookupProfileResponse) GetProfile() *Profile {
 	return nil
 }
 
+// GetMergeRulesRequest asks for the active merge rules.
+type GetMergeRulesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMergeRulesRequest) Reset() {
+	*x = GetMergeRulesRequest{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMergeRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMergeRulesRequest) ProtoMessage() {}
+
+func (x *GetMergeRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMergeRulesRequest.ProtoReflect.Descriptor instead.
+func (*GetMergeRulesRequest) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{10}
+}
+
+// GetMergeRulesResponse carries the active merge rules.
+type GetMergeRulesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rules, defaults filled in.
+	Rules         *MergeRules `protobuf:"bytes,1,opt,name=rules,proto3" json:"rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMergeRulesResponse) Reset() {
+	*x = GetMergeRulesResponse{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMergeRulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMergeRulesResponse) ProtoMessage() {}
+
+func (x *GetMergeRulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMergeRulesResponse.ProtoReflect.Descriptor instead.
+func (*GetMergeRulesResponse) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GetMergeRulesResponse) GetRules() *MergeRules {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+// MergeRules decide which identifiers seen together join one profile.
+type MergeRules struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Identifier types, strongest first: when identifiers seen together
+	// would break a limit, the weaker one is dropped. Unlisted types rank
+	// last.
+	Priority []string `protobuf:"bytes,1,rep,name=priority,proto3" json:"priority,omitempty"`
+	// Per-type limits on the identifiers one profile holds.
+	Limits []*IdentifierLimit `protobuf:"bytes,2,rep,name=limits,proto3" json:"limits,omitempty"`
+	// Configured blocked values.
+	Blocked []*BlockedValue `protobuf:"bytes,3,rep,name=blocked,proto3" json:"blocked,omitempty"`
+	// Whether the built-in junk list is on.
+	BuiltinJunk bool `protobuf:"varint,4,opt,name=builtin_junk,json=builtinJunk,proto3" json:"builtin_junk,omitempty"`
+	// The built-in junk list, when on.
+	BuiltinBlocked []*BlockedValue `protobuf:"bytes,5,rep,name=builtin_blocked,json=builtinBlocked,proto3" json:"builtin_blocked,omitempty"`
+	// Identifier types of shared devices and browsers: one seen with a second
+	// user id becomes shared.
+	SharedTypes   []string `protobuf:"bytes,6,rep,name=shared_types,json=sharedTypes,proto3" json:"shared_types,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MergeRules) Reset() {
+	*x = MergeRules{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MergeRules) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MergeRules) ProtoMessage() {}
+
+func (x *MergeRules) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MergeRules.ProtoReflect.Descriptor instead.
+func (*MergeRules) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *MergeRules) GetPriority() []string {
+	if x != nil {
+		return x.Priority
+	}
+	return nil
+}
+
+func (x *MergeRules) GetLimits() []*IdentifierLimit {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
+func (x *MergeRules) GetBlocked() []*BlockedValue {
+	if x != nil {
+		return x.Blocked
+	}
+	return nil
+}
+
+func (x *MergeRules) GetBuiltinJunk() bool {
+	if x != nil {
+		return x.BuiltinJunk
+	}
+	return false
+}
+
+func (x *MergeRules) GetBuiltinBlocked() []*BlockedValue {
+	if x != nil {
+		return x.BuiltinBlocked
+	}
+	return nil
+}
+
+func (x *MergeRules) GetSharedTypes() []string {
+	if x != nil {
+		return x.SharedTypes
+	}
+	return nil
+}
+
+// IdentifierLimit caps the identifiers of a type that one profile holds.
+type IdentifierLimit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The identifier type.
+	Type string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	// The most identifiers of the type a profile holds.
+	Max int32 `protobuf:"varint,2,opt,name=max,proto3" json:"max,omitempty"`
+	// Counts only identifiers first seen within this period before an
+	// observation; unset counts all ever.
+	Window        *durationpb.Duration `protobuf:"bytes,3,opt,name=window,proto3" json:"window,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IdentifierLimit) Reset() {
+	*x = IdentifierLimit{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IdentifierLimit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IdentifierLimit) ProtoMessage() {}
+
+func (x *IdentifierLimit) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IdentifierLimit.ProtoReflect.Descriptor instead.
+func (*IdentifierLimit) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *IdentifierLimit) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *IdentifierLimit) GetMax() int32 {
+	if x != nil {
+		return x.Max
+	}
+	return 0
+}
+
+func (x *IdentifierLimit) GetWindow() *durationpb.Duration {
+	if x != nil {
+		return x.Window
+	}
+	return nil
+}
+
+// BlockedValue is a value never linked nor used to resolve.
+type BlockedValue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The identifier type it applies to; empty for every type.
+	Type string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	// An exact value, compared ignoring case; empty when pattern is set.
+	Value string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// An RE2 expression matching the whole value, ignoring case.
+	Pattern       string `protobuf:"bytes,3,opt,name=pattern,proto3" json:"pattern,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlockedValue) Reset() {
+	*x = BlockedValue{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlockedValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlockedValue) ProtoMessage() {}
+
+func (x *BlockedValue) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlockedValue.ProtoReflect.Descriptor instead.
+func (*BlockedValue) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *BlockedValue) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *BlockedValue) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *BlockedValue) GetPattern() string {
+	if x != nil {
+		return x.Pattern
+	}
+	return ""
+}
+
+// ListMergesRequest pages through the merges of one profile.
+type ListMergesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The profile, "profiles/{profile}".
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Maximum number of merges to return; default 50, at most 1000.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token from a previous response.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMergesRequest) Reset() {
+	*x = ListMergesRequest{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMergesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMergesRequest) ProtoMessage() {}
+
+func (x *ListMergesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMergesRequest.ProtoReflect.Descriptor instead.
+func (*ListMergesRequest) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListMergesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListMergesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMergesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListMergesResponse is one page of merges.
+type ListMergesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Merges, oldest first.
+	Merges []*Merge `protobuf:"bytes,1,rep,name=merges,proto3" json:"merges,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMergesResponse) Reset() {
+	*x = ListMergesResponse{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMergesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMergesResponse) ProtoMessage() {}
+
+func (x *ListMergesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMergesResponse.ProtoReflect.Descriptor instead.
+func (*ListMergesResponse) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ListMergesResponse) GetMerges() []*Merge {
+	if x != nil {
+		return x.Merges
+	}
+	return nil
+}
+
+func (x *ListMergesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Merge is one entry of the merge log: a profile absorbed by another.
+type Merge struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The surviving profile, "profiles/{profile}".
+	Survivor string `protobuf:"bytes,1,opt,name=survivor,proto3" json:"survivor,omitempty"`
+	// The profile absorbed, "profiles/{profile}"; its name now resolves to
+	// the survivor.
+	Merged string `protobuf:"bytes,2,opt,name=merged,proto3" json:"merged,omitempty"`
+	// The rule that merged them: "seen_together" or "manual".
+	Rule string `protobuf:"bytes,3,opt,name=rule,proto3" json:"rule,omitempty"`
+	// Why, in words.
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The identifiers whose sighting (or the operator's request) caused the
+	// merge.
+	TriggerIdentifiers []*v1.Identifier `protobuf:"bytes,5,rep,name=trigger_identifiers,json=triggerIdentifiers,proto3" json:"trigger_identifiers,omitempty"`
+	// The identifiers that moved from the merged profile to the survivor.
+	Identifiers []*v1.Identifier `protobuf:"bytes,6,rep,name=identifiers,proto3" json:"identifiers,omitempty"`
+	// When the merge happened.
+	MergeTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=merge_time,json=mergeTime,proto3" json:"merge_time,omitempty"`
+	// When the triggering identifiers were seen.
+	ObserveTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=observe_time,json=observeTime,proto3" json:"observe_time,omitempty"`
+	// When the merge was undone; unset while it stands.
+	UnmergeTime   *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=unmerge_time,json=unmergeTime,proto3" json:"unmerge_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Merge) Reset() {
+	*x = Merge{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Merge) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Merge) ProtoMessage() {}
+
+func (x *Merge) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Merge.ProtoReflect.Descriptor instead.
+func (*Merge) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Merge) GetSurvivor() string {
+	if x != nil {
+		return x.Survivor
+	}
+	return ""
+}
+
+func (x *Merge) GetMerged() string {
+	if x != nil {
+		return x.Merged
+	}
+	return ""
+}
+
+func (x *Merge) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *Merge) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Merge) GetTriggerIdentifiers() []*v1.Identifier {
+	if x != nil {
+		return x.TriggerIdentifiers
+	}
+	return nil
+}
+
+func (x *Merge) GetIdentifiers() []*v1.Identifier {
+	if x != nil {
+		return x.Identifiers
+	}
+	return nil
+}
+
+func (x *Merge) GetMergeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.MergeTime
+	}
+	return nil
+}
+
+func (x *Merge) GetObserveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ObserveTime
+	}
+	return nil
+}
+
+func (x *Merge) GetUnmergeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UnmergeTime
+	}
+	return nil
+}
+
+// MergeProfilesRequest names two identifiers whose profiles are one person.
+type MergeProfilesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Two identifiers, each held by a profile.
+	Identifiers []*v1.Identifier `protobuf:"bytes,1,rep,name=identifiers,proto3" json:"identifiers,omitempty"`
+	// Why the operator merges them; recorded in the merge log. Required.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MergeProfilesRequest) Reset() {
+	*x = MergeProfilesRequest{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MergeProfilesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MergeProfilesRequest) ProtoMessage() {}
+
+func (x *MergeProfilesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MergeProfilesRequest.ProtoReflect.Descriptor instead.
+func (*MergeProfilesRequest) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *MergeProfilesRequest) GetIdentifiers() []*v1.Identifier {
+	if x != nil {
+		return x.Identifiers
+	}
+	return nil
+}
+
+func (x *MergeProfilesRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// MergeProfilesResponse carries the merged profile.
+type MergeProfilesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The surviving profile, as it is after the merge.
+	Profile *Profile `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	// The merge log entry; unset when the identifiers were already on one
+	// profile.
+	Merge         *Merge `protobuf:"bytes,2,opt,name=merge,proto3" json:"merge,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MergeProfilesResponse) Reset() {
+	*x = MergeProfilesResponse{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MergeProfilesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MergeProfilesResponse) ProtoMessage() {}
+
+func (x *MergeProfilesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MergeProfilesResponse.ProtoReflect.Descriptor instead.
+func (*MergeProfilesResponse) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *MergeProfilesResponse) GetProfile() *Profile {
+	if x != nil {
+		return x.Profile
+	}
+	return nil
+}
+
+func (x *MergeProfilesResponse) GetMerge() *Merge {
+	if x != nil {
+		return x.Merge
+	}
+	return nil
+}
+
+// PreviewMergeRulesRequest carries the merge rules to try.
+type PreviewMergeRulesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rules in the YAML or JSON form of the service's --rules file;
+	// fields left out take their defaults.
+	Rules         string `protobuf:"bytes,1,opt,name=rules,proto3" json:"rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewMergeRulesRequest) Reset() {
+	*x = PreviewMergeRulesRequest{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewMergeRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewMergeRulesRequest) ProtoMessage() {}
+
+func (x *PreviewMergeRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewMergeRulesRequest.ProtoReflect.Descriptor instead.
+func (*PreviewMergeRulesRequest) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *PreviewMergeRulesRequest) GetRules() string {
+	if x != nil {
+		return x.Rules
+	}
+	return ""
+}
+
+// PreviewMergeRulesResponse is what the rules would do to the stored graph.
+type PreviewMergeRulesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rules tried, defaults filled in.
+	Rules *MergeRules `protobuf:"bytes,1,opt,name=rules,proto3" json:"rules,omitempty"`
+	// Live profiles examined.
+	ProfilesExamined int32 `protobuf:"varint,2,opt,name=profiles_examined,json=profilesExamined,proto3" json:"profiles_examined,omitempty"`
+	// Profiles the rules would split: they hold identifiers the rules block
+	// or drop for a limit, or absorbed a profile by a merge the rules refuse.
+	ProfilesToSplit int32 `protobuf:"varint,3,opt,name=profiles_to_split,json=profilesToSplit,proto3" json:"profiles_to_split,omitempty"`
+	// Identifiers the rules would unlink.
+	IdentifiersToUnlink int32 `protobuf:"varint,4,opt,name=identifiers_to_unlink,json=identifiersToUnlink,proto3" json:"identifiers_to_unlink,omitempty"`
+	// Merges in the log the rules would refuse.
+	MergesToRefuse int32 `protobuf:"varint,5,opt,name=merges_to_refuse,json=mergesToRefuse,proto3" json:"merges_to_refuse,omitempty"`
+	// Up to 100 of the profiles to split, "profiles/{profile}".
+	SampleProfiles []string `protobuf:"bytes,6,rep,name=sample_profiles,json=sampleProfiles,proto3" json:"sample_profiles,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PreviewMergeRulesResponse) Reset() {
+	*x = PreviewMergeRulesResponse{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewMergeRulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewMergeRulesResponse) ProtoMessage() {}
+
+func (x *PreviewMergeRulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewMergeRulesResponse.ProtoReflect.Descriptor instead.
+func (*PreviewMergeRulesResponse) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *PreviewMergeRulesResponse) GetRules() *MergeRules {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+func (x *PreviewMergeRulesResponse) GetProfilesExamined() int32 {
+	if x != nil {
+		return x.ProfilesExamined
+	}
+	return 0
+}
+
+func (x *PreviewMergeRulesResponse) GetProfilesToSplit() int32 {
+	if x != nil {
+		return x.ProfilesToSplit
+	}
+	return 0
+}
+
+func (x *PreviewMergeRulesResponse) GetIdentifiersToUnlink() int32 {
+	if x != nil {
+		return x.IdentifiersToUnlink
+	}
+	return 0
+}
+
+func (x *PreviewMergeRulesResponse) GetMergesToRefuse() int32 {
+	if x != nil {
+		return x.MergesToRefuse
+	}
+	return 0
+}
+
+func (x *PreviewMergeRulesResponse) GetSampleProfiles() []string {
+	if x != nil {
+		return x.SampleProfiles
+	}
+	return nil
+}
+
+// UnmergeProfileRequest names a merged profile to split back out.
+type UnmergeProfileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The merged profile, "profiles/{profile}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnmergeProfileRequest) Reset() {
+	*x = UnmergeProfileRequest{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnmergeProfileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnmergeProfileRequest) ProtoMessage() {}
+
+func (x *UnmergeProfileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnmergeProfileRequest.ProtoReflect.Descriptor instead.
+func (*UnmergeProfileRequest) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *UnmergeProfileRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// UnmergeProfileResponse carries both profiles after the split.
+type UnmergeProfileResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The profile split back out, live again.
+	Profile *Profile `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	// The profile it had been merged into, without the identifiers that
+	// went back.
+	Survivor      *Profile `protobuf:"bytes,2,opt,name=survivor,proto3" json:"survivor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnmergeProfileResponse) Reset() {
+	*x = UnmergeProfileResponse{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnmergeProfileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnmergeProfileResponse) ProtoMessage() {}
+
+func (x *UnmergeProfileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnmergeProfileResponse.ProtoReflect.Descriptor instead.
+func (*UnmergeProfileResponse) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *UnmergeProfileResponse) GetProfile() *Profile {
+	if x != nil {
+		return x.Profile
+	}
+	return nil
+}
+
+func (x *UnmergeProfileResponse) GetSurvivor() *Profile {
+	if x != nil {
+		return x.Survivor
+	}
+	return nil
+}
+
+// Consent is a person's answer for one purpose.
+type Consent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The purpose: "analytics", "email", "sms" or "personalization".
+	Purpose string `protobuf:"bytes,1,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	// Granted or denied.
+	Status ConsentStatus `protobuf:"varint,2,opt,name=status,proto3,enum=barista.profile.v1.ConsentStatus" json:"status,omitempty"`
+	// Where the answer came from, such as "signup-form" or "support".
+	Source string `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
+	// When the person answered; defaults to now.
+	ConsentTime   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=consent_time,json=consentTime,proto3" json:"consent_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Consent) Reset() {
+	*x = Consent{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Consent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Consent) ProtoMessage() {}
+
+func (x *Consent) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Consent.ProtoReflect.Descriptor instead.
+func (*Consent) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *Consent) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *Consent) GetStatus() ConsentStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ConsentStatus_CONSENT_STATUS_UNSPECIFIED
+}
+
+func (x *Consent) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *Consent) GetConsentTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ConsentTime
+	}
+	return nil
+}
+
+// SetConsentRequest records consents of the profile named by profile or by
+// identifier (exactly one).
+type SetConsentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The profile, "profiles/{profile}".
+	Profile string `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	// An identifier the profile holds.
+	Identifier *v1.Identifier `protobuf:"bytes,2,opt,name=identifier,proto3" json:"identifier,omitempty"`
+	// The consents, at most one per purpose.
+	Consents      []*Consent `protobuf:"bytes,3,rep,name=consents,proto3" json:"consents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetConsentRequest) Reset() {
+	*x = SetConsentRequest{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetConsentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetConsentRequest) ProtoMessage() {}
+
+func (x *SetConsentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetConsentRequest.ProtoReflect.Descriptor instead.
+func (*SetConsentRequest) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *SetConsentRequest) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *SetConsentRequest) GetIdentifier() *v1.Identifier {
+	if x != nil {
+		return x.Identifier
+	}
+	return nil
+}
+
+func (x *SetConsentRequest) GetConsents() []*Consent {
+	if x != nil {
+		return x.Consents
+	}
+	return nil
+}
+
+// SetConsentResponse carries the profile's consents after the change.
+type SetConsentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The live profile, "profiles/{profile}".
+	Profile string `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	// Its consents, by purpose.
+	Consents      []*Consent `protobuf:"bytes,2,rep,name=consents,proto3" json:"consents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetConsentResponse) Reset() {
+	*x = SetConsentResponse{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetConsentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetConsentResponse) ProtoMessage() {}
+
+func (x *SetConsentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetConsentResponse.ProtoReflect.Descriptor instead.
+func (*SetConsentResponse) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *SetConsentResponse) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *SetConsentResponse) GetConsents() []*Consent {
+	if x != nil {
+		return x.Consents
+	}
+	return nil
+}
+
+// GetConsentRequest names a profile by profile or by identifier (exactly
+// one).
+type GetConsentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The profile, "profiles/{profile}".
+	Profile string `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	// An identifier the profile holds.
+	Identifier    *v1.Identifier `protobuf:"bytes,2,opt,name=identifier,proto3" json:"identifier,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConsentRequest) Reset() {
+	*x = GetConsentRequest{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConsentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConsentRequest) ProtoMessage() {}
+
+func (x *GetConsentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConsentRequest.ProtoReflect.Descriptor instead.
+func (*GetConsentRequest) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GetConsentRequest) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *GetConsentRequest) GetIdentifier() *v1.Identifier {
+	if x != nil {
+		return x.Identifier
+	}
+	return nil
+}
+
+// GetConsentResponse carries a profile's consents.
+type GetConsentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The live profile, "profiles/{profile}".
+	Profile string `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	// Its consents, by purpose; a purpose without one is unknown.
+	Consents      []*Consent `protobuf:"bytes,2,rep,name=consents,proto3" json:"consents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConsentResponse) Reset() {
+	*x = GetConsentResponse{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConsentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConsentResponse) ProtoMessage() {}
+
+func (x *GetConsentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConsentResponse.ProtoReflect.Descriptor instead.
+func (*GetConsentResponse) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *GetConsentResponse) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *GetConsentResponse) GetConsents() []*Consent {
+	if x != nil {
+		return x.Consents
+	}
+	return nil
+}
+
 var File_barista_profile_v1_profile_proto protoreflect.FileDescriptor
 
 const file_barista_profile_v1_profile_proto_rawDesc = "" +
 	"\n" +
-	" barista/profile/v1/profile.proto\x12\x12barista.profile.v1\x1a barista/type/v1/identifier.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x02\n" +
+	" barista/profile/v1/profile.proto\x12\x12barista.profile.v1\x1a barista/type/v1/identifier.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x03\n" +
 	"\aProfile\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12=\n" +
 	"\videntifiers\x18\x02 \x03(\v2\x1b.barista.type.v1.IdentifierR\videntifiers\x12/\n" +
@@ -540,15 +1891,24 @@ const file_barista_profile_v1_profile_proto_rawDesc = "" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xc6\x01\n" +
+	"updateTime\x12J\n" +
+	"\x12shared_identifiers\x18\x06 \x03(\v2\x1b.barista.type.v1.IdentifierR\x11sharedIdentifiers\x127\n" +
+	"\bconsents\x18\a \x03(\v2\x1b.barista.profile.v1.ConsentR\bconsents\"\xc6\x01\n" +
 	"\x15ResolveProfileRequest\x12=\n" +
 	"\videntifiers\x18\x01 \x03(\v2\x1b.barista.type.v1.IdentifierR\videntifiers\x12/\n" +
 	"\x06traits\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x06traits\x12=\n" +
-	"\fobserve_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vobserveTime\"\x92\x01\n" +
+	"\fobserve_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vobserveTime\"\xea\x01\n" +
 	"\x16ResolveProfileResponse\x125\n" +
 	"\aprofile\x18\x01 \x01(\v2\x1b.barista.profile.v1.ProfileR\aprofile\x12\x18\n" +
 	"\acreated\x18\x02 \x01(\bR\acreated\x12'\n" +
-	"\x0fmerged_profiles\x18\x03 \x03(\tR\x0emergedProfiles\"'\n" +
+	"\x0fmerged_profiles\x18\x03 \x03(\tR\x0emergedProfiles\x12V\n" +
+	"\x13ignored_identifiers\x18\x04 \x03(\v2%.barista.profile.v1.IgnoredIdentifierR\x12ignoredIdentifiers\"|\n" +
+	"\x11IgnoredIdentifier\x12;\n" +
+	"\n" +
+	"identifier\x18\x01 \x01(\v2\x1b.barista.type.v1.IdentifierR\n" +
+	"identifier\x12\x12\n" +
+	"\x04rule\x18\x02 \x01(\tR\x04rule\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"'\n" +
 	"\x11GetProfileRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"S\n" +
 	"\x14LookupProfileRequest\x12;\n" +
@@ -565,13 +1925,107 @@ const file_barista_profile_v1_profile_proto_rawDesc = "" +
 	"\x12GetProfileResponse\x125\n" +
 	"\aprofile\x18\x01 \x01(\v2\x1b.barista.profile.v1.ProfileR\aprofile\"N\n" +
 	"\x15LookupProfileResponse\x125\n" +
-	"\aprofile\x18\x01 \x01(\v2\x1b.barista.profile.v1.ProfileR\aprofile2\x9f\x03\n" +
+	"\aprofile\x18\x01 \x01(\v2\x1b.barista.profile.v1.ProfileR\aprofile\"\x16\n" +
+	"\x14GetMergeRulesRequest\"M\n" +
+	"\x15GetMergeRulesResponse\x124\n" +
+	"\x05rules\x18\x01 \x01(\v2\x1e.barista.profile.v1.MergeRulesR\x05rules\"\xb2\x02\n" +
+	"\n" +
+	"MergeRules\x12\x1a\n" +
+	"\bpriority\x18\x01 \x03(\tR\bpriority\x12;\n" +
+	"\x06limits\x18\x02 \x03(\v2#.barista.profile.v1.IdentifierLimitR\x06limits\x12:\n" +
+	"\ablocked\x18\x03 \x03(\v2 .barista.profile.v1.BlockedValueR\ablocked\x12!\n" +
+	"\fbuiltin_junk\x18\x04 \x01(\bR\vbuiltinJunk\x12I\n" +
+	"\x0fbuiltin_blocked\x18\x05 \x03(\v2 .barista.profile.v1.BlockedValueR\x0ebuiltinBlocked\x12!\n" +
+	"\fshared_types\x18\x06 \x03(\tR\vsharedTypes\"j\n" +
+	"\x0fIdentifierLimit\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x10\n" +
+	"\x03max\x18\x02 \x01(\x05R\x03max\x121\n" +
+	"\x06window\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x06window\"R\n" +
+	"\fBlockedValue\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\x12\x18\n" +
+	"\apattern\x18\x03 \x01(\tR\apattern\"g\n" +
+	"\x11ListMergesRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"o\n" +
+	"\x12ListMergesResponse\x121\n" +
+	"\x06merges\x18\x01 \x03(\v2\x19.barista.profile.v1.MergeR\x06merges\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xad\x03\n" +
+	"\x05Merge\x12\x1a\n" +
+	"\bsurvivor\x18\x01 \x01(\tR\bsurvivor\x12\x16\n" +
+	"\x06merged\x18\x02 \x01(\tR\x06merged\x12\x12\n" +
+	"\x04rule\x18\x03 \x01(\tR\x04rule\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12L\n" +
+	"\x13trigger_identifiers\x18\x05 \x03(\v2\x1b.barista.type.v1.IdentifierR\x12triggerIdentifiers\x12=\n" +
+	"\videntifiers\x18\x06 \x03(\v2\x1b.barista.type.v1.IdentifierR\videntifiers\x129\n" +
+	"\n" +
+	"merge_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tmergeTime\x12=\n" +
+	"\fobserve_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vobserveTime\x12=\n" +
+	"\funmerge_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vunmergeTime\"m\n" +
+	"\x14MergeProfilesRequest\x12=\n" +
+	"\videntifiers\x18\x01 \x03(\v2\x1b.barista.type.v1.IdentifierR\videntifiers\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x7f\n" +
+	"\x15MergeProfilesResponse\x125\n" +
+	"\aprofile\x18\x01 \x01(\v2\x1b.barista.profile.v1.ProfileR\aprofile\x12/\n" +
+	"\x05merge\x18\x02 \x01(\v2\x19.barista.profile.v1.MergeR\x05merge\"0\n" +
+	"\x18PreviewMergeRulesRequest\x12\x14\n" +
+	"\x05rules\x18\x01 \x01(\tR\x05rules\"\xb1\x02\n" +
+	"\x19PreviewMergeRulesResponse\x124\n" +
+	"\x05rules\x18\x01 \x01(\v2\x1e.barista.profile.v1.MergeRulesR\x05rules\x12+\n" +
+	"\x11profiles_examined\x18\x02 \x01(\x05R\x10profilesExamined\x12*\n" +
+	"\x11profiles_to_split\x18\x03 \x01(\x05R\x0fprofilesToSplit\x122\n" +
+	"\x15identifiers_to_unlink\x18\x04 \x01(\x05R\x13identifiersToUnlink\x12(\n" +
+	"\x10merges_to_refuse\x18\x05 \x01(\x05R\x0emergesToRefuse\x12'\n" +
+	"\x0fsample_profiles\x18\x06 \x03(\tR\x0esampleProfiles\"+\n" +
+	"\x15UnmergeProfileRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x88\x01\n" +
+	"\x16UnmergeProfileResponse\x125\n" +
+	"\aprofile\x18\x01 \x01(\v2\x1b.barista.profile.v1.ProfileR\aprofile\x127\n" +
+	"\bsurvivor\x18\x02 \x01(\v2\x1b.barista.profile.v1.ProfileR\bsurvivor\"\xb5\x01\n" +
+	"\aConsent\x12\x18\n" +
+	"\apurpose\x18\x01 \x01(\tR\apurpose\x129\n" +
+	"\x06status\x18\x02 \x01(\x0e2!.barista.profile.v1.ConsentStatusR\x06status\x12\x16\n" +
+	"\x06source\x18\x03 \x01(\tR\x06source\x12=\n" +
+	"\fconsent_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vconsentTime\"\xa3\x01\n" +
+	"\x11SetConsentRequest\x12\x18\n" +
+	"\aprofile\x18\x01 \x01(\tR\aprofile\x12;\n" +
+	"\n" +
+	"identifier\x18\x02 \x01(\v2\x1b.barista.type.v1.IdentifierR\n" +
+	"identifier\x127\n" +
+	"\bconsents\x18\x03 \x03(\v2\x1b.barista.profile.v1.ConsentR\bconsents\"g\n" +
+	"\x12SetConsentResponse\x12\x18\n" +
+	"\aprofile\x18\x01 \x01(\tR\aprofile\x127\n" +
+	"\bconsents\x18\x02 \x03(\v2\x1b.barista.profile.v1.ConsentR\bconsents\"j\n" +
+	"\x11GetConsentRequest\x12\x18\n" +
+	"\aprofile\x18\x01 \x01(\tR\aprofile\x12;\n" +
+	"\n" +
+	"identifier\x18\x02 \x01(\v2\x1b.barista.type.v1.IdentifierR\n" +
+	"identifier\"g\n" +
+	"\x12GetConsentResponse\x12\x18\n" +
+	"\aprofile\x18\x01 \x01(\tR\aprofile\x127\n" +
+	"\bconsents\x18\x02 \x03(\v2\x1b.barista.profile.v1.ConsentR\bconsents*f\n" +
+	"\rConsentStatus\x12\x1e\n" +
+	"\x1aCONSENT_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16CONSENT_STATUS_GRANTED\x10\x01\x12\x19\n" +
+	"\x15CONSENT_STATUS_DENIED\x10\x022\xdd\b\n" +
 	"\x0eProfileService\x12g\n" +
 	"\x0eResolveProfile\x12).barista.profile.v1.ResolveProfileRequest\x1a*.barista.profile.v1.ResolveProfileResponse\x12[\n" +
 	"\n" +
 	"GetProfile\x12%.barista.profile.v1.GetProfileRequest\x1a&.barista.profile.v1.GetProfileResponse\x12d\n" +
 	"\rLookupProfile\x12(.barista.profile.v1.LookupProfileRequest\x1a).barista.profile.v1.LookupProfileResponse\x12a\n" +
-	"\fListProfiles\x12'.barista.profile.v1.ListProfilesRequest\x1a(.barista.profile.v1.ListProfilesResponseB\xd5\x01\n" +
+	"\fListProfiles\x12'.barista.profile.v1.ListProfilesRequest\x1a(.barista.profile.v1.ListProfilesResponse\x12d\n" +
+	"\rGetMergeRules\x12(.barista.profile.v1.GetMergeRulesRequest\x1a).barista.profile.v1.GetMergeRulesResponse\x12[\n" +
+	"\n" +
+	"ListMerges\x12%.barista.profile.v1.ListMergesRequest\x1a&.barista.profile.v1.ListMergesResponse\x12d\n" +
+	"\rMergeProfiles\x12(.barista.profile.v1.MergeProfilesRequest\x1a).barista.profile.v1.MergeProfilesResponse\x12p\n" +
+	"\x11PreviewMergeRules\x12,.barista.profile.v1.PreviewMergeRulesRequest\x1a-.barista.profile.v1.PreviewMergeRulesResponse\x12g\n" +
+	"\x0eUnmergeProfile\x12).barista.profile.v1.UnmergeProfileRequest\x1a*.barista.profile.v1.UnmergeProfileResponse\x12[\n" +
+	"\n" +
+	"SetConsent\x12%.barista.profile.v1.SetConsentRequest\x1a&.barista.profile.v1.SetConsentResponse\x12[\n" +
+	"\n" +
+	"GetConsent\x12%.barista.profile.v1.GetConsentRequest\x1a&.barista.profile.v1.GetConsentResponseB\xd5\x01\n" +
 	"\x16com.barista.profile.v1B\fProfileProtoP\x01ZCgithub.com/barista-cdp/barista/pkg/gen/barista/profile/v1;profilev1\xa2\x02\x03BPX\xaa\x02\x12Barista.Profile.V1\xca\x02\x12Barista\\Profile\\V1\xe2\x02\x1eBarista\\Profile\\V1\\GPBMetadata\xea\x02\x14Barista::Profile::V1b\x06proto3"
 
 var (
@@ -586,47 +2040,112 @@ func file_barista_profile_v1_profile_proto_rawDescGZIP() []byte {
 	return file_barista_profile_v1_profile_proto_rawDescData
 }
 
-var file_barista_profile_v1_profile_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_barista_profile_v1_profile_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_barista_profile_v1_profile_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_barista_profile_v1_profile_proto_goTypes = []any{
-	(*Profile)(nil),                // 0: barista.profile.v1.Profile
-	(*ResolveProfileRequest)(nil),  // 1: barista.profile.v1.ResolveProfileRequest
-	(*ResolveProfileResponse)(nil), // 2: barista.profile.v1.ResolveProfileResponse
-	(*GetProfileRequest)(nil),      // 3: barista.profile.v1.GetProfileRequest
-	(*LookupProfileRequest)(nil),   // 4: barista.profile.v1.LookupProfileRequest
-	(*ListProfilesRequest)(nil),    // 5: barista.profile.v1.ListProfilesRequest
-	(*ListProfilesResponse)(nil),   // 6: barista.profile.v1.ListProfilesResponse
-	(*GetProfileResponse)(nil),     // 7: barista.profile.v1.GetProfileResponse
-	(*LookupProfileResponse)(nil),  // 8: barista.profile.v1.LookupProfileResponse
-	(*v1.Identifier)(nil),          // 9: barista.type.v1.Identifier
-	(*structpb.Struct)(nil),        // 10: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),  // 11: google.protobuf.Timestamp
+	(ConsentStatus)(0),                // 0: barista.profile.v1.ConsentStatus
+	(*Profile)(nil),                   // 1: barista.profile.v1.Profile
+	(*ResolveProfileRequest)(nil),     // 2: barista.profile.v1.ResolveProfileRequest
+	(*ResolveProfileResponse)(nil),    // 3: barista.profile.v1.ResolveProfileResponse
+	(*IgnoredIdentifier)(nil),         // 4: barista.profile.v1.IgnoredIdentifier
+	(*GetProfileRequest)(nil),         // 5: barista.profile.v1.GetProfileRequest
+	(*LookupProfileRequest)(nil),      // 6: barista.profile.v1.LookupProfileRequest
+	(*ListProfilesRequest)(nil),       // 7: barista.profile.v1.ListProfilesRequest
+	(*ListProfilesResponse)(nil),      // 8: barista.profile.v1.ListProfilesResponse
+	(*GetProfileResponse)(nil),        // 9: barista.profile.v1.GetProfileResponse
+	(*LookupProfileResponse)(nil),     // 10: barista.profile.v1.LookupProfileResponse
+	(*GetMergeRulesRequest)(nil),      // 11: barista.profile.v1.GetMergeRulesRequest
+	(*GetMergeRulesResponse)(nil),     // 12: barista.profile.v1.GetMergeRulesResponse
+	(*MergeRules)(nil),                // 13: barista.profile.v1.MergeRules
+	(*IdentifierLimit)(nil),           // 14: barista.profile.v1.IdentifierLimit
+	(*BlockedValue)(nil),              // 15: barista.profile.v1.BlockedValue
+	(*ListMergesRequest)(nil),         // 16: barista.profile.v1.ListMergesRequest
+	(*ListMergesResponse)(nil),        // 17: barista.profile.v1.ListMergesResponse
+	(*Merge)(nil),                     // 18: barista.profile.v1.Merge
+	(*MergeProfilesRequest)(nil),      // 19: barista.profile.v1.MergeProfilesRequest
+	(*MergeProfilesResponse)(nil),     // 20: barista.profile.v1.MergeProfilesResponse
+	(*PreviewMergeRulesRequest)(nil),  // 21: barista.profile.v1.PreviewMergeRulesRequest
+	(*PreviewMergeRulesResponse)(nil), // 22: barista.profile.v1.PreviewMergeRulesResponse
+	(*UnmergeProfileRequest)(nil),     // 23: barista.profile.v1.UnmergeProfileRequest
+	(*UnmergeProfileResponse)(nil),    // 24: barista.profile.v1.UnmergeProfileResponse
+	(*Consent)(nil),                   // 25: barista.profile.v1.Consent
+	(*SetConsentRequest)(nil),         // 26: barista.profile.v1.SetConsentRequest
+	(*SetConsentResponse)(nil),        // 27: barista.profile.v1.SetConsentResponse
+	(*GetConsentRequest)(nil),         // 28: barista.profile.v1.GetConsentRequest
+	(*GetConsentResponse)(nil),        // 29: barista.profile.v1.GetConsentResponse
+	(*v1.Identifier)(nil),             // 30: barista.type.v1.Identifier
+	(*structpb.Struct)(nil),           // 31: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),     // 32: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),       // 33: google.protobuf.Duration
 }
 var file_barista_profile_v1_profile_proto_depIdxs = []int32{
-	9,  // 0: barista.profile.v1.Profile.identifiers:type_name -> barista.type.v1.Identifier
-	10, // 1: barista.profile.v1.Profile.traits:type_name -> google.protobuf.Struct
-	11, // 2: barista.profile.v1.Profile.create_time:type_name -> google.protobuf.Timestamp
-	11, // 3: barista.profile.v1.Profile.update_time:type_name -> google.protobuf.Timestamp
-	9,  // 4: barista.profile.v1.ResolveProfileRequest.identifiers:type_name -> barista.type.v1.Identifier
-	10, // 5: barista.profile.v1.ResolveProfileRequest.traits:type_name -> google.protobuf.Struct
-	11, // 6: barista.profile.v1.ResolveProfileRequest.observe_time:type_name -> google.protobuf.Timestamp
-	0,  // 7: barista.profile.v1.ResolveProfileResponse.profile:type_name -> barista.profile.v1.Profile
-	9,  // 8: barista.profile.v1.LookupProfileRequest.identifier:type_name -> barista.type.v1.Identifier
-	0,  // 9: barista.profile.v1.ListProfilesResponse.profiles:type_name -> barista.profile.v1.Profile
-	0,  // 10: barista.profile.v1.GetProfileResponse.profile:type_name -> barista.profile.v1.Profile
-	0,  // 11: barista.profile.v1.LookupProfileResponse.profile:type_name -> barista.profile.v1.Profile
-	1,  // 12: barista.profile.v1.ProfileService.ResolveProfile:input_type -> barista.profile.v1.ResolveProfileRequest
-	3,  // 13: barista.profile.v1.ProfileService.GetProfile:input_type -> barista.profile.v1.GetProfileRequest
-	4,  // 14: barista.profile.v1.ProfileService.LookupProfile:input_type -> barista.profile.v1.LookupProfileRequest
-	5,  // 15: barista.profile.v1.ProfileService.ListProfiles:input_type -> barista.profile.v1.ListProfilesRequest
-	2,  // 16: barista.profile.v1.ProfileService.ResolveProfile:output_type -> barista.profile.v1.ResolveProfileResponse
-	7,  // 17: barista.profile.v1.ProfileService.GetProfile:output_type -> barista.profile.v1.GetProfileResponse
-	8,  // 18: barista.profile.v1.ProfileService.LookupProfile:output_type -> barista.profile.v1.LookupProfileResponse
-	6,  // 19: barista.profile.v1.ProfileService.ListProfiles:output_type -> barista.profile.v1.ListProfilesResponse
-	16, // [16:20] is the sub-list for method output_type
-	12, // [12:16] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	30, // 0: barista.profile.v1.Profile.identifiers:type_name -> barista.type.v1.Identifier
+	31, // 1: barista.profile.v1.Profile.traits:type_name -> google.protobuf.Struct
+	32, // 2: barista.profile.v1.Profile.create_time:type_name -> google.protobuf.Timestamp
+	32, // 3: barista.profile.v1.Profile.update_time:type_name -> google.protobuf.Timestamp
+	30, // 4: barista.profile.v1.Profile.shared_identifiers:type_name -> barista.type.v1.Identifier
+	25, // 5: barista.profile.v1.Profile.consents:type_name -> barista.profile.v1.Consent
+	30, // 6: barista.profile.v1.ResolveProfileRequest.identifiers:type_name -> barista.type.v1.Identifier
+	31, // 7: barista.profile.v1.ResolveProfileRequest.traits:type_name -> google.protobuf.Struct
+	32, // 8: barista.profile.v1.ResolveProfileRequest.observe_time:type_name -> google.protobuf.Timestamp
+	1,  // 9: barista.profile.v1.ResolveProfileResponse.profile:type_name -> barista.profile.v1.Profile
+	4,  // 10: barista.profile.v1.ResolveProfileResponse.ignored_identifiers:type_name -> barista.profile.v1.IgnoredIdentifier
+	30, // 11: barista.profile.v1.IgnoredIdentifier.identifier:type_name -> barista.type.v1.Identifier
+	30, // 12: barista.profile.v1.LookupProfileRequest.identifier:type_name -> barista.type.v1.Identifier
+	1,  // 13: barista.profile.v1.ListProfilesResponse.profiles:type_name -> barista.profile.v1.Profile
+	1,  // 14: barista.profile.v1.GetProfileResponse.profile:type_name -> barista.profile.v1.Profile
+	1,  // 15: barista.profile.v1.LookupProfileResponse.profile:type_name -> barista.profile.v1.Profile
+	13, // 16: barista.profile.v1.GetMergeRulesResponse.rules:type_name -> barista.profile.v1.MergeRules
+	14, // 17: barista.profile.v1.MergeRules.limits:type_name -> barista.profile.v1.IdentifierLimit
+	15, // 18: barista.profile.v1.MergeRules.blocked:type_name -> barista.profile.v1.BlockedValue
+	15, // 19: barista.profile.v1.MergeRules.builtin_blocked:type_name -> barista.profile.v1.BlockedValue
+	33, // 20: barista.profile.v1.IdentifierLimit.window:type_name -> google.protobuf.Duration
+	18, // 21: barista.profile.v1.ListMergesResponse.merges:type_name -> barista.profile.v1.Merge
+	30, // 22: barista.profile.v1.Merge.trigger_identifiers:type_name -> barista.type.v1.Identifier
+	30, // 23: barista.profile.v1.Merge.identifiers:type_name -> barista.type.v1.Identifier
+	32, // 24: barista.profile.v1.Merge.merge_time:type_name -> google.protobuf.Timestamp
+	32, // 25: barista.profile.v1.Merge.observe_time:type_name -> google.protobuf.Timestamp
+	32, // 26: barista.profile.v1.Merge.unmerge_time:type_name -> google.protobuf.Timestamp
+	30, // 27: barista.profile.v1.MergeProfilesRequest.identifiers:type_name -> barista.type.v1.Identifier
+	1,  // 28: barista.profile.v1.MergeProfilesResponse.profile:type_name -> barista.profile.v1.Profile
+	18, // 29: barista.profile.v1.MergeProfilesResponse.merge:type_name -> barista.profile.v1.Merge
+	13, // 30: barista.profile.v1.PreviewMergeRulesResponse.rules:type_name -> barista.profile.v1.MergeRules
+	1,  // 31: barista.profile.v1.UnmergeProfileResponse.profile:type_name -> barista.profile.v1.Profile
+	1,  // 32: barista.profile.v1.UnmergeProfileResponse.survivor:type_name -> barista.profile.v1.Profile
+	0,  // 33: barista.profile.v1.Consent.status:type_name -> barista.profile.v1.ConsentStatus
+	32, // 34: barista.profile.v1.Consent.consent_time:type_name -> google.protobuf.Timestamp
+	30, // 35: barista.profile.v1.SetConsentRequest.identifier:type_name -> barista.type.v1.Identifier
+	25, // 36: barista.profile.v1.SetConsentRequest.consents:type_name -> barista.profile.v1.Consent
+	25, // 37: barista.profile.v1.SetConsentResponse.consents:type_name -> barista.profile.v1.Consent
+	30, // 38: barista.profile.v1.GetConsentRequest.identifier:type_name -> barista.type.v1.Identifier
+	25, // 39: barista.profile.v1.GetConsentResponse.consents:type_name -> barista.profile.v1.Consent
+	2,  // 40: barista.profile.v1.ProfileService.ResolveProfile:input_type -> barista.profile.v1.ResolveProfileRequest
+	5,  // 41: barista.profile.v1.ProfileService.GetProfile:input_type -> barista.profile.v1.GetProfileRequest
+	6,  // 42: barista.profile.v1.ProfileService.LookupProfile:input_type -> barista.profile.v1.LookupProfileRequest
+	7,  // 43: barista.profile.v1.ProfileService.ListProfiles:input_type -> barista.profile.v1.ListProfilesRequest
+	11, // 44: barista.profile.v1.ProfileService.GetMergeRules:input_type -> barista.profile.v1.GetMergeRulesRequest
+	16, // 45: barista.profile.v1.ProfileService.ListMerges:input_type -> barista.profile.v1.ListMergesRequest
+	19, // 46: barista.profile.v1.ProfileService.MergeProfiles:input_type -> barista.profile.v1.MergeProfilesRequest
+	21, // 47: barista.profile.v1.ProfileService.PreviewMergeRules:input_type -> barista.profile.v1.PreviewMergeRulesRequest
+	23, // 48: barista.profile.v1.ProfileService.UnmergeProfile:input_type -> barista.profile.v1.UnmergeProfileRequest
+	26, // 49: barista.profile.v1.ProfileService.SetConsent:input_type -> barista.profile.v1.SetConsentRequest
+	28, // 50: barista.profile.v1.ProfileService.GetConsent:input_type -> barista.profile.v1.GetConsentRequest
+	3,  // 51: barista.profile.v1.ProfileService.ResolveProfile:output_type -> barista.profile.v1.ResolveProfileResponse
+	9,  // 52: barista.profile.v1.ProfileService.GetProfile:output_type -> barista.profile.v1.GetProfileResponse
+	10, // 53: barista.profile.v1.ProfileService.LookupProfile:output_type -> barista.profile.v1.LookupProfileResponse
+	8,  // 54: barista.profile.v1.ProfileService.ListProfiles:output_type -> barista.profile.v1.ListProfilesResponse
+	12, // 55: barista.profile.v1.ProfileService.GetMergeRules:output_type -> barista.profile.v1.GetMergeRulesResponse
+	17, // 56: barista.profile.v1.ProfileService.ListMerges:output_type -> barista.profile.v1.ListMergesResponse
+	20, // 57: barista.profile.v1.ProfileService.MergeProfiles:output_type -> barista.profile.v1.MergeProfilesResponse
+	22, // 58: barista.profile.v1.ProfileService.PreviewMergeRules:output_type -> barista.profile.v1.PreviewMergeRulesResponse
+	24, // 59: barista.profile.v1.ProfileService.UnmergeProfile:output_type -> barista.profile.v1.UnmergeProfileResponse
+	27, // 60: barista.profile.v1.ProfileService.SetConsent:output_type -> barista.profile.v1.SetConsentResponse
+	29, // 61: barista.profile.v1.ProfileService.GetConsent:output_type -> barista.profile.v1.GetConsentResponse
+	51, // [51:62] is the sub-list for method output_type
+	40, // [40:51] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_barista_profile_v1_profile_proto_init() }
@@ -639,13 +2158,14 @@ func file_barista_profile_v1_profile_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_barista_profile_v1_profile_proto_rawDesc), len(file_barista_profile_v1_profile_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   9,
+			NumEnums:      1,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_barista_profile_v1_profile_proto_goTypes,
 		DependencyIndexes: file_barista_profile_v1_profile_proto_depIdxs,
+		EnumInfos:         file_barista_profile_v1_profile_proto_enumTypes,
 		MessageInfos:      file_barista_profile_v1_profile_proto_msgTypes,
 	}.Build()
 	File_barista_profile_v1_profile_proto = out.File

@@ -19,10 +19,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ProfileService_ResolveProfile_FullMethodName = "/barista.profile.v1.ProfileService/ResolveProfile"
-	ProfileService_GetProfile_FullMethodName     = "/barista.profile.v1.ProfileService/GetProfile"
-	ProfileService_LookupProfile_FullMethodName  = "/barista.profile.v1.ProfileService/LookupProfile"
-	ProfileService_ListProfiles_FullMethodName   = "/barista.profile.v1.ProfileService/ListProfiles"
+	ProfileService_ResolveProfile_FullMethodName    = "/barista.profile.v1.ProfileService/ResolveProfile"
+	ProfileService_GetProfile_FullMethodName        = "/barista.profile.v1.ProfileService/GetProfile"
+	ProfileService_LookupProfile_FullMethodName     = "/barista.profile.v1.ProfileService/LookupProfile"
+	ProfileService_ListProfiles_FullMethodName      = "/barista.profile.v1.ProfileService/ListProfiles"
+	ProfileService_GetMergeRules_FullMethodName     = "/barista.profile.v1.ProfileService/GetMergeRules"
+	ProfileService_ListMerges_FullMethodName        = "/barista.profile.v1.ProfileService/ListMerges"
+	ProfileService_MergeProfiles_FullMethodName     = "/barista.profile.v1.ProfileService/MergeProfiles"
+	ProfileService_PreviewMergeRules_FullMethodName = "/barista.profile.v1.ProfileService/PreviewMergeRules"
+	ProfileService_UnmergeProfile_FullMethodName    = "/barista.profile.v1.ProfileService/UnmergeProfile"
+	ProfileService_SetConsent_FullMethodName        = "/barista.profile.v1.ProfileService/SetConsent"
+	ProfileService_GetConsent_FullMethodName        = "/barista.profile.v1.ProfileService/GetConsent"
 )
 
 // ProfileServiceClient is the client API for ProfileService service.
@@ -42,6 +49,28 @@ type ProfileServiceClient interface {
 	LookupProfile(ctx context.Context, in *LookupProfileRequest, opts ...grpc.CallOption) (*LookupProfileResponse, error)
 	// Lists profiles, oldest first.
 	ListProfiles(ctx context.Context, in *ListProfilesRequest, opts ...grpc.CallOption) (*ListProfilesResponse, error)
+	// Gets the merge rules the service runs with.
+	GetMergeRules(ctx context.Context, in *GetMergeRulesRequest, opts ...grpc.CallOption) (*GetMergeRulesResponse, error)
+	// Lists the merges a profile took part in, as survivor or as merged,
+	// oldest first.
+	ListMerges(ctx context.Context, in *ListMergesRequest, opts ...grpc.CallOption) (*ListMergesResponse, error)
+	// Merges the profiles that hold two identifiers, on an operator's
+	// request; the merge log records it with rule "manual" and the reason.
+	MergeProfiles(ctx context.Context, in *MergeProfilesRequest, opts ...grpc.CallOption) (*MergeProfilesResponse, error)
+	// Dry-runs a change of merge rules over the stored graph: reports how
+	// many profiles the new rules would split. Changes nothing.
+	PreviewMergeRules(ctx context.Context, in *PreviewMergeRulesRequest, opts ...grpc.CallOption) (*PreviewMergeRulesResponse, error)
+	// Splits a merged profile back out of the profile it was merged into:
+	// the identifiers that moved with the merge go back, it is live again
+	// with its traits, and the survivor's traits are restored where the
+	// merge changed them. Only the profile service's state changes.
+	UnmergeProfile(ctx context.Context, in *UnmergeProfileRequest, opts ...grpc.CallOption) (*UnmergeProfileResponse, error)
+	// Records consents of a profile, per purpose, with their source and time.
+	// For each purpose the latest consent wins.
+	SetConsent(ctx context.Context, in *SetConsentRequest, opts ...grpc.CallOption) (*SetConsentResponse, error)
+	// Gets the consents of a profile: per purpose the latest, over the
+	// profile and the profiles merged into it.
+	GetConsent(ctx context.Context, in *GetConsentRequest, opts ...grpc.CallOption) (*GetConsentResponse, error)
 }
 
 type profileServiceClient struct {
@@ -92,6 +121,76 @@ func (c *profileServiceClient) ListProfiles(ctx context.Context, in *ListProfile
 	return out, nil
 }
 
+func (c *profileServiceClient) GetMergeRules(ctx context.Context, in *GetMergeRulesRequest, opts ...grpc.CallOption) (*GetMergeRulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetMergeRulesResponse)
+	err := c.cc.Invoke(ctx, ProfileService_GetMergeRules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *profileServiceClient) ListMerges(ctx context.Context, in *ListMergesRequest, opts ...grpc.CallOption) (*ListMergesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMergesResponse)
+	err := c.cc.Invoke(ctx, ProfileService_ListMerges_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *profileServiceClient) MergeProfiles(ctx context.Context, in *MergeProfilesRequest, opts ...grpc.CallOption) (*MergeProfilesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MergeProfilesResponse)
+	err := c.cc.Invoke(ctx, ProfileService_MergeProfiles_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *profileServiceClient) PreviewMergeRules(ctx context.Context, in *PreviewMergeRulesRequest, opts ...grpc.CallOption) (*PreviewMergeRulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PreviewMergeRulesResponse)
+	err := c.cc.Invoke(ctx, ProfileService_PreviewMergeRules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *profileServiceClient) UnmergeProfile(ctx context.Context, in *UnmergeProfileRequest, opts ...grpc.CallOption) (*UnmergeProfileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnmergeProfileResponse)
+	err := c.cc.Invoke(ctx, ProfileService_UnmergeProfile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *profileServiceClient) SetConsent(ctx context.Context, in *SetConsentRequest, opts ...grpc.CallOption) (*SetConsentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetConsentResponse)
+	err := c.cc.Invoke(ctx, ProfileService_SetConsent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *profileServiceClient) GetConsent(ctx context.Context, in *GetConsentRequest, opts ...grpc.CallOption) (*GetConsentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetConsentResponse)
+	err := c.cc.Invoke(ctx, ProfileService_GetConsent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProfileServiceServer is the server API for ProfileService service.
 // All implementations must embed UnimplementedProfileServiceServer
 // for forward compatibility.
@@ -109,6 +208,28 @@ type ProfileServiceServer interface {
 	LookupProfile(context.Context, *LookupProfileRequest) (*LookupProfileResponse, error)
 	// Lists profiles, oldest first.
 	ListProfiles(context.Context, *ListProfilesRequest) (*ListProfilesResponse, error)
+	// Gets the merge rules the service runs with.
+	GetMergeRules(context.Context, *GetMergeRulesRequest) (*GetMergeRulesResponse, error)
+	// Lists the merges a profile took part in, as survivor or as merged,
+	// oldest first.
+	ListMerges(context.Context, *ListMergesRequest) (*ListMergesResponse, error)
+	// Merges the profiles that hold two identifiers, on an operator's
+	// request; the merge log records it with rule "manual" and the reason.
+	MergeProfiles(context.Context, *MergeProfilesRequest) (*MergeProfilesResponse, error)
+	// Dry-runs a change of merge rules over the stored graph: reports how
+	// many profiles the new rules would split. Changes nothing.
+	PreviewMergeRules(context.Context, *PreviewMergeRulesRequest) (*PreviewMergeRulesResponse, error)
+	// Splits a merged profile back out of the profile it was merged into:
+	// the identifiers that moved with the merge go back, it is live again
+	// with its traits, and the survivor's traits are restored where the
+	// merge changed them. Only the profile service's state changes.
+	UnmergeProfile(context.Context, *UnmergeProfileRequest) (*UnmergeProfileResponse, error)
+	// Records consents of a profile, per purpose, with their source and time.
+	// For each purpose the latest consent wins.
+	SetConsent(context.Context, *SetConsentRequest) (*SetConsentResponse, error)
+	// Gets the consents of a profile: per purpose the latest, over the
+	// profile and the profiles merged into it.
+	GetConsent(context.Context, *GetConsentRequest) (*GetConsentResponse, error)
 	mustEmbedUnimplementedProfileServiceServer()
 }
 
@@ -130,6 +251,27 @@ func (UnimplementedProfileServiceServer) LookupProfile(context.Context, *LookupP
 }
 func (UnimplementedProfileServiceServer) ListProfiles(context.Context, *ListProfilesRequest) (*ListProfilesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListProfiles not implemented")
+}
+func (UnimplementedProfileServiceServer) GetMergeRules(context.Context, *GetMergeRulesRequest) (*GetMergeRulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetMergeRules not implemented")
+}
+func (UnimplementedProfileServiceServer) ListMerges(context.Context, *ListMergesRequest) (*ListMergesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMerges not implemented")
+}
+func (UnimplementedProfileServiceServer) MergeProfiles(context.Context, *MergeProfilesRequest) (*MergeProfilesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MergeProfiles not implemented")
+}
+func (UnimplementedProfileServiceServer) PreviewMergeRules(context.Context, *PreviewMergeRulesRequest) (*PreviewMergeRulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PreviewMergeRules not implemented")
+}
+func (UnimplementedProfileServiceServer) UnmergeProfile(context.Context, *UnmergeProfileRequest) (*UnmergeProfileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UnmergeProfile not implemented")
+}
+func (UnimplementedProfileServiceServer) SetConsent(context.Context, *SetConsentRequest) (*SetConsentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetConsent not implemented")
+}
+func (UnimplementedProfileServiceServer) GetConsent(context.Context, *GetConsentRequest) (*GetConsentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetConsent not implemented")
 }
 func (UnimplementedProfileServiceServer) mustEmbedUnimplementedProfileServiceServer() {}
 func (UnimplementedProfileServiceServer) testEmbeddedByValue()                        {}
@@ -224,6 +366,132 @@ func _ProfileService_ListProfiles_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProfileService_GetMergeRules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMergeRulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProfileServiceServer).GetMergeRules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProfileService_GetMergeRules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProfileServiceServer).GetMergeRules(ctx, req.(*GetMergeRulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProfileService_ListMerges_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMergesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProfileServiceServer).ListMerges(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProfileService_ListMerges_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProfileServiceServer).ListMerges(ctx, req.(*ListMergesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProfileService_MergeProfiles_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MergeProfilesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProfileServiceServer).MergeProfiles(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProfileService_MergeProfiles_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProfileServiceServer).MergeProfiles(ctx, req.(*MergeProfilesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProfileService_PreviewMergeRules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PreviewMergeRulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProfileServiceServer).PreviewMergeRules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProfileService_PreviewMergeRules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProfileServiceServer).PreviewMergeRules(ctx, req.(*PreviewMergeRulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProfileService_UnmergeProfile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnmergeProfileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProfileServiceServer).UnmergeProfile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProfileService_UnmergeProfile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProfileServiceServer).UnmergeProfile(ctx, req.(*UnmergeProfileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProfileService_SetConsent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetConsentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProfileServiceServer).SetConsent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProfileService_SetConsent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProfileServiceServer).SetConsent(ctx, req.(*SetConsentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProfileService_GetConsent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetConsentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProfileServiceServer).GetConsent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProfileService_GetConsent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProfileServiceServer).GetConsent(ctx, req.(*GetConsentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ProfileService_ServiceDesc is the grpc.ServiceDesc for ProfileService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -246,6 +514,34 @@ var ProfileService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListProfiles",
 			Handler:    _ProfileService_ListProfiles_Handler,
+		},
+		{
+			MethodName: "GetMergeRules",
+			Handler:    _ProfileService_GetMergeRules_Handler,
+		},
+		{
+			MethodName: "ListMerges",
+			Handler:    _ProfileService_ListMerges_Handler,
+		},
+		{
+			MethodName: "MergeProfiles",
+			Handler:    _ProfileService_MergeProfiles_Handler,
+		},
+		{
+			MethodName: "PreviewMergeRules",
+			Handler:    _ProfileService_PreviewMergeRules_Handler,
+		},
+		{
+			MethodName: "UnmergeProfile",
+			Handler:    _ProfileService_UnmergeProfile_Handler,
+		},
+		{
+			MethodName: "SetConsent",
+			Handler:    _ProfileService_SetConsent_Handler,
+		},
+		{
+			MethodName: "GetConsent",
+			Handler:    _ProfileService_GetConsent_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -2,10 +2,10 @@
 // @generated from file barista/profile/v1/profile.proto (package barista.profile.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 import type { Identifier } from "../../type/v1/identifier_pb.js";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 
 /**
  * Describes the file barista/profile/v1/profile.proto.
@@ -52,6 +52,23 @@ export declare type Profile = Message<"barista.profile.v1.Profile"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 5;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * Identifiers of the profile that were seen with several user ids (a
+   * shared device or browser): they stay linked here but no longer resolve
+   * or merge anything.
+   *
+   * @generated from field: repeated barista.type.v1.Identifier shared_identifiers = 6;
+   */
+  sharedIdentifiers: Identifier[];
+
+  /**
+   * The profile's consents, one per purpose that has one; set by
+   * GetProfile and LookupProfile.
+   *
+   * @generated from field: repeated barista.profile.v1.Consent consents = 7;
+   */
+  consents: Consent[];
 };
 
 /**
@@ -120,6 +137,14 @@ export declare type ResolveProfileResponse = Message<"barista.profile.v1.Resolve
    * @generated from field: repeated string merged_profiles = 3;
    */
   mergedProfiles: string[];
+
+  /**
+   * Identifiers of the request that the merge rules kept from resolving:
+   * blocked values, identifiers that would break a limit, shared ones.
+   *
+   * @generated from field: repeated barista.profile.v1.IgnoredIdentifier ignored_identifiers = 4;
+   */
+  ignoredIdentifiers: IgnoredIdentifier[];
 };
 
 /**
@@ -127,6 +152,41 @@ export declare type ResolveProfileResponse = Message<"barista.profile.v1.Resolve
  * Use `create(ResolveProfileResponseSchema)` to create a new message.
  */
 export declare const ResolveProfileResponseSchema: GenMessage<ResolveProfileResponse>;
+
+/**
+ * IgnoredIdentifier is an identifier that the merge rules kept from
+ * resolving, and why.
+ *
+ * @generated from message barista.profile.v1.IgnoredIdentifier
+ */
+export declare type IgnoredIdentifier = Message<"barista.profile.v1.IgnoredIdentifier"> & {
+  /**
+   * The identifier.
+   *
+   * @generated from field: barista.type.v1.Identifier identifier = 1;
+   */
+  identifier?: Identifier | undefined;
+
+  /**
+   * The rule: "blocked", "limit" or "shared".
+   *
+   * @generated from field: string rule = 2;
+   */
+  rule: string;
+
+  /**
+   * What the rule decided, in words.
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message barista.profile.v1.IgnoredIdentifier.
+ * Use `create(IgnoredIdentifierSchema)` to create a new message.
+ */
+export declare const IgnoredIdentifierSchema: GenMessage<IgnoredIdentifier>;
 
 /**
  * GetProfileRequest names a profile.
@@ -263,6 +323,677 @@ export declare type LookupProfileResponse = Message<"barista.profile.v1.LookupPr
 export declare const LookupProfileResponseSchema: GenMessage<LookupProfileResponse>;
 
 /**
+ * GetMergeRulesRequest asks for the active merge rules.
+ *
+ * @generated from message barista.profile.v1.GetMergeRulesRequest
+ */
+export declare type GetMergeRulesRequest = Message<"barista.profile.v1.GetMergeRulesRequest"> & {
+};
+
+/**
+ * Describes the message barista.profile.v1.GetMergeRulesRequest.
+ * Use `create(GetMergeRulesRequestSchema)` to create a new message.
+ */
+export declare const GetMergeRulesRequestSchema: GenMessage<GetMergeRulesRequest>;
+
+/**
+ * GetMergeRulesResponse carries the active merge rules.
+ *
+ * @generated from message barista.profile.v1.GetMergeRulesResponse
+ */
+export declare type GetMergeRulesResponse = Message<"barista.profile.v1.GetMergeRulesResponse"> & {
+  /**
+   * The rules, defaults filled in.
+   *
+   * @generated from field: barista.profile.v1.MergeRules rules = 1;
+   */
+  rules?: MergeRules | undefined;
+};
+
+/**
+ * Describes the message barista.profile.v1.GetMergeRulesResponse.
+ * Use `create(GetMergeRulesResponseSchema)` to create a new message.
+ */
+export declare const GetMergeRulesResponseSchema: GenMessage<GetMergeRulesResponse>;
+
+/**
+ * MergeRules decide which identifiers seen together join one profile.
+ *
+ * @generated from message barista.profile.v1.MergeRules
+ */
+export declare type MergeRules = Message<"barista.profile.v1.MergeRules"> & {
+  /**
+   * Identifier types, strongest first: when identifiers seen together
+   * would break a limit, the weaker one is dropped. Unlisted types rank
+   * last.
+   *
+   * @generated from field: repeated string priority = 1;
+   */
+  priority: string[];
+
+  /**
+   * Per-type limits on the identifiers one profile holds.
+   *
+   * @generated from field: repeated barista.profile.v1.IdentifierLimit limits = 2;
+   */
+  limits: IdentifierLimit[];
+
+  /**
+   * Configured blocked values.
+   *
+   * @generated from field: repeated barista.profile.v1.BlockedValue blocked = 3;
+   */
+  blocked: BlockedValue[];
+
+  /**
+   * Whether the built-in junk list is on.
+   *
+   * @generated from field: bool builtin_junk = 4;
+   */
+  builtinJunk: boolean;
+
+  /**
+   * The built-in junk list, when on.
+   *
+   * @generated from field: repeated barista.profile.v1.BlockedValue builtin_blocked = 5;
+   */
+  builtinBlocked: BlockedValue[];
+
+  /**
+   * Identifier types of shared devices and browsers: one seen with a second
+   * user id becomes shared.
+   *
+   * @generated from field: repeated string shared_types = 6;
+   */
+  sharedTypes: string[];
+};
+
+/**
+ * Describes the message barista.profile.v1.MergeRules.
+ * Use `create(MergeRulesSchema)` to create a new message.
+ */
+export declare const MergeRulesSchema: GenMessage<MergeRules>;
+
+/**
+ * IdentifierLimit caps the identifiers of a type that one profile holds.
+ *
+ * @generated from message barista.profile.v1.IdentifierLimit
+ */
+export declare type IdentifierLimit = Message<"barista.profile.v1.IdentifierLimit"> & {
+  /**
+   * The identifier type.
+   *
+   * @generated from field: string type = 1;
+   */
+  type: string;
+
+  /**
+   * The most identifiers of the type a profile holds.
+   *
+   * @generated from field: int32 max = 2;
+   */
+  max: number;
+
+  /**
+   * Counts only identifiers first seen within this period before an
+   * observation; unset counts all ever.
+   *
+   * @generated from field: google.protobuf.Duration window = 3;
+   */
+  window?: Duration | undefined;
+};
+
+/**
+ * Describes the message barista.profile.v1.IdentifierLimit.
+ * Use `create(IdentifierLimitSchema)` to create a new message.
+ */
+export declare const IdentifierLimitSchema: GenMessage<IdentifierLimit>;
+
+/**
+ * BlockedValue is a value never linked nor used to resolve.
+ *
+ * @generated from message barista.profile.v1.BlockedValue
+ */
+export declare type BlockedValue = Message<"barista.profile.v1.BlockedValue"> & {
+  /**
+   * The identifier type it applies to; empty for every type.
+   *
+   * @generated from field: string type = 1;
+   */
+  type: string;
+
+  /**
+   * An exact value, compared ignoring case; empty when pattern is set.
+   *
+   * @generated from field: string value = 2;
+   */
+  value: string;
+
+  /**
+   * An RE2 expression matching the whole value, ignoring case.
+   *
+   * @generated from field: string pattern = 3;
+   */
+  pattern: string;
+};
+
+/**
+ * Describes the message barista.profile.v1.BlockedValue.
+ * Use `create(BlockedValueSchema)` to create a new message.
+ */
+export declare const BlockedValueSchema: GenMessage<BlockedValue>;
+
+/**
+ * ListMergesRequest pages through the merges of one profile.
+ *
+ * @generated from message barista.profile.v1.ListMergesRequest
+ */
+export declare type ListMergesRequest = Message<"barista.profile.v1.ListMergesRequest"> & {
+  /**
+   * The profile, "profiles/{profile}".
+   *
+   * @generated from field: string parent = 1;
+   */
+  parent: string;
+
+  /**
+   * Maximum number of merges to return; default 50, at most 1000.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * Token from a previous response.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message barista.profile.v1.ListMergesRequest.
+ * Use `create(ListMergesRequestSchema)` to create a new message.
+ */
+export declare const ListMergesRequestSchema: GenMessage<ListMergesRequest>;
+
+/**
+ * ListMergesResponse is one page of merges.
+ *
+ * @generated from message barista.profile.v1.ListMergesResponse
+ */
+export declare type ListMergesResponse = Message<"barista.profile.v1.ListMergesResponse"> & {
+  /**
+   * Merges, oldest first.
+   *
+   * @generated from field: repeated barista.profile.v1.Merge merges = 1;
+   */
+  merges: Merge[];
+
+  /**
+   * Token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message barista.profile.v1.ListMergesResponse.
+ * Use `create(ListMergesResponseSchema)` to create a new message.
+ */
+export declare const ListMergesResponseSchema: GenMessage<ListMergesResponse>;
+
+/**
+ * Merge is one entry of the merge log: a profile absorbed by another.
+ *
+ * @generated from message barista.profile.v1.Merge
+ */
+export declare type Merge = Message<"barista.profile.v1.Merge"> & {
+  /**
+   * The surviving profile, "profiles/{profile}".
+   *
+   * @generated from field: string survivor = 1;
+   */
+  survivor: string;
+
+  /**
+   * The profile absorbed, "profiles/{profile}"; its name now resolves to
+   * the survivor.
+   *
+   * @generated from field: string merged = 2;
+   */
+  merged: string;
+
+  /**
+   * The rule that merged them: "seen_together" or "manual".
+   *
+   * @generated from field: string rule = 3;
+   */
+  rule: string;
+
+  /**
+   * Why, in words.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+
+  /**
+   * The identifiers whose sighting (or the operator's request) caused the
+   * merge.
+   *
+   * @generated from field: repeated barista.type.v1.Identifier trigger_identifiers = 5;
+   */
+  triggerIdentifiers: Identifier[];
+
+  /**
+   * The identifiers that moved from the merged profile to the survivor.
+   *
+   * @generated from field: repeated barista.type.v1.Identifier identifiers = 6;
+   */
+  identifiers: Identifier[];
+
+  /**
+   * When the merge happened.
+   *
+   * @generated from field: google.protobuf.Timestamp merge_time = 7;
+   */
+  mergeTime?: Timestamp | undefined;
+
+  /**
+   * When the triggering identifiers were seen.
+   *
+   * @generated from field: google.protobuf.Timestamp observe_time = 8;
+   */
+  observeTime?: Timestamp | undefined;
+
+  /**
+   * When the merge was undone; unset while it stands.
+   *
+   * @generated from field: google.protobuf.Timestamp unmerge_time = 9;
+   */
+  unmergeTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message barista.profile.v1.Merge.
+ * Use `create(MergeSchema)` to create a new message.
+ */
+export declare const MergeSchema: GenMessage<Merge>;
+
+/**
+ * MergeProfilesRequest names two identifiers whose profiles are one person.
+ *
+ * @generated from message barista.profile.v1.MergeProfilesRequest
+ */
+export declare type MergeProfilesRequest = Message<"barista.profile.v1.MergeProfilesRequest"> & {
+  /**
+   * Two identifiers, each held by a profile.
+   *
+   * @generated from field: repeated barista.type.v1.Identifier identifiers = 1;
+   */
+  identifiers: Identifier[];
+
+  /**
+   * Why the operator merges them; recorded in the merge log. Required.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message barista.profile.v1.MergeProfilesRequest.
+ * Use `create(MergeProfilesRequestSchema)` to create a new message.
+ */
+export declare const MergeProfilesRequestSchema: GenMessage<MergeProfilesRequest>;
+
+/**
+ * MergeProfilesResponse carries the merged profile.
+ *
+ * @generated from message barista.profile.v1.MergeProfilesResponse
+ */
+export declare type MergeProfilesResponse = Message<"barista.profile.v1.MergeProfilesResponse"> & {
+  /**
+   * The surviving profile, as it is after the merge.
+   *
+   * @generated from field: barista.profile.v1.Profile profile = 1;
+   */
+  profile?: Profile | undefined;
+
+  /**
+   * The merge log entry; unset when the identifiers were already on one
+   * profile.
+   *
+   * @generated from field: barista.profile.v1.Merge merge = 2;
+   */
+  merge?: Merge | undefined;
+};
+
+/**
+ * Describes the message barista.profile.v1.MergeProfilesResponse.
+ * Use `create(MergeProfilesResponseSchema)` to create a new message.
+ */
+export declare const MergeProfilesResponseSchema: GenMessage<MergeProfilesResponse>;
+
+/**
+ * PreviewMergeRulesRequest carries the merge rules to try.
+ *
+ * @generated from message barista.profile.v1.PreviewMergeRulesRequest
+ */
+export declare type PreviewMergeRulesRequest = Message<"barista.profile.v1.PreviewMergeRulesRequest"> & {
+  /**
+   * The rules in the YAML or JSON form of the service's --rules file;
+   * fields left out take their defaults.
+   *
+   * @generated from field: string rules = 1;
+   */
+  rules: string;
+};
+
+/**
+ * Describes the message barista.profile.v1.PreviewMergeRulesRequest.
+ * Use `create(PreviewMergeRulesRequestSchema)` to create a new message.
+ */
+export declare const PreviewMergeRulesRequestSchema: GenMessage<PreviewMergeRulesRequest>;
+
+/**
+ * PreviewMergeRulesResponse is what the rules would do to the stored graph.
+ *
+ * @generated from message barista.profile.v1.PreviewMergeRulesResponse
+ */
+export declare type PreviewMergeRulesResponse = Message<"barista.profile.v1.PreviewMergeRulesResponse"> & {
+  /**
+   * The rules tried, defaults filled in.
+   *
+   * @generated from field: barista.profile.v1.MergeRules rules = 1;
+   */
+  rules?: MergeRules | undefined;
+
+  /**
+   * Live profiles examined.
+   *
+   * @generated from field: int32 profiles_examined = 2;
+   */
+  profilesExamined: number;
+
+  /**
+   * Profiles the rules would split: they hold identifiers the rules block
+   * or drop for a limit, or absorbed a profile by a merge the rules refuse.
+   *
+   * @generated from field: int32 profiles_to_split = 3;
+   */
+  profilesToSplit: number;
+
+  /**
+   * Identifiers the rules would unlink.
+   *
+   * @generated from field: int32 identifiers_to_unlink = 4;
+   */
+  identifiersToUnlink: number;
+
+  /**
+   * Merges in the log the rules would refuse.
+   *
+   * @generated from field: int32 merges_to_refuse = 5;
+   */
+  mergesToRefuse: number;
+
+  /**
+   * Up to 100 of the profiles to split, "profiles/{profile}".
+   *
+   * @generated from field: repeated string sample_profiles = 6;
+   */
+  sampleProfiles: string[];
+};
+
+/**
+ * Describes the message barista.profile.v1.PreviewMergeRulesResponse.
+ * Use `create(PreviewMergeRulesResponseSchema)` to create a new message.
+ */
+export declare const PreviewMergeRulesResponseSchema: GenMessage<PreviewMergeRulesResponse>;
+
+/**
+ * UnmergeProfileRequest names a merged profile to split back out.
+ *
+ * @generated from message barista.profile.v1.UnmergeProfileRequest
+ */
+export declare type UnmergeProfileRequest = Message<"barista.profile.v1.UnmergeProfileRequest"> & {
+  /**
+   * The merged profile, "profiles/{profile}".
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message barista.profile.v1.UnmergeProfileRequest.
+ * Use `create(UnmergeProfileRequestSchema)` to create a new message.
+ */
+export declare const UnmergeProfileRequestSchema: GenMessage<UnmergeProfileRequest>;
+
+/**
+ * UnmergeProfileResponse carries both profiles after the split.
+ *
+ * @generated from message barista.profile.v1.UnmergeProfileResponse
+ */
+export declare type UnmergeProfileResponse = Message<"barista.profile.v1.UnmergeProfileResponse"> & {
+  /**
+   * The profile split back out, live again.
+   *
+   * @generated from field: barista.profile.v1.Profile profile = 1;
+   */
+  profile?: Profile | undefined;
+
+  /**
+   * The profile it had been merged into, without the identifiers that
+   * went back.
+   *
+   * @generated from field: barista.profile.v1.Profile survivor = 2;
+   */
+  survivor?: Profile | undefined;
+};
+
+/**
+ * Describes the message barista.profile.v1.UnmergeProfileResponse.
+ * Use `create(UnmergeProfileResponseSchema)` to create a new message.
+ */
+export declare const UnmergeProfileResponseSchema: GenMessage<UnmergeProfileResponse>;
+
+/**
+ * Consent is a person's answer for one purpose.
+ *
+ * @generated from message barista.profile.v1.Consent
+ */
+export declare type Consent = Message<"barista.profile.v1.Consent"> & {
+  /**
+   * The purpose: "analytics", "email", "sms" or "personalization".
+   *
+   * @generated from field: string purpose = 1;
+   */
+  purpose: string;
+
+  /**
+   * Granted or denied.
+   *
+   * @generated from field: barista.profile.v1.ConsentStatus status = 2;
+   */
+  status: ConsentStatus;
+
+  /**
+   * Where the answer came from, such as "signup-form" or "support".
+   *
+   * @generated from field: string source = 3;
+   */
+  source: string;
+
+  /**
+   * When the person answered; defaults to now.
+   *
+   * @generated from field: google.protobuf.Timestamp consent_time = 4;
+   */
+  consentTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message barista.profile.v1.Consent.
+ * Use `create(ConsentSchema)` to create a new message.
+ */
+export declare const ConsentSchema: GenMessage<Consent>;
+
+/**
+ * SetConsentRequest records consents of the profile named by profile or by
+ * identifier (exactly one).
+ *
+ * @generated from message barista.profile.v1.SetConsentRequest
+ */
+export declare type SetConsentRequest = Message<"barista.profile.v1.SetConsentRequest"> & {
+  /**
+   * The profile, "profiles/{profile}".
+   *
+   * @generated from field: string profile = 1;
+   */
+  profile: string;
+
+  /**
+   * An identifier the profile holds.
+   *
+   * @generated from field: barista.type.v1.Identifier identifier = 2;
+   */
+  identifier?: Identifier | undefined;
+
+  /**
+   * The consents, at most one per purpose.
+   *
+   * @generated from field: repeated barista.profile.v1.Consent consents = 3;
+   */
+  consents: Consent[];
+};
+
+/**
+ * Describes the message barista.profile.v1.SetConsentRequest.
+ * Use `create(SetConsentRequestSchema)` to create a new message.
+ */
+export declare const SetConsentRequestSchema: GenMessage<SetConsentRequest>;
+
+/**
+ * SetConsentResponse carries the profile's consents after the change.
+ *
+ * @generated from message barista.profile.v1.SetConsentResponse
+ */
+export declare type SetConsentResponse = Message<"barista.profile.v1.SetConsentResponse"> & {
+  /**
+   * The live profile, "profiles/{profile}".
+   *
+   * @generated from field: string profile = 1;
+   */
+  profile: string;
+
+  /**
+   * Its consents, by purpose.
+   *
+   * @generated from field: repeated barista.profile.v1.Consent consents = 2;
+   */
+  consents: Consent[];
+};
+
+/**
+ * Describes the message barista.profile.v1.SetConsentResponse.
+ * Use `create(SetConsentResponseSchema)` to create a new message.
+ */
+export declare const SetConsentResponseSchema: GenMessage<SetConsentResponse>;
+
+/**
+ * GetConsentRequest names a profile by profile or by identifier (exactly
+ * one).
+ *
+ * @generated from message barista.profile.v1.GetConsentRequest
+ */
+export declare type GetConsentRequest = Message<"barista.profile.v1.GetConsentRequest"> & {
+  /**
+   * The profile, "profiles/{profile}".
+   *
+   * @generated from field: string profile = 1;
+   */
+  profile: string;
+
+  /**
+   * An identifier the profile holds.
+   *
+   * @generated from field: barista.type.v1.Identifier identifier = 2;
+   */
+  identifier?: Identifier | undefined;
+};
+
+/**
+ * Describes the message barista.profile.v1.GetConsentRequest.
+ * Use `create(GetConsentRequestSchema)` to create a new message.
+ */
+export declare const GetConsentRequestSchema: GenMessage<GetConsentRequest>;
+
+/**
+ * GetConsentResponse carries a profile's consents.
+ *
+ * @generated from message barista.profile.v1.GetConsentResponse
+ */
+export declare type GetConsentResponse = Message<"barista.profile.v1.GetConsentResponse"> & {
+  /**
+   * The live profile, "profiles/{profile}".
+   *
+   * @generated from field: string profile = 1;
+   */
+  profile: string;
+
+  /**
+   * Its consents, by purpose; a purpose without one is unknown.
+   *
+   * @generated from field: repeated barista.profile.v1.Consent consents = 2;
+   */
+  consents: Consent[];
+};
+
+/**
+ * Describes the message barista.profile.v1.GetConsentResponse.
+ * Use `create(GetConsentResponseSchema)` to create a new message.
+ */
+export declare const GetConsentResponseSchema: GenMessage<GetConsentResponse>;
+
+/**
+ * ConsentStatus is whether a person agreed to a purpose.
+ *
+ * @generated from enum barista.profile.v1.ConsentStatus
+ */
+export enum ConsentStatus {
+  /**
+   * Not set; invalid in requests.
+   *
+   * @generated from enum value: CONSENT_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The person agreed.
+   *
+   * @generated from enum value: CONSENT_STATUS_GRANTED = 1;
+   */
+  GRANTED = 1,
+
+  /**
+   * The person refused or withdrew.
+   *
+   * @generated from enum value: CONSENT_STATUS_DENIED = 2;
+   */
+  DENIED = 2,
+}
+
+/**
+ * Describes the enum barista.profile.v1.ConsentStatus.
+ */
+export declare const ConsentStatusSchema: GenEnum<ConsentStatus>;
+
+/**
  * ProfileService owns profiles, their traits and the identity graph that maps
  * identifiers to profiles.
  *
@@ -310,6 +1041,84 @@ export declare const ProfileService: GenService<{
     methodKind: "unary";
     input: typeof ListProfilesRequestSchema;
     output: typeof ListProfilesResponseSchema;
+  },
+  /**
+   * Gets the merge rules the service runs with.
+   *
+   * @generated from rpc barista.profile.v1.ProfileService.GetMergeRules
+   */
+  getMergeRules: {
+    methodKind: "unary";
+    input: typeof GetMergeRulesRequestSchema;
+    output: typeof GetMergeRulesResponseSchema;
+  },
+  /**
+   * Lists the merges a profile took part in, as survivor or as merged,
+   * oldest first.
+   *
+   * @generated from rpc barista.profile.v1.ProfileService.ListMerges
+   */
+  listMerges: {
+    methodKind: "unary";
+    input: typeof ListMergesRequestSchema;
+    output: typeof ListMergesResponseSchema;
+  },
+  /**
+   * Merges the profiles that hold two identifiers, on an operator's
+   * request; the merge log records it with rule "manual" and the reason.
+   *
+   * @generated from rpc barista.profile.v1.ProfileService.MergeProfiles
+   */
+  mergeProfiles: {
+    methodKind: "unary";
+    input: typeof MergeProfilesRequestSchema;
+    output: typeof MergeProfilesResponseSchema;
+  },
+  /**
+   * Dry-runs a change of merge rules over the stored graph: reports how
+   * many profiles the new rules would split. Changes nothing.
+   *
+   * @generated from rpc barista.profile.v1.ProfileService.PreviewMergeRules
+   */
+  previewMergeRules: {
+    methodKind: "unary";
+    input: typeof PreviewMergeRulesRequestSchema;
+    output: typeof PreviewMergeRulesResponseSchema;
+  },
+  /**
+   * Splits a merged profile back out of the profile it was merged into:
+   * the identifiers that moved with the merge go back, it is live again
+   * with its traits, and the survivor's traits are restored where the
+   * merge changed them. Only the profile service's state changes.
+   *
+   * @generated from rpc barista.profile.v1.ProfileService.UnmergeProfile
+   */
+  unmergeProfile: {
+    methodKind: "unary";
+    input: typeof UnmergeProfileRequestSchema;
+    output: typeof UnmergeProfileResponseSchema;
+  },
+  /**
+   * Records consents of a profile, per purpose, with their source and time.
+   * For each purpose the latest consent wins.
+   *
+   * @generated from rpc barista.profile.v1.ProfileService.SetConsent
+   */
+  setConsent: {
+    methodKind: "unary";
+    input: typeof SetConsentRequestSchema;
+    output: typeof SetConsentResponseSchema;
+  },
+  /**
+   * Gets the consents of a profile: per purpose the latest, over the
+   * profile and the profiles merged into it.
+   *
+   * @generated from rpc barista.profile.v1.ProfileService.GetConsent
+   */
+  getConsent: {
+    methodKind: "unary";
+    input: typeof GetConsentRequestSchema;
+    output: typeof GetConsentResponseSchema;
   },
 }>;
 

@@ -2,15 +2,15 @@
 // @generated from file barista/profile/v1/profile.proto (package barista.profile.v1, syntax proto3)
 /* eslint-disable */
 
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc, tsEnum } from "@bufbuild/protobuf/codegenv2";
 import { file_barista_type_v1_identifier } from "../../type/v1/identifier_pb.js";
-import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 
 /**
  * Describes the file barista/profile/v1/profile.proto.
  */
 export const file_barista_profile_v1_profile = /*@__PURE__*/
-  fileDesc("CiBiYXJpc3RhL3Byb2ZpbGUvdjEvcHJvZmlsZS5wcm90bxISYmFyaXN0YS5wcm9maWxlLnYxItQBCgdQcm9maWxlEgwKBG5hbWUYASABKAkSMAoLaWRlbnRpZmllcnMYAiADKAsyGy5iYXJpc3RhLnR5cGUudjEuSWRlbnRpZmllchInCgZ0cmFpdHMYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei8KC2NyZWF0ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAipAEKFVJlc29sdmVQcm9maWxlUmVxdWVzdBIwCgtpZGVudGlmaWVycxgBIAMoCzIbLmJhcmlzdGEudHlwZS52MS5JZGVudGlmaWVyEicKBnRyYWl0cxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSMAoMb2JzZXJ2ZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJwChZSZXNvbHZlUHJvZmlsZVJlc3BvbnNlEiwKB3Byb2ZpbGUYASABKAsyGy5iYXJpc3RhLnByb2ZpbGUudjEuUHJvZmlsZRIPCgdjcmVhdGVkGAIgASgIEhcKD21lcmdlZF9wcm9maWxlcxgDIAMoCSIhChFHZXRQcm9maWxlUmVxdWVzdBIMCgRuYW1lGAEgASgJIkcKFExvb2t1cFByb2ZpbGVSZXF1ZXN0Ei8KCmlkZW50aWZpZXIYASABKAsyGy5iYXJpc3RhLnR5cGUudjEuSWRlbnRpZmllciI8ChNMaXN0UHJvZmlsZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIl4KFExpc3RQcm9maWxlc1Jlc3BvbnNlEi0KCHByb2ZpbGVzGAEgAygLMhsuYmFyaXN0YS5wcm9maWxlLnYxLlByb2ZpbGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkIKEkdldFByb2ZpbGVSZXNwb25zZRIsCgdwcm9maWxlGAEgASgLMhsuYmFyaXN0YS5wcm9maWxlLnYxLlByb2ZpbGUiRQoVTG9va3VwUHJvZmlsZVJlc3BvbnNlEiwKB3Byb2ZpbGUYASABKAsyGy5iYXJpc3RhLnByb2ZpbGUudjEuUHJvZmlsZTKfAwoOUHJvZmlsZVNlcnZpY2USZwoOUmVzb2x2ZVByb2ZpbGUSKS5iYXJpc3RhLnByb2ZpbGUudjEuUmVzb2x2ZVByb2ZpbGVSZXF1ZXN0GiouYmFyaXN0YS5wcm9maWxlLnYxLlJlc29sdmVQcm9maWxlUmVzcG9uc2USWwoKR2V0UHJvZmlsZRIlLmJhcmlzdGEucHJvZmlsZS52MS5HZXRQcm9maWxlUmVxdWVzdBomLmJhcmlzdGEucHJvZmlsZS52MS5HZXRQcm9maWxlUmVzcG9uc2USZAoNTG9va3VwUHJvZmlsZRIoLmJhcmlzdGEucHJvZmlsZS52MS5Mb29rdXBQcm9maWxlUmVxdWVzdBopLmJhcmlzdGEucHJvZmlsZS52MS5Mb29rdXBQcm9maWxlUmVzcG9uc2USYQoMTGlzdFByb2ZpbGVzEicuYmFyaXN0YS5wcm9maWxlLnYxLkxpc3RQcm9maWxlc1JlcXVlc3QaKC5iYXJpc3RhLnByb2ZpbGUudjEuTGlzdFByb2ZpbGVzUmVzcG9uc2ViBnByb3RvMw", [file_barista_type_v1_identifier, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiBiYXJpc3RhL3Byb2ZpbGUvdjEvcHJvZmlsZS5wcm90bxISYmFyaXN0YS5wcm9maWxlLnYxIrwCCgdQcm9maWxlEgwKBG5hbWUYASABKAkSMAoLaWRlbnRpZmllcnMYAiADKAsyGy5iYXJpc3RhLnR5cGUudjEuSWRlbnRpZmllchInCgZ0cmFpdHMYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei8KC2NyZWF0ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNwoSc2hhcmVkX2lkZW50aWZpZXJzGAYgAygLMhsuYmFyaXN0YS50eXBlLnYxLklkZW50aWZpZXISLQoIY29uc2VudHMYByADKAsyGy5iYXJpc3RhLnByb2ZpbGUudjEuQ29uc2VudCKkAQoVUmVzb2x2ZVByb2ZpbGVSZXF1ZXN0EjAKC2lkZW50aWZpZXJzGAEgAygLMhsuYmFyaXN0YS50eXBlLnYxLklkZW50aWZpZXISJwoGdHJhaXRzGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIwCgxvYnNlcnZlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrQBChZSZXNvbHZlUHJvZmlsZVJlc3BvbnNlEiwKB3Byb2ZpbGUYASABKAsyGy5iYXJpc3RhLnByb2ZpbGUudjEuUHJvZmlsZRIPCgdjcmVhdGVkGAIgASgIEhcKD21lcmdlZF9wcm9maWxlcxgDIAMoCRJCChNpZ25vcmVkX2lkZW50aWZpZXJzGAQgAygLMiUuYmFyaXN0YS5wcm9maWxlLnYxLklnbm9yZWRJZGVudGlmaWVyImIKEUlnbm9yZWRJZGVudGlmaWVyEi8KCmlkZW50aWZpZXIYASABKAsyGy5iYXJpc3RhLnR5cGUudjEuSWRlbnRpZmllchIMCgRydWxlGAIgASgJEg4KBnJlYXNvbhgDIAEoCSIhChFHZXRQcm9maWxlUmVxdWVzdBIMCgRuYW1lGAEgASgJIkcKFExvb2t1cFByb2ZpbGVSZXF1ZXN0Ei8KCmlkZW50aWZpZXIYASABKAsyGy5iYXJpc3RhLnR5cGUudjEuSWRlbnRpZmllciI8ChNMaXN0UHJvZmlsZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIl4KFExpc3RQcm9maWxlc1Jlc3BvbnNlEi0KCHByb2ZpbGVzGAEgAygLMhsuYmFyaXN0YS5wcm9maWxlLnYxLlByb2ZpbGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkIKEkdldFByb2ZpbGVSZXNwb25zZRIsCgdwcm9maWxlGAEgASgLMhsuYmFyaXN0YS5wcm9maWxlLnYxLlByb2ZpbGUiRQoVTG9va3VwUHJvZmlsZVJlc3BvbnNlEiwKB3Byb2ZpbGUYASABKAsyGy5iYXJpc3RhLnByb2ZpbGUudjEuUHJvZmlsZSIWChRHZXRNZXJnZVJ1bGVzUmVxdWVzdCJGChVHZXRNZXJnZVJ1bGVzUmVzcG9uc2USLQoFcnVsZXMYASABKAsyHi5iYXJpc3RhLnByb2ZpbGUudjEuTWVyZ2VSdWxlcyLtAQoKTWVyZ2VSdWxlcxIQCghwcmlvcml0eRgBIAMoCRIzCgZsaW1pdHMYAiADKAsyIy5iYXJpc3RhLnByb2ZpbGUudjEuSWRlbnRpZmllckxpbWl0EjEKB2Jsb2NrZWQYAyADKAsyIC5iYXJpc3RhLnByb2ZpbGUudjEuQmxvY2tlZFZhbHVlEhQKDGJ1aWx0aW5fanVuaxgEIAEoCBI5Cg9idWlsdGluX2Jsb2NrZWQYBSADKAsyIC5iYXJpc3RhLnByb2ZpbGUudjEuQmxvY2tlZFZhbHVlEhQKDHNoYXJlZF90eXBlcxgGIAMoCSJXCg9JZGVudGlmaWVyTGltaXQSDAoEdHlwZRgBIAEoCRILCgNtYXgYAiABKAUSKQoGd2luZG93GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIjwKDEJsb2NrZWRWYWx1ZRIMCgR0eXBlGAEgASgJEg0KBXZhbHVlGAIgASgJEg8KB3BhdHRlcm4YAyABKAkiSgoRTGlzdE1lcmdlc1JlcXVlc3QSDgoGcGFyZW50GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlgKEkxpc3RNZXJnZXNSZXNwb25zZRIpCgZtZXJnZXMYASADKAsyGS5iYXJpc3RhLnByb2ZpbGUudjEuTWVyZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIscCCgVNZXJnZRIQCghzdXJ2aXZvchgBIAEoCRIOCgZtZXJnZWQYAiABKAkSDAoEcnVsZRgDIAEoCRIOCgZyZWFzb24YBCABKAkSOAoTdHJpZ2dlcl9pZGVudGlmaWVycxgFIAMoCzIbLmJhcmlzdGEudHlwZS52MS5JZGVudGlmaWVyEjAKC2lkZW50aWZpZXJzGAYgAygLMhsuYmFyaXN0YS50eXBlLnYxLklkZW50aWZpZXISLgoKbWVyZ2VfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMb2JzZXJ2ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgx1bm1lcmdlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlgKFE1lcmdlUHJvZmlsZXNSZXF1ZXN0EjAKC2lkZW50aWZpZXJzGAEgAygLMhsuYmFyaXN0YS50eXBlLnYxLklkZW50aWZpZXISDgoGcmVhc29uGAIgASgJIm8KFU1lcmdlUHJvZmlsZXNSZXNwb25zZRIsCgdwcm9maWxlGAEgASgLMhsuYmFyaXN0YS5wcm9maWxlLnYxLlByb2ZpbGUSKAoFbWVyZ2UYAiABKAsyGS5iYXJpc3RhLnByb2ZpbGUudjEuTWVyZ2UiKQoYUHJldmlld01lcmdlUnVsZXNSZXF1ZXN0Eg0KBXJ1bGVzGAEgASgJItIBChlQcmV2aWV3TWVyZ2VSdWxlc1Jlc3BvbnNlEi0KBXJ1bGVzGAEgASgLMh4uYmFyaXN0YS5wcm9maWxlLnYxLk1lcmdlUnVsZXMSGQoRcHJvZmlsZXNfZXhhbWluZWQYAiABKAUSGQoRcHJvZmlsZXNfdG9fc3BsaXQYAyABKAUSHQoVaWRlbnRpZmllcnNfdG9fdW5saW5rGAQgASgFEhgKEG1lcmdlc190b19yZWZ1c2UYBSABKAUSFwoPc2FtcGxlX3Byb2ZpbGVzGAYgAygJIiUKFVVubWVyZ2VQcm9maWxlUmVxdWVzdBIMCgRuYW1lGAEgASgJInUKFlVubWVyZ2VQcm9maWxlUmVzcG9uc2USLAoHcHJvZmlsZRgBIAEoCzIbLmJhcmlzdGEucHJvZmlsZS52MS5Qcm9maWxlEi0KCHN1cnZpdm9yGAIgASgLMhsuYmFyaXN0YS5wcm9maWxlLnYxLlByb2ZpbGUijwEKB0NvbnNlbnQSDwoHcHVycG9zZRgBIAEoCRIxCgZzdGF0dXMYAiABKA4yIS5iYXJpc3RhLnByb2ZpbGUudjEuQ29uc2VudFN0YXR1cxIOCgZzb3VyY2UYAyABKAkSMAoMY29uc2VudF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKEAQoRU2V0Q29uc2VudFJlcXVlc3QSDwoHcHJvZmlsZRgBIAEoCRIvCgppZGVudGlmaWVyGAIgASgLMhsuYmFyaXN0YS50eXBlLnYxLklkZW50aWZpZXISLQoIY29uc2VudHMYAyADKAsyGy5iYXJpc3RhLnByb2ZpbGUudjEuQ29uc2VudCJUChJTZXRDb25zZW50UmVzcG9uc2USDwoHcHJvZmlsZRgBIAEoCRItCghjb25zZW50cxgCIAMoCzIbLmJhcmlzdGEucHJvZmlsZS52MS5Db25zZW50IlUKEUdldENvbnNlbnRSZXF1ZXN0Eg8KB3Byb2ZpbGUYASABKAkSLwoKaWRlbnRpZmllchgCIAEoCzIbLmJhcmlzdGEudHlwZS52MS5JZGVudGlmaWVyIlQKEkdldENvbnNlbnRSZXNwb25zZRIPCgdwcm9maWxlGAEgASgJEi0KCGNvbnNlbnRzGAIgAygLMhsuYmFyaXN0YS5wcm9maWxlLnYxLkNvbnNlbnQqZgoNQ29uc2VudFN0YXR1cxIeChpDT05TRU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEhoKFkNPTlNFTlRfU1RBVFVTX0dSQU5URUQQARIZChVDT05TRU5UX1NUQVRVU19ERU5JRUQQAjLdCAoOUHJvZmlsZVNlcnZpY2USZwoOUmVzb2x2ZVByb2ZpbGUSKS5iYXJpc3RhLnByb2ZpbGUudjEuUmVzb2x2ZVByb2ZpbGVSZXF1ZXN0GiouYmFyaXN0YS5wcm9maWxlLnYxLlJlc29sdmVQcm9maWxlUmVzcG9uc2USWwoKR2V0UHJvZmlsZRIlLmJhcmlzdGEucHJvZmlsZS52MS5HZXRQcm9maWxlUmVxdWVzdBomLmJhcmlzdGEucHJvZmlsZS52MS5HZXRQcm9maWxlUmVzcG9uc2USZAoNTG9va3VwUHJvZmlsZRIoLmJhcmlzdGEucHJvZmlsZS52MS5Mb29rdXBQcm9maWxlUmVxdWVzdBopLmJhcmlzdGEucHJvZmlsZS52MS5Mb29rdXBQcm9maWxlUmVzcG9uc2USYQoMTGlzdFByb2ZpbGVzEicuYmFyaXN0YS5wcm9maWxlLnYxLkxpc3RQcm9maWxlc1JlcXVlc3QaKC5iYXJpc3RhLnByb2ZpbGUudjEuTGlzdFByb2ZpbGVzUmVzcG9uc2USZAoNR2V0TWVyZ2VSdWxlcxIoLmJhcmlzdGEucHJvZmlsZS52MS5HZXRNZXJnZVJ1bGVzUmVxdWVzdBopLmJhcmlzdGEucHJvZmlsZS52MS5HZXRNZXJnZVJ1bGVzUmVzcG9uc2USWwoKTGlzdE1lcmdlcxIlLmJhcmlzdGEucHJvZmlsZS52MS5MaXN0TWVyZ2VzUmVxdWVzdBomLmJhcmlzdGEucHJvZmlsZS52MS5MaXN0TWVyZ2VzUmVzcG9uc2USZAoNTWVyZ2VQcm9maWxlcxIoLmJhcmlzdGEucHJvZmlsZS52MS5NZXJnZVByb2ZpbGVzUmVxdWVzdBopLmJhcmlzdGEucHJvZmlsZS52MS5NZXJnZVByb2ZpbGVzUmVzcG9uc2UScAoRUHJldmlld01lcmdlUnVsZXMSLC5iYXJpc3RhLnByb2ZpbGUudjEuUHJldmlld01lcmdlUnVsZXNSZXF1ZXN0Gi0uYmFyaXN0YS5wcm9maWxlLnYxLlByZXZpZXdNZXJnZVJ1bGVzUmVzcG9uc2USZwoOVW5tZXJnZVByb2ZpbGUSKS5iYXJpc3RhLnByb2ZpbGUudjEuVW5tZXJnZVByb2ZpbGVSZXF1ZXN0GiouYmFyaXN0YS5wcm9maWxlLnYxLlVubWVyZ2VQcm9maWxlUmVzcG9uc2USWwoKU2V0Q29uc2VudBIlLmJhcmlzdGEucHJvZmlsZS52MS5TZXRDb25zZW50UmVxdWVzdBomLmJhcmlzdGEucHJvZmlsZS52MS5TZXRDb25zZW50UmVzcG9uc2USWwoKR2V0Q29uc2VudBIlLmJhcmlzdGEucHJvZmlsZS52MS5HZXRDb25zZW50UmVxdWVzdBomLmJhcmlzdGEucHJvZmlsZS52MS5HZXRDb25zZW50UmVzcG9uc2ViBnByb3RvMw", [file_barista_type_v1_identifier, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Describes the message barista.profile.v1.Profile.
@@ -34,46 +34,200 @@ export const ResolveProfileResponseSchema = /*@__PURE__*/
   messageDesc(file_barista_profile_v1_profile, 2);
 
 /**
+ * Describes the message barista.profile.v1.IgnoredIdentifier.
+ * Use `create(IgnoredIdentifierSchema)` to create a new message.
+ */
+export const IgnoredIdentifierSchema = /*@__PURE__*/
+  messageDesc(file_barista_profile_v1_profile, 3);
+
+/**
  * Describes the message barista.profile.v1.GetProfileRequest.
  * Use `create(GetProfileRequestSchema)` to create a new message.
  */
 export const GetProfileRequestSchema = /*@__PURE__*/
-  messageDesc(file_barista_profile_v1_profile, 3);
+  messageDesc(file_barista_profile_v1_profile, 4);
 
 /**
  * Describes the message barista.profile.v1.LookupProfileRequest.
  * Use `create(LookupProfileRequestSchema)` to create a new message.
  */
 export const LookupProfileRequestSchema = /*@__PURE__*/
-  messageDesc(file_barista_profile_v1_profile, 4);
+  messageDesc(file_barista_profile_v1_profile, 5);
 
 /**
  * Describes the message barista.profile.v1.ListProfilesRequest.
  * Use `create(ListProfilesRequestSchema)` to create a new message.
  */
 export const ListProfilesRequestSchema = /*@__PURE__*/
-  messageDesc(file_barista_profile_v1_profile, 5);
+  messageDesc(file_barista_profile_v1_profile, 6);
 
 /**
  * Describes the message barista.profile.v1.ListProfilesResponse.
  * Use `create(ListProfilesResponseSchema)` to create a new message.
  */
 export const ListProfilesResponseSchema = /*@__PURE__*/
-  messageDesc(file_barista_profile_v1_profile, 6);
+  messageDesc(file_barista_profile_v1_profile, 7);
 
 /**
  * Describes the message barista.profile.v1.GetProfileResponse.
  * Use `create(GetProfileResponseSchema)` to create a new message.
  */
 export const GetProfileResponseSchema = /*@__PURE__*/
-  messageDesc(file_barista_profile_v1_profile, 7);
+  messageDesc(file_barista_profile_v1_profile, 8);
 
 /**
  * Describes the message barista.profile.v1.LookupProfileResponse.
  * Use `create(LookupProfileResponseSchema)` to create a new message.
  */
 export const LookupProfileResponseSchema = /*@__PURE__*/
-  messageDesc(file_barista_profile_v1_profile, 8);
+  messageDesc(file_barista_profile_v1_profile, 9);
+
+/**
+ * Describes the message barista.profile.v1.GetMergeRulesRequest.
+ * Use `create(GetMergeRulesRequestSchema)` to create a new message.
+ */
+export const GetMergeRulesRequestSchema = /*@__PURE__*/
+  messageDesc(file_barista_profile_v1_profile, 10);
+
+/**
+ * Describes the message barista.profile.v1.GetMergeRulesResponse.
+ * Use `create(GetMergeRulesResponseSchema)` to create a new message.
+ */
+export const GetMergeRulesResponseSchema = /*@__PURE__*/
+  messageDesc(file_barista_profile_v1_profile, 11);
+
+/**
+ * Describes the message barista.profile.v1.MergeRules.
+ * Use `create(MergeRulesSchema)` to create a new message.
+ */
+export const MergeRulesSchema = /*@__PURE__*/
+  messageDesc(file_barista_profile_v1_profile, 12);
+
+/**
+ * Describes the message barista.profile.v1.IdentifierLimit.
+ * Use `create(IdentifierLimitSchema)` to create a new message.
+ */
+export const IdentifierLimitSchema = /*@__PURE__*/
+  messageDesc(file_barista_profile_v1_profile, 13);
+
+/**
+ * Describes the message barista.profile.v1.BlockedValue.
+ * Use `create(BlockedValueSchema)` to create a new message.
+ */
+export const BlockedValueSchema = /*@__PURE__*/
+  messageDesc(file_barista_profile_v1_profile, 14);
+
+/**
+ * Describes the message barista.profile.v1.ListMergesRequest.
+ * Use `create(ListMergesRequestSchema)` to create a new message.
+ */
+export const ListMergesRequestSchema = /*@__PURE__*/
+  messageDesc(file_barista_profile_v1_profile, 15);
+
+/**
+ * Describes the message barista.profile.v1.ListMergesResponse.
+ * Use `create(ListMergesResponseSchema)` to create a new message.
+ */
+export const ListMergesResponseSchema = /*@__PURE__*/
+  messageDesc(file_barista_profile_v1_profile, 16);
+
+/**
+ * Describes the message barista.profile.v1.Merge.
+ * Use `create(MergeSchema)` to create a new message.
+ */
+export const MergeSchema = /*@__PURE__*/
+  messageDesc(file_barista_profile_v1_profile, 17);
+
+/**
+ * Describes the message barista.profile.v1.MergeProfilesRequest.
+ * Use `create(MergeProfilesRequestSchema)` to create a new message.
+ */
+export const MergeProfilesRequestSchema = /*@__PURE__*/
+  messageDesc(file_barista_profile_v1_profile, 18);
+
+/**
+ * Describes the message barista.profile.v1.MergeProfilesResponse.
+ * Use `create(MergeProfilesResponseSchema)` to create a new message.
+ */
+export const MergeProfilesResponseSchema = /*@__PURE__*/
+  messageDesc(file_barista_profile_v1_profile, 19);
+
+/**
+ * Describes the message barista.profile.v1.PreviewMergeRulesRequest.
+ * Use `create(PreviewMergeRulesRequestSchema)` to create a new message.
+ */
+export const PreviewMergeRulesRequestSchema = /*@__PURE__*/
+  messageDesc(file_barista_profile_v1_profile, 20);
+
+/**
+ * Describes the message barista.profile.v1.PreviewMergeRulesResponse.
+ * Use `create(PreviewMergeRulesResponseSchema)` to create a new message.
+ */
+export const PreviewMergeRulesResponseSchema = /*@__PURE__*/
+  messageDesc(file_barista_profile_v1_profile, 21);
+
+/**
+ * Describes the message barista.profile.v1.UnmergeProfileRequest.
+ * Use `create(UnmergeProfileRequestSchema)` to create a new message.
+ */
+export const UnmergeProfileRequestSchema = /*@__PURE__*/
+  messageDesc(file_barista_profile_v1_profile, 22);
+
+/**
+ * Describes the message barista.profile.v1.UnmergeProfileResponse.
+ * Use `create(UnmergeProfileResponseSchema)` to create a new message.
+ */
+export const UnmergeProfileResponseSchema = /*@__PURE__*/
+  messageDesc(file_barista_profile_v1_profile, 23);
+
+/**
+ * Describes the message barista.profile.v1.Consent.
+ * Use `create(ConsentSchema)` to create a new message.
+ */
+export const ConsentSchema = /*@__PURE__*/
+  messageDesc(file_barista_profile_v1_profile, 24);
+
+/**
+ * Describes the message barista.profile.v1.SetConsentRequest.
+ * Use `create(SetConsentRequestSchema)` to create a new message.
+ */
+export const SetConsentRequestSchema = /*@__PURE__*/
+  messageDesc(file_barista_profile_v1_profile, 25);
+
+/**
+ * Describes the message barista.profile.v1.SetConsentResponse.
+ * Use `create(SetConsentResponseSchema)` to create a new message.
+ */
+export const SetConsentResponseSchema = /*@__PURE__*/
+  messageDesc(file_barista_profile_v1_profile, 26);
+
+/**
+ * Describes the message barista.profile.v1.GetConsentRequest.
+ * Use `create(GetConsentRequestSchema)` to create a new message.
+ */
+export const GetConsentRequestSchema = /*@__PURE__*/
+  messageDesc(file_barista_profile_v1_profile, 27);
+
+/**
+ * Describes the message barista.profile.v1.GetConsentResponse.
+ * Use `create(GetConsentResponseSchema)` to create a new message.
+ */
+export const GetConsentResponseSchema = /*@__PURE__*/
+  messageDesc(file_barista_profile_v1_profile, 28);
+
+/**
+ * Describes the enum barista.profile.v1.ConsentStatus.
+ */
+export const ConsentStatusSchema = /*@__PURE__*/
+  enumDesc(file_barista_profile_v1_profile, 0);
+
+/**
+ * ConsentStatus is whether a person agreed to a purpose.
+ *
+ * @generated from enum barista.profile.v1.ConsentStatus
+ */
+export const ConsentStatus = /*@__PURE__*/
+  tsEnum(ConsentStatusSchema);
 
 /**
  * ProfileService owns profiles, their traits and the identity graph that maps
