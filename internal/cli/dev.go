@@ -10,12 +10,14 @@ import (
 	"github.com/barista-cdp/barista/internal/devserver"
 	baristaapp "github.com/barista-cdp/barista/pkg/app"
 	"github.com/barista-cdp/barista/pkg/telemetry"
-	eventservice "github.com/barista-cdp/barista/services/event/service"
 )
 
 func (a *app) devCommand() *cobra.Command {
 	cfg := devserver.Config{}
-	var logFormat, logLevel, normalization string
+	var logFormat, logLevel string
+	// The services' own flags, such as --normalization (event) and --rules
+	// (profile), by service and flag name.
+	own := map[string]map[string]*string{}
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run the whole suite in one process for development",
@@ -28,8 +30,14 @@ The dev server has no authentication: do not expose it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Logger = telemetry.NewLogger(a.errOut, logFormat, logLevel)
-			if cmd.Flags().Changed("normalization") {
-				cfg.Flags = map[string]map[string]string{"event": {eventservice.NormalizationFlag: normalization}}
+			cfg.Flags = map[string]map[string]string{}
+			for service, flags := range own {
+				cfg.Flags[service] = map[string]string{}
+				for name, v := range flags {
+					if cmd.Flags().Changed(name) {
+						cfg.Flags[service][name] = *v
+					}
+				}
 			}
 			srv, err := devserver.New(cmd.Context(), cfg)
 			if err != nil {
@@ -43,7 +51,14 @@ The dev server has no authentication: do not expose it.`,
 	f.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:7070", "gRPC address serving every service")
 	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:7080", "HTTP address (HTTP APIs and /metrics)")
 	f.StringVar(&cfg.DatabaseURL, "database-url", os.Getenv("DATABASE_URL"), "Postgres URL (env DATABASE_URL); empty keeps everything in memory")
-	f.StringVar(&normalization, "normalization", "", "event normalization rules file, JSON or YAML (env "+baristaapp.FlagEnv("event", eventservice.NormalizationFlag)+"); default: the built-in rules")
+	for _, spec := range devserver.Specs() {
+		for name, usage := range spec.Flags {
+			if own[spec.Name] == nil {
+				own[spec.Name] = map[string]*string{}
+			}
+			own[spec.Name][name] = f.String(name, "", spec.Name+" service: "+usage+" (env "+baristaapp.FlagEnv(spec.Name, name)+")")
+		}
+	}
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd

@@ -47,6 +47,9 @@ type Config struct {
 	Telemetry telemetry.Options
 }
 
+// Specs returns the four services in the order they are built.
+func Specs() []app.Spec { return specs }
+
 // specs lists the services in the order they are built. Order matters only
 // for readability: every dependency is a lazily connecting gRPC client.
 var specs = []app.Spec{profileservice.Spec, eventservice.Spec, segmentservice.Spec, metricsservice.Spec}
