@@ -58,11 +58,15 @@ func TestServiceTriggerPosts(t *testing.T) {
 		return len(bodies) == 1
 	})
 	require.Contains(t, bodies[0], `"profile":"profiles/u7"`)
-	resp, err := s.client.ListTriggerDeliveries(ctx, &segmentv1.ListTriggerDeliveriesRequest{Trigger: "triggers/thanks"})
-	require.NoError(t, err)
-	require.Len(t, resp.GetDeliveries(), 1)
-	d := resp.GetDeliveries()[0]
-	require.Equal(t, segmentv1.Delivery_STATE_SENT, d.GetState())
+	// The receiver answers before the dispatcher records the outcome.
+	var d *segmentv1.Delivery
+	eventually(t, "the delivery logged as sent", func() bool {
+		resp, err := s.client.ListTriggerDeliveries(ctx, &segmentv1.ListTriggerDeliveriesRequest{Trigger: "triggers/thanks"})
+		require.NoError(t, err)
+		require.Len(t, resp.GetDeliveries(), 1)
+		d = resp.GetDeliveries()[0]
+		return d.GetState() == segmentv1.Delivery_STATE_SENT
+	})
 	require.Equal(t, int32(http.StatusOK), d.GetLastStatus())
 	require.GreaterOrEqual(t, d.GetDoneTime().AsTime().Sub(d.GetChangeTime().AsTime()), time.Second, "not before the delay")
 }
