@@ -55,6 +55,11 @@ bench-ingest: ## events/s through gRPC streaming and HTTP /v1/batch, as ratios t
 	@url="$$(scripts/test-postgres)"; \
 	TEST_DATABASE_URL="$$url" go test -count=1 -run '^$$' -bench '^BenchmarkIngest$$' -benchtime 30x ./services/event/service/
 
+.PHONY: bench-segment
+bench-segment: ## profile x segment evaluations/s and backfill time on generated Postgres facts, as ratios to hand-written SQL GROUP BY
+	@url="$$(scripts/test-postgres)"; \
+	TEST_DATABASE_URL="$$url" go test -count=1 -run '^$$' -bench '^BenchmarkEvaluation$$' -benchtime 3x ./services/segment/internal/postgres/
+
 .PHONY: build
 build: ## build barista and the four service binaries into .bin/
 	go build -o $(BIN)/ ./cmd/barista ./services/event/cmd/event ./services/profile/cmd/profile \

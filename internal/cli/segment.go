@@ -17,7 +17,7 @@ import (
 func (a *app) segmentCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "segment", Short: "Define segments and see their members"}
 	cmd.AddCommand(a.segmentCreateCommand(), a.segmentUpdateCommand(), a.segmentGetCommand(), a.segmentListCommand(),
-		a.segmentPreviewCommand(), a.segmentMembersCommand(), a.segmentOfCommand(), a.segmentHistoryCommand(), a.segmentWatchCommand(),
+		a.segmentPreviewCommand(), a.segmentMembersCommand(), a.segmentOfCommand(), a.segmentHistoryCommand(), a.segmentChangesCommand(), a.segmentArchiveCommand(), a.segmentWatchCommand(),
 		a.segmentTemplatesCommand(), a.segmentTriggersCommand())
 	return cmd
 }
@@ -206,6 +206,9 @@ func segmentRows(t *table, s *segmentv1.Segment) {
 	t.row("UPDATED", formatTime(s.GetUpdateTime(), s.GetUpdateTime() != nil))
 	t.row("AUTHOR", dash(s.GetRevisionAuthor()))
 	t.row("REASON", dash(s.GetRevisionReason()))
+	if s.GetArchiveTime() != nil {
+		t.row("ARCHIVED", formatTime(s.GetArchiveTime(), true))
+	}
 }
 
 func (a *app) segmentGetCommand() *cobra.Command {
@@ -233,8 +236,9 @@ func (a *app) segmentGetCommand() *cobra.Command {
 }
 
 func (a *app) segmentListCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "list",
+	var showArchived bool
+	cmd := &cobra.Command{
+		Use:   "list [--archived]",
 		Short: "List segments",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -245,7 +249,7 @@ func (a *app) segmentListCommand() *cobra.Command {
 			all := &segmentv1.ListSegmentsResponse{}
 			for token := ""; ; {
 				ctx, cancel := callCtx(cmd)
-				resp, err := client.ListSegments(ctx, &segmentv1.ListSegmentsRequest{PageSize: 1000, PageToken: token})
+				resp, err := client.ListSegments(ctx, &segmentv1.ListSegmentsRequest{PageSize: 1000, PageToken: token, ShowArchived: showArchived})
 				cancel()
 				if err != nil {
 					return err
@@ -256,13 +260,23 @@ func (a *app) segmentListCommand() *cobra.Command {
 				}
 			}
 			return a.print(all, func(t *table) {
-				t.row("ID", "REVISION", "CONDITION", "DESCRIPTION")
+				if !showArchived {
+					t.row("ID", "REVISION", "CONDITION", "DESCRIPTION")
+					for _, s := range all.GetSegments() {
+						t.row(segmentID(s.GetName()), s.GetRevision(), s.GetCondition(), dash(s.GetDescription()))
+					}
+					return
+				}
+				t.row("ID", "REVISION", "ARCHIVED", "CONDITION", "DESCRIPTION")
 				for _, s := range all.GetSegments() {
-					t.row(segmentID(s.GetName()), s.GetRevision(), s.GetCondition(), dash(s.GetDescription()))
+					t.row(segmentID(s.GetName()), s.GetRevision(), formatTime(s.GetArchiveTime(), s.GetArchiveTime() != nil),
+						s.GetCondition(), dash(s.GetDescription()))
 				}
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&showArchived, "archived", false, "list archived segments too")
+	return cmd
 }
 
 func (a *app) segmentMembersCommand() *cobra.Command {

@@ -213,6 +213,30 @@ func (s *Server) UpdateSegment(ctx context.Context, req *segmentv1.UpdateSegment
 
 func ptr[T any](v T) *T { return &v }
 
+// ArchiveSegment archives a segment: it is no longer evaluated and its
+// members exit.
+func (s *Server) ArchiveSegment(ctx context.Context, req *segmentv1.ArchiveSegmentRequest) (*segmentv1.ArchiveSegmentResponse, error) {
+	invalid := &apierror.InvalidError{}
+	id, err := parseSegment("name", req.GetName())
+	addInvalid(invalid, err)
+	if strings.TrimSpace(req.GetAuthor()) == "" {
+		invalid.Add("author", "is required: who archives the segment, such as an email address")
+	}
+	if strings.TrimSpace(req.GetReason()) == "" {
+		invalid.Add("reason", "is required: why the segment is archived")
+	}
+	checkLength(invalid, "author", req.GetAuthor(), MaxAuthor)
+	checkLength(invalid, "reason", req.GetReason(), MaxReason)
+	if err := invalid.OrNil(); err != nil {
+		return nil, err
+	}
+	archived, err := s.engine.ArchiveSegment(ctx, id, req.GetAuthor(), req.GetReason())
+	if err != nil {
+		return nil, err
+	}
+	return &segmentv1.ArchiveSegmentResponse{Segment: segmentProto(archived)}, nil
+}
+
 // ListSegmentRevisions returns a page of a segment's revisions, newest
 // first.
 func (s *Server) ListSegmentRevisions(ctx context.Context, req *segmentv1.ListSegmentRevisionsRequest) (*segmentv1.ListSegmentRevisionsResponse, error) {
@@ -278,7 +302,7 @@ func (s *Server) ListSegments(ctx context.Context, req *segmentv1.ListSegmentsRe
 	if _, err := page.Decode(req.GetPageToken(), &after); err != nil {
 		return nil, err
 	}
-	segs, err := s.engine.ListSegments(ctx, after, size+1)
+	segs, err := s.engine.ListSegments(ctx, after, size+1, req.GetShowArchived())
 	if err != nil {
 		return nil, err
 	}
@@ -378,6 +402,61 @@ func (s *Server) WatchMembershipChanges(req *segmentv1.WatchMembershipChangesReq
 	})
 }
 
+// ListMembershipChanges returns a page of recorded membership changes,
+// oldest first, of a segment and of a profile named or found by an
+// identifier.
+func (s *Server) ListMembershipChanges(ctx context.Context, req *segmentv1.ListMembershipChangesRequest) (*segmentv1.ListMembershipChangesResponse, error) {
+	invalid := &apierror.InvalidError{}
+	var id string
+	if req.GetSegment() != "" {
+		var err error
+		id, err = parseSegment("segment", req.GetSegment())
+		addInvalid(invalid, err)
+	}
+	profile := req.GetProfile()
+	var identifier *profilev1.LookupProfileRequest
+	switch {
+	case profile != "":
+		if pid, ok := strings.CutPrefix(profile, profilePrefix); !ok || pid == "" || strings.Contains(pid, "/") {
+			invalid.Add("profile", "%q is not a profile name: want profiles/{profile}", profile)
+		}
+	case req.GetIdentifier() != nil:
+		normalized, err := ident.Normalize(req.GetIdentifier())
+		if err != nil {
+			invalid.Add("identifier", "%v", err)
+		}
+		identifier = &profilev1.LookupProfileRequest{Identifier: normalized}
+	}
+	size, err := page.Size(req.GetPageSize())
+	addInvalid(invalid, err)
+	var after int64
+	_, err = page.Decode(req.GetPageToken(), &after)
+	addInvalid(invalid, err)
+	if err := invalid.OrNil(); err != nil {
+		return nil, err
+	}
+	if identifier != nil {
+		resp, err := s.profiles.LookupProfile(ctx, identifier)
+		if err != nil {
+			return nil, lookupError(err)
+		}
+		profile = resp.GetProfile().GetName()
+	}
+	changes, err := s.engine.ListChanges(ctx, id, profile, after, size+1)
+	if err != nil {
+		return nil, err
+	}
+	resp := &segmentv1.ListMembershipChangesResponse{}
+	if len(changes) > size {
+		changes = changes[:size]
+		resp.NextPageToken = page.Encode(changes[size-1].Seq)
+	}
+	for _, c := range changes {
+		resp.Changes = append(resp.Changes, changeProto(c))
+	}
+	return resp, nil
+}
+
 // lookupError passes on the profile service's answers about the
 // identifier (NotFound for an unknown one) as they are; any other failure
 // of the call is the profile service being unavailable, without its
@@ -408,7 +487,7 @@ func addInvalid(invalid *apierror.InvalidError, err error) {
 }
 
 func segmentProto(s segment.Segment) *segmentv1.Segment {
-	return &segmentv1.Segment{
+	out := &segmentv1.Segment{
 		Name:           segmentPrefix + s.ID,
 		DisplayName:    s.DisplayName,
 		Description:    s.Description,
@@ -421,6 +500,10 @@ func segmentProto(s segment.Segment) *segmentv1.Segment {
 		ExclusiveGroup: s.Group,
 		Priority:       s.Priority,
 	}
+	if s.Archived() {
+		out.ArchiveTime = timestamppb.New(s.ArchiveTime)
+	}
+	return out
 }
 
 func membershipProto(m segment.Membership) *segmentv1.Membership {

@@ -94,12 +94,12 @@ func (s *Store) GetSegment(_ context.Context, id string) (segment.Segment, error
 }
 
 // ListSegments returns a page of segments by id.
-func (s *Store) ListSegments(_ context.Context, after string, limit int) ([]segment.Segment, error) {
+func (s *Store) ListSegments(_ context.Context, after string, limit int, archived bool) ([]segment.Segment, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []segment.Segment
 	for _, id := range sortedKeys(s.segments) {
-		if id > after {
+		if id > after && (archived || !s.segments[id].Archived()) {
 			out = append(out, s.segments[id])
 			if len(out) == limit {
 				break
@@ -183,6 +183,22 @@ func (s *Store) ReadChanges(_ context.Context, after int64, limit int, segments 
 	for i := max(after, 0); i < int64(len(s.changes)) && len(out) < limit; i++ {
 		c := s.changes[i]
 		if len(segments) == 0 || slices.Contains(segments, c.Segment) {
+			c.TraceContext = maps.Clone(c.TraceContext)
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// ListChanges returns changes after a position of a segment and of a
+// profile, in order.
+func (s *Store) ListChanges(_ context.Context, seg, profile string, after int64, limit int) ([]segment.Change, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []segment.Change
+	for i := max(after, 0); i < int64(len(s.changes)) && len(out) < limit; i++ {
+		c := s.changes[i]
+		if (seg == "" || c.Segment == seg) && (profile == "" || c.Profile == profile) {
 			c.TraceContext = maps.Clone(c.TraceContext)
 			out = append(out, c)
 		}
@@ -358,6 +374,15 @@ func (t *tx) SetNextChecks(_ context.Context, checks []segment.Check) error {
 
 func (t *tx) DueProfiles(_ context.Context, now time.Time, limit int) ([]string, error) {
 	return t.s.checks.due(now, limit), nil
+}
+
+func (t *tx) Members(_ context.Context, seg string) ([]segment.Membership, error) {
+	members := t.s.members[seg]
+	out := make([]segment.Membership, 0, len(members))
+	for _, p := range sortedKeys(members) {
+		out = append(out, members[p])
+	}
+	return out, nil
 }
 
 func (t *tx) Memberships(_ context.Context, profiles []string) ([]segment.Membership, error) {

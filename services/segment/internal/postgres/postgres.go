@@ -58,7 +58,7 @@ func (s *Store) Cursor(ctx context.Context) (int64, error) {
 	return seq, nil
 }
 
-const segmentColumns = `id, display_name, description, condition, revision, create_time, update_time, revision_author, revision_reason, exclusive_group, priority`
+const segmentColumns = `id, display_name, description, condition, revision, create_time, update_time, revision_author, revision_reason, exclusive_group, priority, archive_time`
 
 const getSegmentSQL = `-- name: GetSegment
 SELECT ` + segmentColumns + ` FROM segment.segments WHERE id = $1`
@@ -77,11 +77,11 @@ func (s *Store) GetSegment(ctx context.Context, id string) (segment.Segment, err
 }
 
 const listSegmentsSQL = `-- name: ListSegments
-SELECT ` + segmentColumns + ` FROM segment.segments WHERE id > $1 ORDER BY id LIMIT $2`
+SELECT ` + segmentColumns + ` FROM segment.segments WHERE id > $1 AND ($3 OR archive_time IS NULL) ORDER BY id LIMIT $2`
 
 // ListSegments returns a page of segments by id.
-func (s *Store) ListSegments(ctx context.Context, after string, limit int) ([]segment.Segment, error) {
-	rows, _ := s.pool.Query(ctx, listSegmentsSQL, after, limit)
+func (s *Store) ListSegments(ctx context.Context, after string, limit int, archived bool) ([]segment.Segment, error) {
+	rows, _ := s.pool.Query(ctx, listSegmentsSQL, after, limit, archived)
 	segs, err := pgx.CollectRows(rows, scanSegment)
 	if err != nil {
 		return nil, fmt.Errorf("list segments: %w", err)
@@ -89,7 +89,7 @@ func (s *Store) ListSegments(ctx context.Context, after string, limit int) ([]se
 	return segs, nil
 }
 
-const revisionColumns = `s.id, r.display_name, r.description, r.condition, r.revision, s.create_time, r.update_time, r.author, r.reason, r.exclusive_group, r.priority`
+const revisionColumns = `s.id, r.display_name, r.description, r.condition, r.revision, s.create_time, r.update_time, r.author, r.reason, r.exclusive_group, r.priority, r.archive_time`
 
 const getRevisionSQL = `-- name: GetRevision
 SELECT ` + revisionColumns + `
@@ -175,23 +175,48 @@ func (s *Store) ReadChanges(ctx context.Context, after int64, limit int, segment
 		segments = []string{}
 	}
 	rows, _ := s.pool.Query(ctx, readChangesSQL, after, limit, segments)
-	changes, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (segment.Change, error) {
-		var c segment.Change
-		var kind string
-		err := row.Scan(&c.Seq, &c.Segment, &c.Profile, &kind, &c.Time, &c.Revision, &c.Reason, &c.TraceContext)
-		c.Time = c.Time.UTC()
-		switch kind {
-		case "entered":
-			c.Kind = segment.Entered
-		case "exited":
-			c.Kind = segment.Exited
-		}
-		return c, err
-	})
+	changes, err := pgx.CollectRows(rows, scanChange)
 	if err != nil {
 		return nil, fmt.Errorf("read changes: %w", err)
 	}
 	return changes, nil
+}
+
+// ListChanges returns changes after a position of a segment and of a
+// profile, in order. The query names only the filters given, so that the
+// index on (segment, seq) or on (profile, seq) serves it.
+func (s *Store) ListChanges(ctx context.Context, seg, profile string, after int64, limit int) ([]segment.Change, error) {
+	sql := `SELECT seq, segment, profile, kind, change_time, segment_revision, reason, trace_context
+FROM segment.changes WHERE seq > $1`
+	args := []any{after, limit}
+	if seg != "" {
+		args = append(args, seg)
+		sql += fmt.Sprintf(" AND segment = $%d", len(args))
+	}
+	if profile != "" {
+		args = append(args, profile)
+		sql += fmt.Sprintf(" AND profile = $%d", len(args))
+	}
+	rows, _ := s.pool.Query(ctx, sql+" ORDER BY seq LIMIT $2", args...)
+	changes, err := pgx.CollectRows(rows, scanChange)
+	if err != nil {
+		return nil, fmt.Errorf("list changes: %w", err)
+	}
+	return changes, nil
+}
+
+func scanChange(row pgx.CollectableRow) (segment.Change, error) {
+	var c segment.Change
+	var kind string
+	err := row.Scan(&c.Seq, &c.Segment, &c.Profile, &kind, &c.Time, &c.Revision, &c.Reason, &c.TraceContext)
+	c.Time = c.Time.UTC()
+	switch kind {
+	case "entered":
+		c.Kind = segment.Entered
+	case "exited":
+		c.Kind = segment.Exited
+	}
+	return c, err
 }
 
 const nextCheckSQL = `-- name: NextCheck
@@ -235,15 +260,15 @@ func (t *tx) SetCursor(ctx context.Context, seq int64) error {
 
 const createSegmentSQL = `-- name: CreateSegment
 INSERT INTO segment.segments (` + segmentColumns + `)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (id) DO NOTHING`
 
 const insertRevisionSQL = `-- name: InsertRevision
-INSERT INTO segment.segment_revisions (segment, revision, display_name, description, condition, author, reason, update_time, exclusive_group, priority)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+INSERT INTO segment.segment_revisions (segment, revision, display_name, description, condition, author, reason, update_time, exclusive_group, priority, archive_time)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 
 func (t *tx) CreateSegment(ctx context.Context, s segment.Segment) error {
-	tag, err := t.tx.Exec(ctx, createSegmentSQL, s.ID, s.DisplayName, s.Description, s.Condition, s.Revision, s.CreateTime, s.UpdateTime, s.Author, s.Reason, s.Group, s.Priority)
+	tag, err := t.tx.Exec(ctx, createSegmentSQL, s.ID, s.DisplayName, s.Description, s.Condition, s.Revision, s.CreateTime, s.UpdateTime, s.Author, s.Reason, s.Group, s.Priority, archiveTime(s))
 	if err != nil {
 		return fmt.Errorf("create segment: %w", err)
 	}
@@ -254,7 +279,7 @@ func (t *tx) CreateSegment(ctx context.Context, s segment.Segment) error {
 }
 
 func (t *tx) insertRevision(ctx context.Context, s segment.Segment) error {
-	if _, err := t.tx.Exec(ctx, insertRevisionSQL, s.ID, s.Revision, s.DisplayName, s.Description, s.Condition, s.Author, s.Reason, s.UpdateTime, s.Group, s.Priority); err != nil {
+	if _, err := t.tx.Exec(ctx, insertRevisionSQL, s.ID, s.Revision, s.DisplayName, s.Description, s.Condition, s.Author, s.Reason, s.UpdateTime, s.Group, s.Priority, archiveTime(s)); err != nil {
 		return fmt.Errorf("insert segment revision: %w", err)
 	}
 	return nil
@@ -263,11 +288,11 @@ func (t *tx) insertRevision(ctx context.Context, s segment.Segment) error {
 const updateSegmentSQL = `-- name: UpdateSegment
 UPDATE segment.segments
 SET display_name = $2, description = $3, condition = $4, revision = $5, update_time = $6, revision_author = $7, revision_reason = $8,
-    exclusive_group = $9, priority = $10
+    exclusive_group = $9, priority = $10, archive_time = $11
 WHERE id = $1`
 
 func (t *tx) UpdateSegment(ctx context.Context, s segment.Segment) error {
-	tag, err := t.tx.Exec(ctx, updateSegmentSQL, s.ID, s.DisplayName, s.Description, s.Condition, s.Revision, s.UpdateTime, s.Author, s.Reason, s.Group, s.Priority)
+	tag, err := t.tx.Exec(ctx, updateSegmentSQL, s.ID, s.DisplayName, s.Description, s.Condition, s.Revision, s.UpdateTime, s.Author, s.Reason, s.Group, s.Priority, archiveTime(s))
 	if err != nil {
 		return fmt.Errorf("update segment: %w", err)
 	}
@@ -445,8 +470,26 @@ func (t *tx) DueProfiles(ctx context.Context, now time.Time, limit int) ([]strin
 	return due, nil
 }
 
+// membershipsSQL joins the profiles rather than testing profile =
+// ANY($1): a prepared statement's generic plan tests = ANY row by row
+// against the whole array, which made each backfill page scan every
+// membership times every profile of the page.
 const membershipsSQL = `-- name: Memberships
-SELECT ` + membershipColumns + ` FROM segment.memberships WHERE profile = ANY($1::text[]) ORDER BY profile, segment`
+SELECT m.segment, m.profile, m.enter_time, m.segment_revision
+FROM unnest($1::text[]) AS u(profile) JOIN segment.memberships m ON m.profile = u.profile
+ORDER BY m.profile, m.segment`
+
+const membersSQL = `-- name: Members
+SELECT ` + membershipColumns + ` FROM segment.memberships WHERE segment = $1 ORDER BY profile`
+
+func (t *tx) Members(ctx context.Context, seg string) ([]segment.Membership, error) {
+	rows, _ := t.tx.Query(ctx, membersSQL, seg)
+	ms, err := pgx.CollectRows(rows, scanMembership)
+	if err != nil {
+		return nil, fmt.Errorf("members: %w", err)
+	}
+	return ms, nil
+}
 
 func (t *tx) Memberships(ctx context.Context, profiles []string) ([]segment.Membership, error) {
 	rows, _ := t.tx.Query(ctx, membershipsSQL, profiles)
@@ -549,9 +592,18 @@ func (t *tx) Record(ctx context.Context, changes []segment.Change) ([]segment.Ch
 
 func scanSegment(row pgx.CollectableRow) (segment.Segment, error) {
 	var s segment.Segment
-	err := row.Scan(&s.ID, &s.DisplayName, &s.Description, &s.Condition, &s.Revision, &s.CreateTime, &s.UpdateTime, &s.Author, &s.Reason, &s.Group, &s.Priority)
+	var archived pgtype.Timestamptz
+	err := row.Scan(&s.ID, &s.DisplayName, &s.Description, &s.Condition, &s.Revision, &s.CreateTime, &s.UpdateTime, &s.Author, &s.Reason, &s.Group, &s.Priority, &archived)
 	s.CreateTime, s.UpdateTime = s.CreateTime.UTC(), s.UpdateTime.UTC()
+	if archived.Valid {
+		s.ArchiveTime = archived.Time.UTC()
+	}
 	return s, err
+}
+
+// archiveTime is the archive_time of a segment: NULL when it is active.
+func archiveTime(s segment.Segment) pgtype.Timestamptz {
+	return pgtype.Timestamptz{Time: s.ArchiveTime, Valid: s.Archived()}
 }
 
 func scanMembership(row pgx.CollectableRow) (segment.Membership, error) {

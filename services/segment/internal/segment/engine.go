@@ -35,6 +35,9 @@ const (
 	// ReasonTime is the reason of the changes found by the scheduler: time
 	// passing alone changed the profile's membership.
 	ReasonTime = "time"
+	// ReasonArchived is the reason of the exits of an archived segment's
+	// members, and of the changes its exclusive group sees without it.
+	ReasonArchived = "segment archived"
 )
 
 const (
@@ -154,7 +157,7 @@ func (e *Engine) CreateSegment(ctx context.Context, s Segment) (Segment, error) 
 		if err := tx.CreateSegment(ctx, s); err != nil {
 			return err
 		}
-		p, err := e.planWith(append(segments, s), s.ID)
+		p, err := e.planWith(append(active(segments), s), s.ID)
 		if err != nil {
 			return err
 		}
@@ -213,6 +216,9 @@ func (e *Engine) UpdateSegment(ctx context.Context, u SegmentUpdate) (Segment, e
 			return fmt.Errorf("%w: segments/%s", ErrNotFound, u.ID)
 		}
 		s := segments[i]
+		if s.Archived() {
+			return fmt.Errorf("segments/%s is archived and cannot be updated: %w", s.ID, apierror.ErrFailedPrecondition)
+		}
 		old := s
 		for _, f := range []struct{ to, from *string }{{&s.Condition, u.Condition}, {&s.DisplayName, u.DisplayName}, {&s.Description, u.Description}, {&s.Group, u.Group}} {
 			if f.from != nil {
@@ -229,7 +235,7 @@ func (e *Engine) UpdateSegment(ctx context.Context, u SegmentUpdate) (Segment, e
 		}
 		updated = s
 		segments[i] = s
-		p, err := e.planWith(segments, s.ID)
+		p, err := e.planWith(active(segments), s.ID)
 		if err != nil {
 			return err
 		}
@@ -251,6 +257,108 @@ func (e *Engine) UpdateSegment(ctx context.Context, u SegmentUpdate) (Segment, e
 	}
 	e.notify(result)
 	return updated, nil
+}
+
+// ArchiveSegment archives a segment in a new revision (with author and
+// reason): it is no longer evaluated, and its members exit with the reason
+// "segment archived" under that revision, in the same transaction, as the
+// other segments of its exclusive group are evaluated without it. Its
+// definition and history stay readable. It returns an error wrapping
+// ErrNotFound for an unknown segment, or wrapping
+// apierror.ErrFailedPrecondition when it is already archived or other
+// segments test it with in_segment, naming them.
+func (e *Engine) ArchiveSegment(ctx context.Context, id, author, reason string) (Segment, error) {
+	now := e.clock()
+	var archived Segment
+	var result backfillResult
+	err := e.store.Update(ctx, func(tx Tx) error {
+		result = backfillResult{}
+		segments, err := tx.Segments(ctx)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(segments, func(s Segment) bool { return s.ID == id })
+		if i < 0 {
+			return fmt.Errorf("%w: segments/%s", ErrNotFound, id)
+		}
+		s := segments[i]
+		if s.Archived() {
+			return fmt.Errorf("segments/%s is already archived: %w", id, apierror.ErrFailedPrecondition)
+		}
+		if users := e.testedBy(active(segments), id); len(users) > 0 {
+			return fmt.Errorf("segments/%s is tested with in_segment by %s; change or archive them first: %w",
+				id, strings.Join(users, ", "), apierror.ErrFailedPrecondition)
+		}
+		s.Revision++
+		s.UpdateTime, s.ArchiveTime, s.Author, s.Reason = now, now, author, reason
+		if err := tx.UpdateSegment(ctx, s); err != nil {
+			return err
+		}
+		archived = s
+		segments[i] = s
+		members, err := tx.Members(ctx, id)
+		if err != nil {
+			return err
+		}
+		traceContext := telemetry.Inject(ctx)
+		changes := make([]Change, len(members))
+		for j, m := range members {
+			changes[j] = Change{Segment: id, Profile: m.Profile, Kind: Exited, Time: now, Revision: s.Revision, Reason: ReasonArchived, TraceContext: traceContext}
+		}
+		if _, err := tx.Record(ctx, changes); err != nil {
+			return err
+		}
+		result.recorded = len(changes)
+		if s.Group == "" {
+			return nil
+		}
+		// The group loses a segment: the members it took may now match
+		// another segment of the group.
+		var seeds []string
+		for _, o := range active(segments) {
+			if o.Group == s.Group {
+				seeds = append(seeds, o.ID)
+			}
+		}
+		if len(seeds) == 0 {
+			return nil
+		}
+		p, err := e.planWith(active(segments), "")
+		if err != nil {
+			return err
+		}
+		more, err := e.backfill(ctx, tx, p, p.affected(seeds...), now, ReasonArchived)
+		result.recorded += more.recorded
+		result.scheduled = more.scheduled
+		return err
+	})
+	if err != nil {
+		return Segment{}, err
+	}
+	e.notify(result)
+	return archived, nil
+}
+
+// testedBy returns the ids of the segments whose conditions test the
+// segment id with in_segment, by id.
+func (e *Engine) testedBy(segments []Segment, id string) []string {
+	var users []string
+	for _, s := range segments {
+		c, err := e.Compile(s.Condition)
+		if err != nil || s.ID == id {
+			continue
+		}
+		if slices.Contains(c.Segments(), id) {
+			users = append(users, "segments/"+s.ID)
+		}
+	}
+	return users
+}
+
+// active returns the segments that are not archived, which are the ones
+// evaluated.
+func active(segments []Segment) []Segment {
+	return slices.DeleteFunc(slices.Clone(segments), Segment.Archived)
 }
 
 // backfillResult says what a backfill wrote.
@@ -359,6 +467,19 @@ func (e *Engine) ListRevisions(ctx context.Context, id string, before int64, lim
 	return e.store.ListRevisions(ctx, id, before, limit)
 }
 
+// ListChanges returns up to limit membership changes after position after,
+// in order, of a segment and of a profile; either may be empty for any. It
+// returns an error wrapping ErrNotFound when the segment is named but
+// unknown.
+func (e *Engine) ListChanges(ctx context.Context, segment, profile string, after int64, limit int) ([]Change, error) {
+	if segment != "" {
+		if _, err := e.store.GetSegment(ctx, segment); err != nil {
+			return nil, err
+		}
+	}
+	return e.store.ListChanges(ctx, segment, profile, after, limit)
+}
+
 // Preview is what a segment with a condition would hold now.
 type Preview struct {
 	// Size is the number of matching profiles.
@@ -436,9 +557,10 @@ func (e *Engine) GetSegment(ctx context.Context, id string) (Segment, error) {
 	return e.store.GetSegment(ctx, id)
 }
 
-// ListSegments returns up to limit segments after the id after, by id.
-func (e *Engine) ListSegments(ctx context.Context, after string, limit int) ([]Segment, error) {
-	return e.store.ListSegments(ctx, after, limit)
+// ListSegments returns up to limit segments after the id after, by id;
+// the archived ones only when archived is true.
+func (e *Engine) ListSegments(ctx context.Context, after string, limit int, archived bool) ([]Segment, error) {
+	return e.store.ListSegments(ctx, after, limit, archived)
 }
 
 // ListMembers returns up to limit members of an existing segment with
@@ -716,6 +838,7 @@ func (e *Engine) segments(ctx context.Context, tx Tx) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	segments = active(segments)
 	conds := make([]*condition.Condition, len(segments))
 	for i, s := range segments {
 		c, err := e.Compile(s.Condition)

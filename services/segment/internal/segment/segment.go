@@ -47,7 +47,14 @@ type Segment struct {
 	Group string
 	// Priority orders the segments of a group, lowest first.
 	Priority int32
+	// ArchiveTime is when the segment was archived; zero for an active
+	// segment. Archived segments are no longer evaluated and have no
+	// members; their definition and history stay readable.
+	ArchiveTime time.Time
 }
+
+// Archived reports whether the segment is archived.
+func (s Segment) Archived() bool { return !s.ArchiveTime.IsZero() }
 
 // Fact is a stored event of a profile: what evaluation needs of it.
 type Fact struct {
@@ -140,8 +147,9 @@ type Store interface {
 	Cursor(ctx context.Context) (int64, error)
 	// GetSegment returns a segment or an error wrapping ErrNotFound.
 	GetSegment(ctx context.Context, id string) (Segment, error)
-	// ListSegments returns up to limit segments with ids after after, by id.
-	ListSegments(ctx context.Context, after string, limit int) ([]Segment, error)
+	// ListSegments returns up to limit segments with ids after after, by id;
+	// the archived ones only when archived is true.
+	ListSegments(ctx context.Context, after string, limit int, archived bool) ([]Segment, error)
 	// ListMembers returns up to limit members of a segment with profiles
 	// after after, by profile. It does not check that the segment exists.
 	ListMembers(ctx context.Context, segment, after string, limit int) ([]Membership, error)
@@ -161,6 +169,10 @@ type Store interface {
 	// ReadChanges returns up to limit changes after position after, in order;
 	// only of the given segments unless segments is empty.
 	ReadChanges(ctx context.Context, after int64, limit int, segments []string) ([]Change, error)
+	// ListChanges returns up to limit changes after position after, in
+	// order, of the segment and of the profile (either or both may be empty
+	// for any).
+	ListChanges(ctx context.Context, segment, profile string, after int64, limit int) ([]Change, error)
 	// NextCheck returns the earliest scheduled check of any profile; zero
 	// when none is scheduled.
 	NextCheck(ctx context.Context) (time.Time, error)
@@ -180,8 +192,10 @@ type Tx interface {
 	// revision, keeping the earlier ones, or returns an error wrapping
 	// ErrNotFound.
 	UpdateSegment(ctx context.Context, s Segment) error
-	// Segments returns every segment, by id.
+	// Segments returns every segment, archived ones included, by id.
 	Segments(ctx context.Context) ([]Segment, error)
+	// Members returns every current member of a segment, by profile.
+	Members(ctx context.Context, segment string) ([]Membership, error)
 
 	// Profiles returns the known profiles among names with their facts of
 	// the given event names (no facts when events is empty). Unknown

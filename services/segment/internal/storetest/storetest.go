@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore func(t *testing.T) segment.Store) {
 		{"RecordNumbersChangesAndAppliesMemberships", testRecord},
 		{"MemberPages", testMemberPages},
 		{"ReadChangesFiltersBySegment", testReadChangesFilter},
+		{"ListChangesFiltersBySegmentAndProfile", testListChanges},
 		{"FailedUpdateLeavesNothing", testRollback},
 		{"ConcurrentWritersLeaveNoGaps", testConcurrentWriters},
 		{"Cursor", testCursor},
@@ -50,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) segment.Store) {
 		{"EngineCartAbandonment", testEngineCartAbandonment},
 		{"EngineInSegment", testEngineInSegment},
 		{"EngineExclusiveGroups", testEngineExclusiveGroups},
+		{"EngineArchive", testEngineArchive},
 		{"EngineTemplates", testEngineTemplates},
 		{"TriggerDelayAndRecheck", testTriggerDelayAndRecheck},
 		{"TriggerRetries", testTriggerRetries},
@@ -110,7 +112,7 @@ func testSegmentPages(t *testing.T, s segment.Store) {
 	})
 	var got []string
 	for after := ""; ; {
-		page, err := s.ListSegments(ctx, after, 2)
+		page, err := s.ListSegments(ctx, after, 2, false)
 		require.NoError(t, err)
 		require.LessOrEqual(t, len(page), 2)
 		if len(page) == 0 {
@@ -970,7 +972,7 @@ func testEnginePreview(t *testing.T, s segment.Store) {
 	require.Equal(t, segment.Preview{Size: 5, Total: 20, Sample: []string{"profiles/p03", "profiles/p07"}}, got)
 	require.InDelta(t, 0.25, got.Share(), 1e-9)
 	require.Empty(t, allChanges(t, s), "a preview records nothing")
-	segs, err := s.ListSegments(ctx, "", 10)
+	segs, err := s.ListSegments(ctx, "", 10, true)
 	require.NoError(t, err)
 	require.Empty(t, segs, "a preview saves nothing")
 	next, err := s.NextCheck(ctx)

@@ -166,7 +166,10 @@ type Segment struct {
 	ExclusiveGroup string `protobuf:"bytes,10,opt,name=exclusive_group,json=exclusiveGroup,proto3" json:"exclusive_group,omitempty"`
 	// Place of the segment in its exclusive group, lowest first; 0 outside a
 	// group.
-	Priority      int32 `protobuf:"varint,11,opt,name=priority,proto3" json:"priority,omitempty"`
+	Priority int32 `protobuf:"varint,11,opt,name=priority,proto3" json:"priority,omitempty"`
+	// When the segment was archived; unset while it is active. An archived
+	// segment is no longer evaluated and has no members. Output only.
+	ArchiveTime   *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=archive_time,json=archiveTime,proto3" json:"archive_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -276,6 +279,13 @@ func (x *Segment) GetPriority() int32 {
 		return x.Priority
 	}
 	return 0
+}
+
+func (x *Segment) GetArchiveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ArchiveTime
+	}
+	return nil
 }
 
 // CreateSegmentRequest creates a segment.
@@ -413,7 +423,9 @@ type ListSegmentsRequest struct {
 	// Maximum number of segments to return; default 50, at most 1000.
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// Token from a previous response.
-	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Whether to list archived segments too.
+	ShowArchived  bool `protobuf:"varint,3,opt,name=show_archived,json=showArchived,proto3" json:"show_archived,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -460,6 +472,13 @@ func (x *ListSegmentsRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListSegmentsRequest) GetShowArchived() bool {
+	if x != nil {
+		return x.ShowArchived
+	}
+	return false
 }
 
 // ListSegmentsResponse is one page of segments.
@@ -2344,11 +2363,260 @@ func (x *ListTriggerDeliveriesResponse) GetNextPageToken() string {
 	return ""
 }
 
+// ListMembershipChangesRequest pages through recorded membership changes,
+// oldest first.
+type ListMembershipChangesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only changes of this segment, "segments/{segment}"; all when empty.
+	Segment string `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
+	// Only changes of this profile, "profiles/{profile}"; all when empty and
+	// identifier is not set.
+	Profile string `protobuf:"bytes,2,opt,name=profile,proto3" json:"profile,omitempty"`
+	// Any identifier of the profile, used when profile is empty.
+	Identifier *v1.Identifier `protobuf:"bytes,3,opt,name=identifier,proto3" json:"identifier,omitempty"`
+	// Maximum number of changes to return; default 50, at most 1000.
+	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token from a previous response.
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMembershipChangesRequest) Reset() {
+	*x = ListMembershipChangesRequest{}
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMembershipChangesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMembershipChangesRequest) ProtoMessage() {}
+
+func (x *ListMembershipChangesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMembershipChangesRequest.ProtoReflect.Descriptor instead.
+func (*ListMembershipChangesRequest) Descriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ListMembershipChangesRequest) GetSegment() string {
+	if x != nil {
+		return x.Segment
+	}
+	return ""
+}
+
+func (x *ListMembershipChangesRequest) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *ListMembershipChangesRequest) GetIdentifier() *v1.Identifier {
+	if x != nil {
+		return x.Identifier
+	}
+	return nil
+}
+
+func (x *ListMembershipChangesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMembershipChangesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListMembershipChangesResponse is one page of changes.
+type ListMembershipChangesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Changes in the order they happened.
+	Changes []*MembershipChange `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMembershipChangesResponse) Reset() {
+	*x = ListMembershipChangesResponse{}
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMembershipChangesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMembershipChangesResponse) ProtoMessage() {}
+
+func (x *ListMembershipChangesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMembershipChangesResponse.ProtoReflect.Descriptor instead.
+func (*ListMembershipChangesResponse) Descriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ListMembershipChangesResponse) GetChanges() []*MembershipChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *ListMembershipChangesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// ArchiveSegmentRequest archives a segment.
+type ArchiveSegmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Segment, "segments/{segment}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Who archives it, such as an email address. Required.
+	Author string `protobuf:"bytes,2,opt,name=author,proto3" json:"author,omitempty"`
+	// Why it is archived. Required.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveSegmentRequest) Reset() {
+	*x = ArchiveSegmentRequest{}
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveSegmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveSegmentRequest) ProtoMessage() {}
+
+func (x *ArchiveSegmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveSegmentRequest.ProtoReflect.Descriptor instead.
+func (*ArchiveSegmentRequest) Descriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ArchiveSegmentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ArchiveSegmentRequest) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
+}
+
+func (x *ArchiveSegmentRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// ArchiveSegmentResponse carries the archived segment.
+type ArchiveSegmentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The segment at the revision that archived it.
+	Segment       *Segment `protobuf:"bytes,1,opt,name=segment,proto3" json:"segment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveSegmentResponse) Reset() {
+	*x = ArchiveSegmentResponse{}
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveSegmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveSegmentResponse) ProtoMessage() {}
+
+func (x *ArchiveSegmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_segment_v1_segment_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveSegmentResponse.ProtoReflect.Descriptor instead.
+func (*ArchiveSegmentResponse) Descriptor() ([]byte, []int) {
+	return file_barista_segment_v1_segment_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ArchiveSegmentResponse) GetSegment() *Segment {
+	if x != nil {
+		return x.Segment
+	}
+	return nil
+}
+
 var File_barista_segment_v1_segment_proto protoreflect.FileDescriptor
 
 const file_barista_segment_v1_segment_proto_rawDesc = "" +
 	"\n" +
-	" barista/segment/v1/segment.proto\x12\x12barista.segment.v1\x1a barista/type/v1/identifier.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xad\x03\n" +
+	" barista/segment/v1/segment.proto\x12\x12barista.segment.v1\x1a barista/type/v1/identifier.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xec\x03\n" +
 	"\aSegment\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12 \n" +
@@ -2363,7 +2631,8 @@ const file_barista_segment_v1_segment_proto_rawDesc = "" +
 	"\x0frevision_reason\x18\t \x01(\tR\x0erevisionReason\x12'\n" +
 	"\x0fexclusive_group\x18\n" +
 	" \x01(\tR\x0eexclusiveGroup\x12\x1a\n" +
-	"\bpriority\x18\v \x01(\x05R\bpriority\"\x9c\x01\n" +
+	"\bpriority\x18\v \x01(\x05R\bpriority\x12=\n" +
+	"\farchive_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\varchiveTime\"\x9c\x01\n" +
 	"\x14CreateSegmentRequest\x12\x1d\n" +
 	"\n" +
 	"segment_id\x18\x01 \x01(\tR\tsegmentId\x125\n" +
@@ -2372,11 +2641,12 @@ const file_barista_segment_v1_segment_proto_rawDesc = "" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\"C\n" +
 	"\x11GetSegmentRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
-	"\brevision\x18\x02 \x01(\x03R\brevision\"Q\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\"v\n" +
 	"\x13ListSegmentsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"w\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12#\n" +
+	"\rshow_archived\x18\x03 \x01(\bR\fshowArchived\"w\n" +
 	"\x14ListSegmentsResponse\x127\n" +
 	"\bsegments\x18\x01 \x03(\v2\x1b.barista.segment.v1.SegmentR\bsegments\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa6\x01\n" +
@@ -2524,7 +2794,25 @@ const file_barista_segment_v1_segment_proto_rawDesc = "" +
 	"\n" +
 	"deliveries\x18\x01 \x03(\v2\x1c.barista.segment.v1.DeliveryR\n" +
 	"deliveries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x99\f\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xcb\x01\n" +
+	"\x1cListMembershipChangesRequest\x12\x18\n" +
+	"\asegment\x18\x01 \x01(\tR\asegment\x12\x18\n" +
+	"\aprofile\x18\x02 \x01(\tR\aprofile\x12;\n" +
+	"\n" +
+	"identifier\x18\x03 \x01(\v2\x1b.barista.type.v1.IdentifierR\n" +
+	"identifier\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"\x87\x01\n" +
+	"\x1dListMembershipChangesResponse\x12>\n" +
+	"\achanges\x18\x01 \x03(\v2$.barista.segment.v1.MembershipChangeR\achanges\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"[\n" +
+	"\x15ArchiveSegmentRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06author\x18\x02 \x01(\tR\x06author\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"O\n" +
+	"\x16ArchiveSegmentResponse\x125\n" +
+	"\asegment\x18\x01 \x01(\v2\x1b.barista.segment.v1.SegmentR\asegment2\x80\x0e\n" +
 	"\x0eSegmentService\x12d\n" +
 	"\rCreateSegment\x12(.barista.segment.v1.CreateSegmentRequest\x1a).barista.segment.v1.CreateSegmentResponse\x12[\n" +
 	"\n" +
@@ -2541,7 +2829,9 @@ const file_barista_segment_v1_segment_proto_rawDesc = "" +
 	"\n" +
 	"GetTrigger\x12%.barista.segment.v1.GetTriggerRequest\x1a&.barista.segment.v1.GetTriggerResponse\x12a\n" +
 	"\fListTriggers\x12'.barista.segment.v1.ListTriggersRequest\x1a(.barista.segment.v1.ListTriggersResponse\x12|\n" +
-	"\x15ListTriggerDeliveries\x120.barista.segment.v1.ListTriggerDeliveriesRequest\x1a1.barista.segment.v1.ListTriggerDeliveriesResponseB\xd5\x01\n" +
+	"\x15ListTriggerDeliveries\x120.barista.segment.v1.ListTriggerDeliveriesRequest\x1a1.barista.segment.v1.ListTriggerDeliveriesResponse\x12|\n" +
+	"\x15ListMembershipChanges\x120.barista.segment.v1.ListMembershipChangesRequest\x1a1.barista.segment.v1.ListMembershipChangesResponse\x12g\n" +
+	"\x0eArchiveSegment\x12).barista.segment.v1.ArchiveSegmentRequest\x1a*.barista.segment.v1.ArchiveSegmentResponseB\xd5\x01\n" +
 	"\x16com.barista.segment.v1B\fSegmentProtoP\x01ZCgithub.com/barista-cdp/barista/pkg/gen/barista/segment/v1;segmentv1\xa2\x02\x03BSX\xaa\x02\x12Barista.Segment.V1\xca\x02\x12Barista\\Segment\\V1\xe2\x02\x1eBarista\\Segment\\V1\\GPBMetadata\xea\x02\x14Barista::Segment::V1b\x06proto3"
 
 var (
@@ -2557,7 +2847,7 @@ func file_barista_segment_v1_segment_proto_rawDescGZIP() []byte {
 }
 
 var file_barista_segment_v1_segment_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_barista_segment_v1_segment_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_barista_segment_v1_segment_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_barista_segment_v1_segment_proto_goTypes = []any{
 	(MembershipChange_Kind)(0),             // 0: barista.segment.v1.MembershipChange.Kind
 	(Delivery_State)(0),                    // 1: barista.segment.v1.Delivery.State
@@ -2595,79 +2885,91 @@ var file_barista_segment_v1_segment_proto_goTypes = []any{
 	(*Delivery)(nil),                       // 33: barista.segment.v1.Delivery
 	(*ListTriggerDeliveriesRequest)(nil),   // 34: barista.segment.v1.ListTriggerDeliveriesRequest
 	(*ListTriggerDeliveriesResponse)(nil),  // 35: barista.segment.v1.ListTriggerDeliveriesResponse
-	nil,                                    // 36: barista.segment.v1.MembershipChange.TraceContextEntry
-	(*timestamppb.Timestamp)(nil),          // 37: google.protobuf.Timestamp
-	(*v1.Identifier)(nil),                  // 38: barista.type.v1.Identifier
-	(*fieldmaskpb.FieldMask)(nil),          // 39: google.protobuf.FieldMask
-	(*durationpb.Duration)(nil),            // 40: google.protobuf.Duration
+	(*ListMembershipChangesRequest)(nil),   // 36: barista.segment.v1.ListMembershipChangesRequest
+	(*ListMembershipChangesResponse)(nil),  // 37: barista.segment.v1.ListMembershipChangesResponse
+	(*ArchiveSegmentRequest)(nil),          // 38: barista.segment.v1.ArchiveSegmentRequest
+	(*ArchiveSegmentResponse)(nil),         // 39: barista.segment.v1.ArchiveSegmentResponse
+	nil,                                    // 40: barista.segment.v1.MembershipChange.TraceContextEntry
+	(*timestamppb.Timestamp)(nil),          // 41: google.protobuf.Timestamp
+	(*v1.Identifier)(nil),                  // 42: barista.type.v1.Identifier
+	(*fieldmaskpb.FieldMask)(nil),          // 43: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),            // 44: google.protobuf.Duration
 }
 var file_barista_segment_v1_segment_proto_depIdxs = []int32{
-	37, // 0: barista.segment.v1.Segment.create_time:type_name -> google.protobuf.Timestamp
-	37, // 1: barista.segment.v1.Segment.update_time:type_name -> google.protobuf.Timestamp
-	2,  // 2: barista.segment.v1.CreateSegmentRequest.segment:type_name -> barista.segment.v1.Segment
-	2,  // 3: barista.segment.v1.ListSegmentsResponse.segments:type_name -> barista.segment.v1.Segment
-	37, // 4: barista.segment.v1.Membership.enter_time:type_name -> google.protobuf.Timestamp
-	7,  // 5: barista.segment.v1.ListSegmentMembersResponse.memberships:type_name -> barista.segment.v1.Membership
-	38, // 6: barista.segment.v1.ListProfileMembershipsRequest.identifier:type_name -> barista.type.v1.Identifier
-	7,  // 7: barista.segment.v1.ListProfileMembershipsResponse.memberships:type_name -> barista.segment.v1.Membership
-	0,  // 8: barista.segment.v1.MembershipChange.kind:type_name -> barista.segment.v1.MembershipChange.Kind
-	37, // 9: barista.segment.v1.MembershipChange.change_time:type_name -> google.protobuf.Timestamp
-	36, // 10: barista.segment.v1.MembershipChange.trace_context:type_name -> barista.segment.v1.MembershipChange.TraceContextEntry
-	12, // 11: barista.segment.v1.WatchMembershipChangesResponse.changes:type_name -> barista.segment.v1.MembershipChange
-	2,  // 12: barista.segment.v1.CreateSegmentResponse.segment:type_name -> barista.segment.v1.Segment
-	2,  // 13: barista.segment.v1.GetSegmentResponse.segment:type_name -> barista.segment.v1.Segment
-	2,  // 14: barista.segment.v1.UpdateSegmentRequest.segment:type_name -> barista.segment.v1.Segment
-	39, // 15: barista.segment.v1.UpdateSegmentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 16: barista.segment.v1.UpdateSegmentResponse.segment:type_name -> barista.segment.v1.Segment
-	2,  // 17: barista.segment.v1.ListSegmentRevisionsResponse.revisions:type_name -> barista.segment.v1.Segment
-	2,  // 18: barista.segment.v1.SegmentTemplate.segment:type_name -> barista.segment.v1.Segment
-	23, // 19: barista.segment.v1.ListSegmentTemplatesResponse.templates:type_name -> barista.segment.v1.SegmentTemplate
-	0,  // 20: barista.segment.v1.Trigger.on:type_name -> barista.segment.v1.MembershipChange.Kind
-	40, // 21: barista.segment.v1.Trigger.delay:type_name -> google.protobuf.Duration
-	37, // 22: barista.segment.v1.Trigger.create_time:type_name -> google.protobuf.Timestamp
-	26, // 23: barista.segment.v1.CreateTriggerRequest.trigger:type_name -> barista.segment.v1.Trigger
-	26, // 24: barista.segment.v1.CreateTriggerResponse.trigger:type_name -> barista.segment.v1.Trigger
-	26, // 25: barista.segment.v1.GetTriggerResponse.trigger:type_name -> barista.segment.v1.Trigger
-	26, // 26: barista.segment.v1.ListTriggersResponse.triggers:type_name -> barista.segment.v1.Trigger
-	0,  // 27: barista.segment.v1.Delivery.kind:type_name -> barista.segment.v1.MembershipChange.Kind
-	37, // 28: barista.segment.v1.Delivery.change_time:type_name -> google.protobuf.Timestamp
-	37, // 29: barista.segment.v1.Delivery.due_time:type_name -> google.protobuf.Timestamp
-	1,  // 30: barista.segment.v1.Delivery.state:type_name -> barista.segment.v1.Delivery.State
-	37, // 31: barista.segment.v1.Delivery.done_time:type_name -> google.protobuf.Timestamp
-	33, // 32: barista.segment.v1.ListTriggerDeliveriesResponse.deliveries:type_name -> barista.segment.v1.Delivery
-	3,  // 33: barista.segment.v1.SegmentService.CreateSegment:input_type -> barista.segment.v1.CreateSegmentRequest
-	4,  // 34: barista.segment.v1.SegmentService.GetSegment:input_type -> barista.segment.v1.GetSegmentRequest
-	5,  // 35: barista.segment.v1.SegmentService.ListSegments:input_type -> barista.segment.v1.ListSegmentsRequest
-	8,  // 36: barista.segment.v1.SegmentService.ListSegmentMembers:input_type -> barista.segment.v1.ListSegmentMembersRequest
-	10, // 37: barista.segment.v1.SegmentService.ListProfileMemberships:input_type -> barista.segment.v1.ListProfileMembershipsRequest
-	13, // 38: barista.segment.v1.SegmentService.WatchMembershipChanges:input_type -> barista.segment.v1.WatchMembershipChangesRequest
-	17, // 39: barista.segment.v1.SegmentService.UpdateSegment:input_type -> barista.segment.v1.UpdateSegmentRequest
-	19, // 40: barista.segment.v1.SegmentService.ListSegmentRevisions:input_type -> barista.segment.v1.ListSegmentRevisionsRequest
-	21, // 41: barista.segment.v1.SegmentService.PreviewSegment:input_type -> barista.segment.v1.PreviewSegmentRequest
-	24, // 42: barista.segment.v1.SegmentService.ListSegmentTemplates:input_type -> barista.segment.v1.ListSegmentTemplatesRequest
-	27, // 43: barista.segment.v1.SegmentService.CreateTrigger:input_type -> barista.segment.v1.CreateTriggerRequest
-	29, // 44: barista.segment.v1.SegmentService.GetTrigger:input_type -> barista.segment.v1.GetTriggerRequest
-	31, // 45: barista.segment.v1.SegmentService.ListTriggers:input_type -> barista.segment.v1.ListTriggersRequest
-	34, // 46: barista.segment.v1.SegmentService.ListTriggerDeliveries:input_type -> barista.segment.v1.ListTriggerDeliveriesRequest
-	15, // 47: barista.segment.v1.SegmentService.CreateSegment:output_type -> barista.segment.v1.CreateSegmentResponse
-	16, // 48: barista.segment.v1.SegmentService.GetSegment:output_type -> barista.segment.v1.GetSegmentResponse
-	6,  // 49: barista.segment.v1.SegmentService.ListSegments:output_type -> barista.segment.v1.ListSegmentsResponse
-	9,  // 50: barista.segment.v1.SegmentService.ListSegmentMembers:output_type -> barista.segment.v1.ListSegmentMembersResponse
-	11, // 51: barista.segment.v1.SegmentService.ListProfileMemberships:output_type -> barista.segment.v1.ListProfileMembershipsResponse
-	14, // 52: barista.segment.v1.SegmentService.WatchMembershipChanges:output_type -> barista.segment.v1.WatchMembershipChangesResponse
-	18, // 53: barista.segment.v1.SegmentService.UpdateSegment:output_type -> barista.segment.v1.UpdateSegmentResponse
-	20, // 54: barista.segment.v1.SegmentService.ListSegmentRevisions:output_type -> barista.segment.v1.ListSegmentRevisionsResponse
-	22, // 55: barista.segment.v1.SegmentService.PreviewSegment:output_type -> barista.segment.v1.PreviewSegmentResponse
-	25, // 56: barista.segment.v1.SegmentService.ListSegmentTemplates:output_type -> barista.segment.v1.ListSegmentTemplatesResponse
-	28, // 57: barista.segment.v1.SegmentService.CreateTrigger:output_type -> barista.segment.v1.CreateTriggerResponse
-	30, // 58: barista.segment.v1.SegmentService.GetTrigger:output_type -> barista.segment.v1.GetTriggerResponse
-	32, // 59: barista.segment.v1.SegmentService.ListTriggers:output_type -> barista.segment.v1.ListTriggersResponse
-	35, // 60: barista.segment.v1.SegmentService.ListTriggerDeliveries:output_type -> barista.segment.v1.ListTriggerDeliveriesResponse
-	47, // [47:61] is the sub-list for method output_type
-	33, // [33:47] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	41, // 0: barista.segment.v1.Segment.create_time:type_name -> google.protobuf.Timestamp
+	41, // 1: barista.segment.v1.Segment.update_time:type_name -> google.protobuf.Timestamp
+	41, // 2: barista.segment.v1.Segment.archive_time:type_name -> google.protobuf.Timestamp
+	2,  // 3: barista.segment.v1.CreateSegmentRequest.segment:type_name -> barista.segment.v1.Segment
+	2,  // 4: barista.segment.v1.ListSegmentsResponse.segments:type_name -> barista.segment.v1.Segment
+	41, // 5: barista.segment.v1.Membership.enter_time:type_name -> google.protobuf.Timestamp
+	7,  // 6: barista.segment.v1.ListSegmentMembersResponse.memberships:type_name -> barista.segment.v1.Membership
+	42, // 7: barista.segment.v1.ListProfileMembershipsRequest.identifier:type_name -> barista.type.v1.Identifier
+	7,  // 8: barista.segment.v1.ListProfileMembershipsResponse.memberships:type_name -> barista.segment.v1.Membership
+	0,  // 9: barista.segment.v1.MembershipChange.kind:type_name -> barista.segment.v1.MembershipChange.Kind
+	41, // 10: barista.segment.v1.MembershipChange.change_time:type_name -> google.protobuf.Timestamp
+	40, // 11: barista.segment.v1.MembershipChange.trace_context:type_name -> barista.segment.v1.MembershipChange.TraceContextEntry
+	12, // 12: barista.segment.v1.WatchMembershipChangesResponse.changes:type_name -> barista.segment.v1.MembershipChange
+	2,  // 13: barista.segment.v1.CreateSegmentResponse.segment:type_name -> barista.segment.v1.Segment
+	2,  // 14: barista.segment.v1.GetSegmentResponse.segment:type_name -> barista.segment.v1.Segment
+	2,  // 15: barista.segment.v1.UpdateSegmentRequest.segment:type_name -> barista.segment.v1.Segment
+	43, // 16: barista.segment.v1.UpdateSegmentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	2,  // 17: barista.segment.v1.UpdateSegmentResponse.segment:type_name -> barista.segment.v1.Segment
+	2,  // 18: barista.segment.v1.ListSegmentRevisionsResponse.revisions:type_name -> barista.segment.v1.Segment
+	2,  // 19: barista.segment.v1.SegmentTemplate.segment:type_name -> barista.segment.v1.Segment
+	23, // 20: barista.segment.v1.ListSegmentTemplatesResponse.templates:type_name -> barista.segment.v1.SegmentTemplate
+	0,  // 21: barista.segment.v1.Trigger.on:type_name -> barista.segment.v1.MembershipChange.Kind
+	44, // 22: barista.segment.v1.Trigger.delay:type_name -> google.protobuf.Duration
+	41, // 23: barista.segment.v1.Trigger.create_time:type_name -> google.protobuf.Timestamp
+	26, // 24: barista.segment.v1.CreateTriggerRequest.trigger:type_name -> barista.segment.v1.Trigger
+	26, // 25: barista.segment.v1.CreateTriggerResponse.trigger:type_name -> barista.segment.v1.Trigger
+	26, // 26: barista.segment.v1.GetTriggerResponse.trigger:type_name -> barista.segment.v1.Trigger
+	26, // 27: barista.segment.v1.ListTriggersResponse.triggers:type_name -> barista.segment.v1.Trigger
+	0,  // 28: barista.segment.v1.Delivery.kind:type_name -> barista.segment.v1.MembershipChange.Kind
+	41, // 29: barista.segment.v1.Delivery.change_time:type_name -> google.protobuf.Timestamp
+	41, // 30: barista.segment.v1.Delivery.due_time:type_name -> google.protobuf.Timestamp
+	1,  // 31: barista.segment.v1.Delivery.state:type_name -> barista.segment.v1.Delivery.State
+	41, // 32: barista.segment.v1.Delivery.done_time:type_name -> google.protobuf.Timestamp
+	33, // 33: barista.segment.v1.ListTriggerDeliveriesResponse.deliveries:type_name -> barista.segment.v1.Delivery
+	42, // 34: barista.segment.v1.ListMembershipChangesRequest.identifier:type_name -> barista.type.v1.Identifier
+	12, // 35: barista.segment.v1.ListMembershipChangesResponse.changes:type_name -> barista.segment.v1.MembershipChange
+	2,  // 36: barista.segment.v1.ArchiveSegmentResponse.segment:type_name -> barista.segment.v1.Segment
+	3,  // 37: barista.segment.v1.SegmentService.CreateSegment:input_type -> barista.segment.v1.CreateSegmentRequest
+	4,  // 38: barista.segment.v1.SegmentService.GetSegment:input_type -> barista.segment.v1.GetSegmentRequest
+	5,  // 39: barista.segment.v1.SegmentService.ListSegments:input_type -> barista.segment.v1.ListSegmentsRequest
+	8,  // 40: barista.segment.v1.SegmentService.ListSegmentMembers:input_type -> barista.segment.v1.ListSegmentMembersRequest
+	10, // 41: barista.segment.v1.SegmentService.ListProfileMemberships:input_type -> barista.segment.v1.ListProfileMembershipsRequest
+	13, // 42: barista.segment.v1.SegmentService.WatchMembershipChanges:input_type -> barista.segment.v1.WatchMembershipChangesRequest
+	17, // 43: barista.segment.v1.SegmentService.UpdateSegment:input_type -> barista.segment.v1.UpdateSegmentRequest
+	19, // 44: barista.segment.v1.SegmentService.ListSegmentRevisions:input_type -> barista.segment.v1.ListSegmentRevisionsRequest
+	21, // 45: barista.segment.v1.SegmentService.PreviewSegment:input_type -> barista.segment.v1.PreviewSegmentRequest
+	24, // 46: barista.segment.v1.SegmentService.ListSegmentTemplates:input_type -> barista.segment.v1.ListSegmentTemplatesRequest
+	27, // 47: barista.segment.v1.SegmentService.CreateTrigger:input_type -> barista.segment.v1.CreateTriggerRequest
+	29, // 48: barista.segment.v1.SegmentService.GetTrigger:input_type -> barista.segment.v1.GetTriggerRequest
+	31, // 49: barista.segment.v1.SegmentService.ListTriggers:input_type -> barista.segment.v1.ListTriggersRequest
+	34, // 50: barista.segment.v1.SegmentService.ListTriggerDeliveries:input_type -> barista.segment.v1.ListTriggerDeliveriesRequest
+	36, // 51: barista.segment.v1.SegmentService.ListMembershipChanges:input_type -> barista.segment.v1.ListMembershipChangesRequest
+	38, // 52: barista.segment.v1.SegmentService.ArchiveSegment:input_type -> barista.segment.v1.ArchiveSegmentRequest
+	15, // 53: barista.segment.v1.SegmentService.CreateSegment:output_type -> barista.segment.v1.CreateSegmentResponse
+	16, // 54: barista.segment.v1.SegmentService.GetSegment:output_type -> barista.segment.v1.GetSegmentResponse
+	6,  // 55: barista.segment.v1.SegmentService.ListSegments:output_type -> barista.segment.v1.ListSegmentsResponse
+	9,  // 56: barista.segment.v1.SegmentService.ListSegmentMembers:output_type -> barista.segment.v1.ListSegmentMembersResponse
+	11, // 57: barista.segment.v1.SegmentService.ListProfileMemberships:output_type -> barista.segment.v1.ListProfileMembershipsResponse
+	14, // 58: barista.segment.v1.SegmentService.WatchMembershipChanges:output_type -> barista.segment.v1.WatchMembershipChangesResponse
+	18, // 59: barista.segment.v1.SegmentService.UpdateSegment:output_type -> barista.segment.v1.UpdateSegmentResponse
+	20, // 60: barista.segment.v1.SegmentService.ListSegmentRevisions:output_type -> barista.segment.v1.ListSegmentRevisionsResponse
+	22, // 61: barista.segment.v1.SegmentService.PreviewSegment:output_type -> barista.segment.v1.PreviewSegmentResponse
+	25, // 62: barista.segment.v1.SegmentService.ListSegmentTemplates:output_type -> barista.segment.v1.ListSegmentTemplatesResponse
+	28, // 63: barista.segment.v1.SegmentService.CreateTrigger:output_type -> barista.segment.v1.CreateTriggerResponse
+	30, // 64: barista.segment.v1.SegmentService.GetTrigger:output_type -> barista.segment.v1.GetTriggerResponse
+	32, // 65: barista.segment.v1.SegmentService.ListTriggers:output_type -> barista.segment.v1.ListTriggersResponse
+	35, // 66: barista.segment.v1.SegmentService.ListTriggerDeliveries:output_type -> barista.segment.v1.ListTriggerDeliveriesResponse
+	37, // 67: barista.segment.v1.SegmentService.ListMembershipChanges:output_type -> barista.segment.v1.ListMembershipChangesResponse
+	39, // 68: barista.segment.v1.SegmentService.ArchiveSegment:output_type -> barista.segment.v1.ArchiveSegmentResponse
+	53, // [53:69] is the sub-list for method output_type
+	37, // [37:53] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_barista_segment_v1_segment_proto_init() }
@@ -2681,7 +2983,7 @@ func file_barista_segment_v1_segment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_barista_segment_v1_segment_proto_rawDesc), len(file_barista_segment_v1_segment_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   35,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

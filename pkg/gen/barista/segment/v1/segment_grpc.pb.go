@@ -33,6 +33,8 @@ const (
 	SegmentService_GetTrigger_FullMethodName             = "/barista.segment.v1.SegmentService/GetTrigger"
 	SegmentService_ListTriggers_FullMethodName           = "/barista.segment.v1.SegmentService/ListTriggers"
 	SegmentService_ListTriggerDeliveries_FullMethodName  = "/barista.segment.v1.SegmentService/ListTriggerDeliveries"
+	SegmentService_ListMembershipChanges_FullMethodName  = "/barista.segment.v1.SegmentService/ListMembershipChanges"
+	SegmentService_ArchiveSegment_FullMethodName         = "/barista.segment.v1.SegmentService/ArchiveSegment"
 )
 
 // SegmentServiceClient is the client API for SegmentService service.
@@ -81,6 +83,15 @@ type SegmentServiceClient interface {
 	ListTriggers(ctx context.Context, in *ListTriggersRequest, opts ...grpc.CallOption) (*ListTriggersResponse, error)
 	// Lists the deliveries of a trigger, newest first: the delivery log.
 	ListTriggerDeliveries(ctx context.Context, in *ListTriggerDeliveriesRequest, opts ...grpc.CallOption) (*ListTriggerDeliveriesResponse, error)
+	// Lists recorded membership changes in the order they happened: the
+	// membership history of a segment, of a profile, or of a profile in a
+	// segment.
+	ListMembershipChanges(ctx context.Context, in *ListMembershipChangesRequest, opts ...grpc.CallOption) (*ListMembershipChangesResponse, error)
+	// Archives a segment in a new revision: it is no longer evaluated and its
+	// members exit with the reason "segment archived"; its definition and
+	// history stay readable. Fails with FailedPrecondition when other
+	// segments test it with in_segment.
+	ArchiveSegment(ctx context.Context, in *ArchiveSegmentRequest, opts ...grpc.CallOption) (*ArchiveSegmentResponse, error)
 }
 
 type segmentServiceClient struct {
@@ -240,6 +251,26 @@ func (c *segmentServiceClient) ListTriggerDeliveries(ctx context.Context, in *Li
 	return out, nil
 }
 
+func (c *segmentServiceClient) ListMembershipChanges(ctx context.Context, in *ListMembershipChangesRequest, opts ...grpc.CallOption) (*ListMembershipChangesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMembershipChangesResponse)
+	err := c.cc.Invoke(ctx, SegmentService_ListMembershipChanges_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *segmentServiceClient) ArchiveSegment(ctx context.Context, in *ArchiveSegmentRequest, opts ...grpc.CallOption) (*ArchiveSegmentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ArchiveSegmentResponse)
+	err := c.cc.Invoke(ctx, SegmentService_ArchiveSegment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SegmentServiceServer is the server API for SegmentService service.
 // All implementations must embed UnimplementedSegmentServiceServer
 // for forward compatibility.
@@ -286,6 +317,15 @@ type SegmentServiceServer interface {
 	ListTriggers(context.Context, *ListTriggersRequest) (*ListTriggersResponse, error)
 	// Lists the deliveries of a trigger, newest first: the delivery log.
 	ListTriggerDeliveries(context.Context, *ListTriggerDeliveriesRequest) (*ListTriggerDeliveriesResponse, error)
+	// Lists recorded membership changes in the order they happened: the
+	// membership history of a segment, of a profile, or of a profile in a
+	// segment.
+	ListMembershipChanges(context.Context, *ListMembershipChangesRequest) (*ListMembershipChangesResponse, error)
+	// Archives a segment in a new revision: it is no longer evaluated and its
+	// members exit with the reason "segment archived"; its definition and
+	// history stay readable. Fails with FailedPrecondition when other
+	// segments test it with in_segment.
+	ArchiveSegment(context.Context, *ArchiveSegmentRequest) (*ArchiveSegmentResponse, error)
 	mustEmbedUnimplementedSegmentServiceServer()
 }
 
@@ -337,6 +377,12 @@ func (UnimplementedSegmentServiceServer) ListTriggers(context.Context, *ListTrig
 }
 func (UnimplementedSegmentServiceServer) ListTriggerDeliveries(context.Context, *ListTriggerDeliveriesRequest) (*ListTriggerDeliveriesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTriggerDeliveries not implemented")
+}
+func (UnimplementedSegmentServiceServer) ListMembershipChanges(context.Context, *ListMembershipChangesRequest) (*ListMembershipChangesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMembershipChanges not implemented")
+}
+func (UnimplementedSegmentServiceServer) ArchiveSegment(context.Context, *ArchiveSegmentRequest) (*ArchiveSegmentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ArchiveSegment not implemented")
 }
 func (UnimplementedSegmentServiceServer) mustEmbedUnimplementedSegmentServiceServer() {}
 func (UnimplementedSegmentServiceServer) testEmbeddedByValue()                        {}
@@ -604,6 +650,42 @@ func _SegmentService_ListTriggerDeliveries_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SegmentService_ListMembershipChanges_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMembershipChangesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SegmentServiceServer).ListMembershipChanges(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SegmentService_ListMembershipChanges_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SegmentServiceServer).ListMembershipChanges(ctx, req.(*ListMembershipChangesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SegmentService_ArchiveSegment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ArchiveSegmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SegmentServiceServer).ArchiveSegment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SegmentService_ArchiveSegment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SegmentServiceServer).ArchiveSegment(ctx, req.(*ArchiveSegmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SegmentService_ServiceDesc is the grpc.ServiceDesc for SegmentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -662,6 +744,14 @@ var SegmentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListTriggerDeliveries",
 			Handler:    _SegmentService_ListTriggerDeliveries_Handler,
+		},
+		{
+			MethodName: "ListMembershipChanges",
+			Handler:    _SegmentService_ListMembershipChanges_Handler,
+		},
+		{
+			MethodName: "ArchiveSegment",
+			Handler:    _SegmentService_ArchiveSegment_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

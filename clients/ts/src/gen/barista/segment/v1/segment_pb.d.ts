@@ -99,6 +99,14 @@ export declare type Segment = Message<"barista.segment.v1.Segment"> & {
    * @generated from field: int32 priority = 11;
    */
   priority: number;
+
+  /**
+   * When the segment was archived; unset while it is active. An archived
+   * segment is no longer evaluated and has no members. Output only.
+   *
+   * @generated from field: google.protobuf.Timestamp archive_time = 12;
+   */
+  archiveTime?: Timestamp | undefined;
 };
 
 /**
@@ -195,6 +203,13 @@ export declare type ListSegmentsRequest = Message<"barista.segment.v1.ListSegmen
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
+
+  /**
+   * Whether to list archived segments too.
+   *
+   * @generated from field: bool show_archived = 3;
+   */
+  showArchived: boolean;
 };
 
 /**
@@ -1274,6 +1289,137 @@ export declare type ListTriggerDeliveriesResponse = Message<"barista.segment.v1.
 export declare const ListTriggerDeliveriesResponseSchema: GenMessage<ListTriggerDeliveriesResponse>;
 
 /**
+ * ListMembershipChangesRequest pages through recorded membership changes,
+ * oldest first.
+ *
+ * @generated from message barista.segment.v1.ListMembershipChangesRequest
+ */
+export declare type ListMembershipChangesRequest = Message<"barista.segment.v1.ListMembershipChangesRequest"> & {
+  /**
+   * Only changes of this segment, "segments/{segment}"; all when empty.
+   *
+   * @generated from field: string segment = 1;
+   */
+  segment: string;
+
+  /**
+   * Only changes of this profile, "profiles/{profile}"; all when empty and
+   * identifier is not set.
+   *
+   * @generated from field: string profile = 2;
+   */
+  profile: string;
+
+  /**
+   * Any identifier of the profile, used when profile is empty.
+   *
+   * @generated from field: barista.type.v1.Identifier identifier = 3;
+   */
+  identifier?: Identifier | undefined;
+
+  /**
+   * Maximum number of changes to return; default 50, at most 1000.
+   *
+   * @generated from field: int32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * Token from a previous response.
+   *
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message barista.segment.v1.ListMembershipChangesRequest.
+ * Use `create(ListMembershipChangesRequestSchema)` to create a new message.
+ */
+export declare const ListMembershipChangesRequestSchema: GenMessage<ListMembershipChangesRequest>;
+
+/**
+ * ListMembershipChangesResponse is one page of changes.
+ *
+ * @generated from message barista.segment.v1.ListMembershipChangesResponse
+ */
+export declare type ListMembershipChangesResponse = Message<"barista.segment.v1.ListMembershipChangesResponse"> & {
+  /**
+   * Changes in the order they happened.
+   *
+   * @generated from field: repeated barista.segment.v1.MembershipChange changes = 1;
+   */
+  changes: MembershipChange[];
+
+  /**
+   * Token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message barista.segment.v1.ListMembershipChangesResponse.
+ * Use `create(ListMembershipChangesResponseSchema)` to create a new message.
+ */
+export declare const ListMembershipChangesResponseSchema: GenMessage<ListMembershipChangesResponse>;
+
+/**
+ * ArchiveSegmentRequest archives a segment.
+ *
+ * @generated from message barista.segment.v1.ArchiveSegmentRequest
+ */
+export declare type ArchiveSegmentRequest = Message<"barista.segment.v1.ArchiveSegmentRequest"> & {
+  /**
+   * Segment, "segments/{segment}".
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Who archives it, such as an email address. Required.
+   *
+   * @generated from field: string author = 2;
+   */
+  author: string;
+
+  /**
+   * Why it is archived. Required.
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message barista.segment.v1.ArchiveSegmentRequest.
+ * Use `create(ArchiveSegmentRequestSchema)` to create a new message.
+ */
+export declare const ArchiveSegmentRequestSchema: GenMessage<ArchiveSegmentRequest>;
+
+/**
+ * ArchiveSegmentResponse carries the archived segment.
+ *
+ * @generated from message barista.segment.v1.ArchiveSegmentResponse
+ */
+export declare type ArchiveSegmentResponse = Message<"barista.segment.v1.ArchiveSegmentResponse"> & {
+  /**
+   * The segment at the revision that archived it.
+   *
+   * @generated from field: barista.segment.v1.Segment segment = 1;
+   */
+  segment?: Segment | undefined;
+};
+
+/**
+ * Describes the message barista.segment.v1.ArchiveSegmentResponse.
+ * Use `create(ArchiveSegmentResponseSchema)` to create a new message.
+ */
+export declare const ArchiveSegmentResponseSchema: GenMessage<ArchiveSegmentResponse>;
+
+/**
  * SegmentService owns segment definitions and memberships: it evaluates each
  * profile's behavior against every segment as events arrive, keeps the
  * members of each segment, and streams membership changes.
@@ -1430,6 +1576,31 @@ export declare const SegmentService: GenService<{
     methodKind: "unary";
     input: typeof ListTriggerDeliveriesRequestSchema;
     output: typeof ListTriggerDeliveriesResponseSchema;
+  },
+  /**
+   * Lists recorded membership changes in the order they happened: the
+   * membership history of a segment, of a profile, or of a profile in a
+   * segment.
+   *
+   * @generated from rpc barista.segment.v1.SegmentService.ListMembershipChanges
+   */
+  listMembershipChanges: {
+    methodKind: "unary";
+    input: typeof ListMembershipChangesRequestSchema;
+    output: typeof ListMembershipChangesResponseSchema;
+  },
+  /**
+   * Archives a segment in a new revision: it is no longer evaluated and its
+   * members exit with the reason "segment archived"; its definition and
+   * history stay readable. Fails with FailedPrecondition when other
+   * segments test it with in_segment.
+   *
+   * @generated from rpc barista.segment.v1.SegmentService.ArchiveSegment
+   */
+  archiveSegment: {
+    methodKind: "unary";
+    input: typeof ArchiveSegmentRequestSchema;
+    output: typeof ArchiveSegmentResponseSchema;
   },
 }>;
 
