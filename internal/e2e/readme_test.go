@@ -14,7 +14,8 @@ import (
 )
 
 // readmeCommands returns the `./barista ...` command lines of the README's
-// walk-through and of its preview/update/history example, in order, split into arguments as a shell would.
+// walk-through and of its segment preview, update, history and archiving
+// examples, in order, split into arguments as a shell would.
 func readmeCommands(t *testing.T) [][]string {
 	t.Helper()
 	f, err := os.Open("../../README.md")
@@ -29,7 +30,7 @@ func readmeCommands(t *testing.T) [][]string {
 		case strings.HasPrefix(line, "## "):
 			inWalkThrough = line == "## Walk-through"
 		case strings.HasPrefix(line, "### "):
-			inWalkThrough = line == "### Preview, update, history"
+			inWalkThrough = line == "### Preview, update, history" || line == "### Membership history and archiving"
 		case strings.HasPrefix(line, "```"):
 			inCode = !inCode
 		case inWalkThrough && inCode && strings.HasPrefix(line, "./barista "):
@@ -41,8 +42,8 @@ func readmeCommands(t *testing.T) [][]string {
 	return cmds
 }
 
-// shellWords splits a command line with single and double quotes, as the
-// README's commands use them.
+// shellWords splits a command line with single and double quotes and a
+// trailing comment, as the README's commands use them.
 func shellWords(t *testing.T, line string) []string {
 	t.Helper()
 	var words []string
@@ -55,6 +56,9 @@ func shellWords(t *testing.T, line string) []string {
 			quote = 0
 		case quote != 0:
 			cur.WriteRune(r)
+		case r == '#' && !inWord:
+			// A comment runs to the end of the line.
+			return words
 		case r == '\'' || r == '"':
 			quote, inWord = r, true
 		case r == ' ' || r == '\t':
@@ -86,7 +90,9 @@ func TestReadmeWalkThrough(t *testing.T) {
 		code := cli.Execute(context.Background(), args, &out, &errOut)
 		return out.String() + errOut.String(), code
 	}
-	for _, args := range readmeCommands(t) {
+	cmds := readmeCommands(t)
+	t.Logf("running %d README commands", len(cmds))
+	for _, args := range cmds {
 		if args[0] == "segment" && args[1] == "watch" {
 			continue // follows forever; covered by the watch tests
 		}
