@@ -56,3 +56,15 @@ func Decode(token string, key any) (bool, error) {
 	}
 	return true, nil
 }
+
+// Trim takes the items of a page read with a limit of size+1 (one more than
+// the page holds, to learn whether another page follows), keeps the first
+// size, and returns them with the token of the next page, made from the key
+// of the last item kept; the token is "" on the last page.
+func Trim[T any](items []T, size int, key func(T) any) ([]T, string) {
+	if len(items) <= size {
+		return items, ""
+	}
+	items = items[:size]
+	return items, Encode(key(items[size-1]))
+}

@@ -40,3 +40,18 @@ func TestTokenRoundTrip(t *testing.T) {
 	_, err = page.Decode("not a token!", &got)
 	require.ErrorContains(t, err, "page_token")
 }
+
+func TestTrim(t *testing.T) {
+	key := func(n int) any { return n }
+	items, token := page.Trim([]int{1, 2, 3}, 2, key)
+	require.Equal(t, []int{1, 2}, items)
+	var after int
+	ok, err := page.Decode(token, &after)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, 2, after)
+
+	items, token = page.Trim([]int{1, 2}, 2, key)
+	require.Equal(t, []int{1, 2}, items)
+	require.Empty(t, token, "no next page")
+}

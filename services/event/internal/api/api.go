@@ -225,10 +225,7 @@ func (s *Server) ListProfileEvents(ctx context.Context, req *eventv1.ListProfile
 		return nil, err
 	}
 	resp := &eventv1.ListProfileEventsResponse{}
-	if len(events) > size {
-		events = events[:size]
-		resp.NextPageToken = page.Encode(pageKey{After: events[size-1].Seq})
-	}
+	events, resp.NextPageToken = page.Trim(events, size, func(x event.Event) any { return pageKey{After: x.Seq} })
 	resp.Events = make([]*eventv1.Event, len(events))
 	for i, ev := range events {
 		if resp.Events[i], err = toProto(ev); err != nil {

@@ -256,10 +256,7 @@ func (s *Server) ListSegmentRevisions(ctx context.Context, req *segmentv1.ListSe
 		return nil, err
 	}
 	resp := &segmentv1.ListSegmentRevisionsResponse{}
-	if len(revs) > size {
-		revs = revs[:size]
-		resp.NextPageToken = page.Encode(revs[size-1].Revision)
-	}
+	revs, resp.NextPageToken = page.Trim(revs, size, func(x segment.Segment) any { return x.Revision })
 	for _, r := range revs {
 		resp.Revisions = append(resp.Revisions, segmentProto(r))
 	}
@@ -307,10 +304,7 @@ func (s *Server) ListSegments(ctx context.Context, req *segmentv1.ListSegmentsRe
 		return nil, err
 	}
 	resp := &segmentv1.ListSegmentsResponse{}
-	if len(segs) > size {
-		segs = segs[:size]
-		resp.NextPageToken = page.Encode(segs[size-1].ID)
-	}
+	segs, resp.NextPageToken = page.Trim(segs, size, func(x segment.Segment) any { return x.ID })
 	for _, seg := range segs {
 		resp.Segments = append(resp.Segments, segmentProto(seg))
 	}
@@ -335,10 +329,7 @@ func (s *Server) ListSegmentMembers(ctx context.Context, req *segmentv1.ListSegm
 		return nil, err
 	}
 	resp := &segmentv1.ListSegmentMembersResponse{}
-	if len(members) > size {
-		members = members[:size]
-		resp.NextPageToken = page.Encode(members[size-1].Profile)
-	}
+	members, resp.NextPageToken = page.Trim(members, size, func(x segment.Membership) any { return x.Profile })
 	for _, m := range members {
 		resp.Memberships = append(resp.Memberships, membershipProto(m))
 	}
@@ -447,10 +438,7 @@ func (s *Server) ListMembershipChanges(ctx context.Context, req *segmentv1.ListM
 		return nil, err
 	}
 	resp := &segmentv1.ListMembershipChangesResponse{}
-	if len(changes) > size {
-		changes = changes[:size]
-		resp.NextPageToken = page.Encode(changes[size-1].Seq)
-	}
+	changes, resp.NextPageToken = page.Trim(changes, size, func(x segment.Change) any { return x.Seq })
 	for _, c := range changes {
 		resp.Changes = append(resp.Changes, changeProto(c))
 	}

@@ -103,10 +103,7 @@ func (s *Server) ListTriggers(ctx context.Context, req *segmentv1.ListTriggersRe
 		return nil, err
 	}
 	resp := &segmentv1.ListTriggersResponse{}
-	if len(ts) > size {
-		ts = ts[:size]
-		resp.NextPageToken = page.Encode(ts[size-1].ID)
-	}
+	ts, resp.NextPageToken = page.Trim(ts, size, func(x segment.Trigger) any { return x.ID })
 	for _, t := range ts {
 		resp.Triggers = append(resp.Triggers, triggerProto(t))
 	}
@@ -132,10 +129,7 @@ func (s *Server) ListTriggerDeliveries(ctx context.Context, req *segmentv1.ListT
 		return nil, err
 	}
 	resp := &segmentv1.ListTriggerDeliveriesResponse{}
-	if len(ds) > size {
-		ds = ds[:size]
-		resp.NextPageToken = page.Encode(ds[size-1].ID)
-	}
+	ds, resp.NextPageToken = page.Trim(ds, size, func(x segment.Delivery) any { return x.ID })
 	for _, d := range ds {
 		resp.Deliveries = append(resp.Deliveries, deliveryProto(d))
 	}
