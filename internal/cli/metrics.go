@@ -11,8 +11,9 @@ import (
 )
 
 func (a *app) metricsCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "metrics", Short: "See how segments perform"}
-	cmd.AddCommand(a.metricsSegmentCommand(), a.metricsCompareCommand(), a.metricsMigrationCommand(), a.metricsExperimentCommand())
+	cmd := &cobra.Command{Use: "metrics", Short: "See how segments perform and what customers are worth"}
+	cmd.AddCommand(a.metricsSegmentCommand(), a.metricsCompareCommand(), a.metricsMigrationCommand(), a.metricsExperimentCommand(),
+		a.metricsCustomerCommand(), a.metricsStoreCommand())
 	return cmd
 }
 

@@ -27,6 +27,7 @@ type Segments interface {
 // queries.
 type Tracker struct {
 	store    Store
+	models   modelCache
 	segments Segments
 }
 

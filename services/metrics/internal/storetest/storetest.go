@@ -5,6 +5,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/barista-cdp/barista/pkg/apierror"
+	"github.com/barista-cdp/barista/services/metrics/clv"
 	"github.com/barista-cdp/barista/services/metrics/internal/metrics"
 )
 
@@ -36,6 +38,9 @@ func Run(t *testing.T, newStore func(t *testing.T) metrics.Store) {
 		{"CountsProfilesFromEventsAndChanges", testProfiles},
 		{"ConcurrentEventAppliersCountOnce", testConcurrentEvents},
 		{"KeepsExperiments", testExperiments},
+		{"StoreStatisticsAndRFM", testStatistics},
+		{"ProfileValueWithoutEnoughHistory", testValueThinHistory},
+		{"ProfileValuePredictsFromTheOrderHistory", testValuePrediction},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
@@ -411,4 +416,131 @@ func testConcurrentEvents(t *testing.T, s metrics.Store) {
 	}
 	require.EqualValues(t, batches*perBatch, orders)
 	require.EqualValues(t, 7, profiles(t, s, day1.Add(time.Hour)))
+}
+
+// june10 is the last day of the windows of the value tests.
+var june10 = time.Date(2025, 6, 10, 0, 0, 0, 0, time.UTC)
+
+// orders are, in a window from June 1 to June 10: p1's 10 on June 1 and 30
+// on June 9 (and 1000 in May, before the window); p2's 40 and 80 on June 5
+// (two orders valued 60 each); p3's 20 on June 10; p4's open (no order);
+// and p1's 500 on June 11, after the window.
+func orders() []metrics.Event {
+	at := func(m time.Month, d int) time.Time { return time.Date(2025, m, d, 12, 0, 0, 0, time.UTC) }
+	return []metrics.Event{
+		event(1, "profiles/p1", metrics.Order, at(5, 1), 1000),
+		event(2, "profiles/p1", metrics.Order, at(6, 1), 10),
+		event(3, "profiles/p2", metrics.Order, at(6, 5), 40),
+		event(4, "profiles/p2", metrics.Order, at(6, 5).Add(time.Hour), 80),
+		event(5, "profiles/p4", metrics.Open, at(6, 6), 0),
+		event(6, "profiles/p1", metrics.Order, at(6, 9), 30),
+		event(7, "profiles/p3", metrics.Order, at(6, 10), 20),
+		event(8, "profiles/p1", metrics.Order, at(6, 11), 500),
+	}
+}
+
+func testStatistics(t *testing.T, s metrics.Store) {
+	ctx := context.Background()
+	_, err := s.ApplyEvents(ctx, orders(), 8)
+	require.NoError(t, err)
+	tracker := metrics.NewTracker(s, nil)
+	june1 := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	st, err := tracker.Statistics(ctx, june1, june10)
+	require.NoError(t, err)
+	// Order values 10, 20, 30, 60, 60.
+	require.Equal(t, metrics.StoreStatistics{
+		From: june1, To: june10, Orders: 5, Revenue: 180, Customers: 3,
+		P25: 20, P50: 30, P75: 60, P90: 60, P99: 60,
+	}, st)
+	require.InDelta(t, 36, st.AverageOrderValue(), 1e-9)
+
+	opts := metrics.ValueOptions{From: june1, To: june10, HorizonDays: 30}
+	value := func(profile string) metrics.ProfileValue {
+		v, err := tracker.Value(ctx, profile, opts)
+		require.NoError(t, err)
+		return v
+	}
+	// Recency: p3 0 days, p1 1, p2 5; frequency: p1 2, p2 2, p3 1;
+	// monetary: p2 120, p1 40, p3 20. Scores are 1 + 5k/3.
+	p1 := value("profiles/p1")
+	require.Equal(t, metrics.RFM{HasOrders: true, RecencyDays: 1, Frequency: 2, Monetary: 40,
+		RecencyScore: 2, FrequencyScore: 2, MonetaryScore: 2, Customers: 3}, p1.RFM)
+	require.InDelta(t, 1040, p1.HistoricalCLV, 1e-9, "revenue to date includes May, not June 11")
+	require.EqualValues(t, 3, p1.OrdersToDate)
+	require.Equal(t, metrics.RFM{HasOrders: true, RecencyDays: 5, Frequency: 2, Monetary: 120,
+		RecencyScore: 1, FrequencyScore: 2, MonetaryScore: 4, Customers: 3}, value("profiles/p2").RFM)
+	require.Equal(t, metrics.RFM{HasOrders: true, RecencyDays: 0, Frequency: 1, Monetary: 20,
+		RecencyScore: 4, FrequencyScore: 1, MonetaryScore: 1, Customers: 3}, value("profiles/p3").RFM)
+	p4 := value("profiles/p4")
+	require.Equal(t, metrics.RFM{Customers: 3}, p4.RFM)
+	require.Zero(t, p4.HistoricalCLV)
+}
+
+func testValueThinHistory(t *testing.T, s metrics.Store) {
+	ctx := context.Background()
+	_, err := s.ApplyEvents(ctx, orders(), 8)
+	require.NoError(t, err)
+	tracker := metrics.NewTracker(s, nil)
+	opts := metrics.ValueOptions{From: june10.AddDate(0, 0, -364), To: june10, HorizonDays: 30}
+	v, err := tracker.Value(ctx, "profiles/p1", opts)
+	require.NoError(t, err)
+	require.Nil(t, v.Prediction)
+	require.Contains(t, v.Unavailable, "not enough data")
+	require.Contains(t, v.Unavailable, "at least 10 customers with repeat purchases, got 1 of 3")
+	v, err = tracker.Value(ctx, "profiles/p4", opts)
+	require.NoError(t, err)
+	require.Nil(t, v.Prediction)
+	require.Equal(t, "the profile has no order up to 2025-06-10", v.Unavailable)
+}
+
+// history returns the orders of 30 customers over 2025: customer i orders
+// on i%7+1 days, every 11+i days from January 1+i, for 5+i each.
+func history() ([]metrics.Event, []clv.Transaction) {
+	var events []metrics.Event
+	var txs []clv.Transaction
+	for i := range 30 {
+		profile := fmt.Sprintf("profiles/c%02d", i)
+		for k := range i%7 + 1 {
+			at := time.Date(2025, 1, 1+i+k*(11+i), 9, 0, 0, 0, time.UTC)
+			amount := float64(5 + i + 3*k)
+			events = append(events, event(int64(len(events)+1), profile, metrics.Order, at, amount))
+			txs = append(txs, clv.Transaction{CustomerID: profile, Date: at, Amount: amount})
+		}
+	}
+	return events, txs
+}
+
+func testValuePrediction(t *testing.T, s metrics.Store) {
+	ctx := context.Background()
+	events, txs := history()
+	_, err := s.ApplyEvents(ctx, events, int64(len(events)))
+	require.NoError(t, err)
+	tracker := metrics.NewTracker(s, nil)
+	end := time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC)
+	v, err := tracker.Value(ctx, "profiles/c12", metrics.ValueOptions{From: end.AddDate(0, 0, -364), To: end, HorizonDays: 90, MonthlyDiscountRate: 0.01})
+	require.NoError(t, err)
+	require.Empty(t, v.Unavailable)
+	require.NotNil(t, v.Prediction)
+
+	// The same prediction, straight from the clv package.
+	customers, err := clv.Summarize(txs, end, clv.Day)
+	require.NoError(t, err)
+	model, err := clv.Fit(customers)
+	require.NoError(t, err)
+	var c12 clv.Customer
+	for _, c := range customers {
+		if c.ID == "profiles/c12" {
+			c12 = c
+		}
+	}
+	want, err := model.Predict(c12, 90, math.Pow(1.01, 1.0/30)-1)
+	require.NoError(t, err)
+	require.InDelta(t, want.ProbAlive, v.Prediction.ProbAlive, 1e-6)
+	require.InDelta(t, want.ExpectedPurchases, v.Prediction.ExpectedPurchases, 1e-6)
+	require.InDelta(t, want.ExpectedAvgSpend, v.Prediction.ExpectedAvgSpend, 1e-6)
+	require.InDelta(t, want.CLV, v.Prediction.CLV, 1e-6)
+	require.Positive(t, v.Prediction.CLV)
+	require.EqualValues(t, 5, v.Prediction.RepeatPurchases, "12%7+1 = 6 order days, 5 repeats")
+	require.EqualValues(t, 30, v.Prediction.FittedCustomers)
+	require.InDelta(t, c12.Total, v.HistoricalCLV, 1e-9)
 }

@@ -1783,6 +1783,734 @@ func (x *AnalyzeExperimentResponse) GetAnalysis() *ExperimentAnalysis {
 	return nil
 }
 
+// GetStoreStatisticsRequest names a window of days.
+type GetStoreStatisticsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Last day of the window (UTC), YYYY-MM-DD, included; default today.
+	EndDate string `protobuf:"bytes,1,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// Days in the window, ending with end_date; default 365, at most 3660.
+	WindowDays    int32 `protobuf:"varint,2,opt,name=window_days,json=windowDays,proto3" json:"window_days,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStoreStatisticsRequest) Reset() {
+	*x = GetStoreStatisticsRequest{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStoreStatisticsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStoreStatisticsRequest) ProtoMessage() {}
+
+func (x *GetStoreStatisticsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStoreStatisticsRequest.ProtoReflect.Descriptor instead.
+func (*GetStoreStatisticsRequest) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GetStoreStatisticsRequest) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+func (x *GetStoreStatisticsRequest) GetWindowDays() int32 {
+	if x != nil {
+		return x.WindowDays
+	}
+	return 0
+}
+
+// StoreStatistics are the store's orders over a window of days.
+//
+// Orders are "Order Completed" events, their revenue as in Population. The
+// metrics service keeps orders per profile and day, so an order's value is
+// the mean revenue of its profile's orders that day: the exact value when a
+// profile orders at most once a day.
+type StoreStatistics struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// First day of the window, YYYY-MM-DD.
+	StartDate string `protobuf:"bytes,1,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// Last day of the window, YYYY-MM-DD.
+	EndDate string `protobuf:"bytes,2,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// Orders in the window.
+	Orders int64 `protobuf:"varint,3,opt,name=orders,proto3" json:"orders,omitempty"`
+	// Sum of their revenue.
+	Revenue float64 `protobuf:"fixed64,4,opt,name=revenue,proto3" json:"revenue,omitempty"`
+	// Profiles with at least one order in the window.
+	Customers int64 `protobuf:"varint,5,opt,name=customers,proto3" json:"customers,omitempty"`
+	// revenue / orders; 0 without orders.
+	AverageOrderValue float64 `protobuf:"fixed64,6,opt,name=average_order_value,json=averageOrderValue,proto3" json:"average_order_value,omitempty"`
+	// Percentiles of the order values, each order counted once. The q-th
+	// percentile interpolates linearly between the closest ranks of the
+	// sorted values v[0..n-1]: at position h = q/100 × (n-1), it is
+	// v[⌊h⌋] + (h-⌊h⌋)(v[⌊h⌋+1]-v[⌊h⌋]) (numpy's default). All 0 without
+	// orders.
+	OrderValueP25 float64 `protobuf:"fixed64,7,opt,name=order_value_p25,json=orderValueP25,proto3" json:"order_value_p25,omitempty"`
+	// 50th percentile (median) order value.
+	OrderValueP50 float64 `protobuf:"fixed64,8,opt,name=order_value_p50,json=orderValueP50,proto3" json:"order_value_p50,omitempty"`
+	// 75th percentile order value.
+	OrderValueP75 float64 `protobuf:"fixed64,9,opt,name=order_value_p75,json=orderValueP75,proto3" json:"order_value_p75,omitempty"`
+	// 90th percentile order value.
+	OrderValueP90 float64 `protobuf:"fixed64,10,opt,name=order_value_p90,json=orderValueP90,proto3" json:"order_value_p90,omitempty"`
+	// 99th percentile order value.
+	OrderValueP99 float64 `protobuf:"fixed64,11,opt,name=order_value_p99,json=orderValueP99,proto3" json:"order_value_p99,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreStatistics) Reset() {
+	*x = StoreStatistics{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreStatistics) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreStatistics) ProtoMessage() {}
+
+func (x *StoreStatistics) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreStatistics.ProtoReflect.Descriptor instead.
+func (*StoreStatistics) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *StoreStatistics) GetStartDate() string {
+	if x != nil {
+		return x.StartDate
+	}
+	return ""
+}
+
+func (x *StoreStatistics) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+func (x *StoreStatistics) GetOrders() int64 {
+	if x != nil {
+		return x.Orders
+	}
+	return 0
+}
+
+func (x *StoreStatistics) GetRevenue() float64 {
+	if x != nil {
+		return x.Revenue
+	}
+	return 0
+}
+
+func (x *StoreStatistics) GetCustomers() int64 {
+	if x != nil {
+		return x.Customers
+	}
+	return 0
+}
+
+func (x *StoreStatistics) GetAverageOrderValue() float64 {
+	if x != nil {
+		return x.AverageOrderValue
+	}
+	return 0
+}
+
+func (x *StoreStatistics) GetOrderValueP25() float64 {
+	if x != nil {
+		return x.OrderValueP25
+	}
+	return 0
+}
+
+func (x *StoreStatistics) GetOrderValueP50() float64 {
+	if x != nil {
+		return x.OrderValueP50
+	}
+	return 0
+}
+
+func (x *StoreStatistics) GetOrderValueP75() float64 {
+	if x != nil {
+		return x.OrderValueP75
+	}
+	return 0
+}
+
+func (x *StoreStatistics) GetOrderValueP90() float64 {
+	if x != nil {
+		return x.OrderValueP90
+	}
+	return 0
+}
+
+func (x *StoreStatistics) GetOrderValueP99() float64 {
+	if x != nil {
+		return x.OrderValueP99
+	}
+	return 0
+}
+
+// GetStoreStatisticsResponse carries the statistics.
+type GetStoreStatisticsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The statistics.
+	Statistics    *StoreStatistics `protobuf:"bytes,1,opt,name=statistics,proto3" json:"statistics,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStoreStatisticsResponse) Reset() {
+	*x = GetStoreStatisticsResponse{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStoreStatisticsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStoreStatisticsResponse) ProtoMessage() {}
+
+func (x *GetStoreStatisticsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStoreStatisticsResponse.ProtoReflect.Descriptor instead.
+func (*GetStoreStatisticsResponse) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GetStoreStatisticsResponse) GetStatistics() *StoreStatistics {
+	if x != nil {
+		return x.Statistics
+	}
+	return nil
+}
+
+// GetProfileValueRequest names a profile, a window of days for its RFM
+// scores and a horizon for its predicted value.
+type GetProfileValueRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Profile, "profiles/{profile}".
+	Profile string `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	// Last day of the window (UTC), YYYY-MM-DD, included; default today. The
+	// customer value models are fitted on the orders up to its end.
+	EndDate string `protobuf:"bytes,2,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// Days in the RFM window, ending with end_date; default 365, at most
+	// 3660.
+	WindowDays int32 `protobuf:"varint,3,opt,name=window_days,json=windowDays,proto3" json:"window_days,omitempty"`
+	// Days the predicted value covers after end_date; default 365, at most
+	// 3660.
+	HorizonDays int32 `protobuf:"varint,4,opt,name=horizon_days,json=horizonDays,proto3" json:"horizon_days,omitempty"`
+	// Discount rate per 30 days applied to the predicted value, from 0 to 1;
+	// default 0.
+	MonthlyDiscountRate float64 `protobuf:"fixed64,5,opt,name=monthly_discount_rate,json=monthlyDiscountRate,proto3" json:"monthly_discount_rate,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *GetProfileValueRequest) Reset() {
+	*x = GetProfileValueRequest{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProfileValueRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProfileValueRequest) ProtoMessage() {}
+
+func (x *GetProfileValueRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProfileValueRequest.ProtoReflect.Descriptor instead.
+func (*GetProfileValueRequest) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *GetProfileValueRequest) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *GetProfileValueRequest) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+func (x *GetProfileValueRequest) GetWindowDays() int32 {
+	if x != nil {
+		return x.WindowDays
+	}
+	return 0
+}
+
+func (x *GetProfileValueRequest) GetHorizonDays() int32 {
+	if x != nil {
+		return x.HorizonDays
+	}
+	return 0
+}
+
+func (x *GetProfileValueRequest) GetMonthlyDiscountRate() float64 {
+	if x != nil {
+		return x.MonthlyDiscountRate
+	}
+	return 0
+}
+
+// RFM scores a profile's orders over a window against the store's other
+// customers: the profiles with at least one order in the window.
+//
+// Raw values: recency_days is the days from the last day with an order to
+// the window's last day (0 when that day); frequency is the orders;
+// monetary is their revenue.
+//
+// Scores are quintiles from 1 (worst) to 5 (best), by rank among the n
+// customers: score = 1 + ⌊5k/n⌋, where k counts the customers with a
+// strictly worse value (for recency, more days; for frequency and
+// monetary, less). Tied values get the same score; the best customers
+// score 5 only when they beat at least 4/5 of the others, so a store with
+// a single customer scores it 1, 1, 1. A profile without orders in the
+// window has every score and value 0 and has_orders false.
+type RFM struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// True when the profile ordered in the window.
+	HasOrders bool `protobuf:"varint,1,opt,name=has_orders,json=hasOrders,proto3" json:"has_orders,omitempty"`
+	// Days since the last order.
+	RecencyDays int64 `protobuf:"varint,2,opt,name=recency_days,json=recencyDays,proto3" json:"recency_days,omitempty"`
+	// Orders in the window.
+	Frequency int64 `protobuf:"varint,3,opt,name=frequency,proto3" json:"frequency,omitempty"`
+	// Revenue in the window.
+	Monetary float64 `protobuf:"fixed64,4,opt,name=monetary,proto3" json:"monetary,omitempty"`
+	// Recency score, 1 to 5 (5: ordered most recently).
+	RecencyScore int32 `protobuf:"varint,5,opt,name=recency_score,json=recencyScore,proto3" json:"recency_score,omitempty"`
+	// Frequency score, 1 to 5 (5: ordered most often).
+	FrequencyScore int32 `protobuf:"varint,6,opt,name=frequency_score,json=frequencyScore,proto3" json:"frequency_score,omitempty"`
+	// Monetary score, 1 to 5 (5: spent most).
+	MonetaryScore int32 `protobuf:"varint,7,opt,name=monetary_score,json=monetaryScore,proto3" json:"monetary_score,omitempty"`
+	// Customers scored: the profiles with at least one order in the window.
+	Customers     int64 `protobuf:"varint,8,opt,name=customers,proto3" json:"customers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RFM) Reset() {
+	*x = RFM{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RFM) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RFM) ProtoMessage() {}
+
+func (x *RFM) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RFM.ProtoReflect.Descriptor instead.
+func (*RFM) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *RFM) GetHasOrders() bool {
+	if x != nil {
+		return x.HasOrders
+	}
+	return false
+}
+
+func (x *RFM) GetRecencyDays() int64 {
+	if x != nil {
+		return x.RecencyDays
+	}
+	return 0
+}
+
+func (x *RFM) GetFrequency() int64 {
+	if x != nil {
+		return x.Frequency
+	}
+	return 0
+}
+
+func (x *RFM) GetMonetary() float64 {
+	if x != nil {
+		return x.Monetary
+	}
+	return 0
+}
+
+func (x *RFM) GetRecencyScore() int32 {
+	if x != nil {
+		return x.RecencyScore
+	}
+	return 0
+}
+
+func (x *RFM) GetFrequencyScore() int32 {
+	if x != nil {
+		return x.FrequencyScore
+	}
+	return 0
+}
+
+func (x *RFM) GetMonetaryScore() int32 {
+	if x != nil {
+		return x.MonetaryScore
+	}
+	return 0
+}
+
+func (x *RFM) GetCustomers() int64 {
+	if x != nil {
+		return x.Customers
+	}
+	return 0
+}
+
+// CustomerValuePrediction is a profile's expected value after end_date.
+//
+// The models are BG/NBD (purchases) and Gamma-Gamma (spend) fitted by
+// maximum likelihood on every profile's order days up to the end of
+// end_date, in days, with the conventions of the literature: orders on the
+// same day count as one purchase, frequency counts repeat purchase days,
+// recency and age run from the first purchase day, and monetary value is
+// the mean revenue of the repeat purchase days.
+type CustomerValuePrediction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Probability that the profile is still a customer.
+	PAlive float64 `protobuf:"fixed64,1,opt,name=p_alive,json=pAlive,proto3" json:"p_alive,omitempty"`
+	// Expected purchase days over the horizon.
+	ExpectedPurchases float64 `protobuf:"fixed64,2,opt,name=expected_purchases,json=expectedPurchases,proto3" json:"expected_purchases,omitempty"`
+	// Expected revenue of each future purchase day.
+	ExpectedAverageSpend float64 `protobuf:"fixed64,3,opt,name=expected_average_spend,json=expectedAverageSpend,proto3" json:"expected_average_spend,omitempty"`
+	// Σ over the days i of the horizon of expected_average_spend × the
+	// purchases expected on day i, discounted by (1+monthly_discount_rate)^(i/30).
+	PredictedClv float64 `protobuf:"fixed64,4,opt,name=predicted_clv,json=predictedClv,proto3" json:"predicted_clv,omitempty"`
+	// Repeat purchase days of the profile up to end_date.
+	RepeatPurchases int64 `protobuf:"varint,5,opt,name=repeat_purchases,json=repeatPurchases,proto3" json:"repeat_purchases,omitempty"`
+	// Customers the models were fitted on.
+	FittedCustomers int64 `protobuf:"varint,6,opt,name=fitted_customers,json=fittedCustomers,proto3" json:"fitted_customers,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *CustomerValuePrediction) Reset() {
+	*x = CustomerValuePrediction{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomerValuePrediction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomerValuePrediction) ProtoMessage() {}
+
+func (x *CustomerValuePrediction) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomerValuePrediction.ProtoReflect.Descriptor instead.
+func (*CustomerValuePrediction) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *CustomerValuePrediction) GetPAlive() float64 {
+	if x != nil {
+		return x.PAlive
+	}
+	return 0
+}
+
+func (x *CustomerValuePrediction) GetExpectedPurchases() float64 {
+	if x != nil {
+		return x.ExpectedPurchases
+	}
+	return 0
+}
+
+func (x *CustomerValuePrediction) GetExpectedAverageSpend() float64 {
+	if x != nil {
+		return x.ExpectedAverageSpend
+	}
+	return 0
+}
+
+func (x *CustomerValuePrediction) GetPredictedClv() float64 {
+	if x != nil {
+		return x.PredictedClv
+	}
+	return 0
+}
+
+func (x *CustomerValuePrediction) GetRepeatPurchases() int64 {
+	if x != nil {
+		return x.RepeatPurchases
+	}
+	return 0
+}
+
+func (x *CustomerValuePrediction) GetFittedCustomers() int64 {
+	if x != nil {
+		return x.FittedCustomers
+	}
+	return 0
+}
+
+// ProfileValue is what one profile is worth.
+//
+// The RFM scores read the latest orders on every request. The historical
+// value, orders to date and prediction come from one snapshot of the whole
+// order history up to the end of end_date, taken and fitted by the first
+// request for that end_date and kept until a request for another day: with
+// the default end_date, orders applied during the day count from the next
+// day.
+type ProfileValue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Profile, "profiles/{profile}".
+	Profile string `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	// First day of the RFM window, YYYY-MM-DD.
+	StartDate string `protobuf:"bytes,2,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// Last day of the RFM window, YYYY-MM-DD.
+	EndDate string `protobuf:"bytes,3,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// RFM scores over the window.
+	Rfm *RFM `protobuf:"bytes,4,opt,name=rfm,proto3" json:"rfm,omitempty"`
+	// Historical customer value: the revenue of every order of the profile up
+	// to the end of end_date.
+	HistoricalClv float64 `protobuf:"fixed64,5,opt,name=historical_clv,json=historicalClv,proto3" json:"historical_clv,omitempty"`
+	// Orders of the profile up to the end of end_date.
+	OrdersToDate int64 `protobuf:"varint,6,opt,name=orders_to_date,json=ordersToDate,proto3" json:"orders_to_date,omitempty"`
+	// Days the prediction covers after end_date.
+	HorizonDays int32 `protobuf:"varint,7,opt,name=horizon_days,json=horizonDays,proto3" json:"horizon_days,omitempty"`
+	// The predicted value; unset when prediction_unavailable_reason is set.
+	Prediction *CustomerValuePrediction `protobuf:"bytes,8,opt,name=prediction,proto3" json:"prediction,omitempty"`
+	// Why there is no prediction: the store has fewer than 10 customers with
+	// a repeat purchase day, the profile never ordered, or the models could
+	// not be fitted. Empty when prediction is set.
+	PredictionUnavailableReason string `protobuf:"bytes,9,opt,name=prediction_unavailable_reason,json=predictionUnavailableReason,proto3" json:"prediction_unavailable_reason,omitempty"`
+	unknownFields               protoimpl.UnknownFields
+	sizeCache                   protoimpl.SizeCache
+}
+
+func (x *ProfileValue) Reset() {
+	*x = ProfileValue{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProfileValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProfileValue) ProtoMessage() {}
+
+func (x *ProfileValue) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProfileValue.ProtoReflect.Descriptor instead.
+func (*ProfileValue) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ProfileValue) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *ProfileValue) GetStartDate() string {
+	if x != nil {
+		return x.StartDate
+	}
+	return ""
+}
+
+func (x *ProfileValue) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+func (x *ProfileValue) GetRfm() *RFM {
+	if x != nil {
+		return x.Rfm
+	}
+	return nil
+}
+
+func (x *ProfileValue) GetHistoricalClv() float64 {
+	if x != nil {
+		return x.HistoricalClv
+	}
+	return 0
+}
+
+func (x *ProfileValue) GetOrdersToDate() int64 {
+	if x != nil {
+		return x.OrdersToDate
+	}
+	return 0
+}
+
+func (x *ProfileValue) GetHorizonDays() int32 {
+	if x != nil {
+		return x.HorizonDays
+	}
+	return 0
+}
+
+func (x *ProfileValue) GetPrediction() *CustomerValuePrediction {
+	if x != nil {
+		return x.Prediction
+	}
+	return nil
+}
+
+func (x *ProfileValue) GetPredictionUnavailableReason() string {
+	if x != nil {
+		return x.PredictionUnavailableReason
+	}
+	return ""
+}
+
+// GetProfileValueResponse carries the value.
+type GetProfileValueResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The value.
+	Value         *ProfileValue `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProfileValueResponse) Reset() {
+	*x = GetProfileValueResponse{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProfileValueResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProfileValueResponse) ProtoMessage() {}
+
+func (x *GetProfileValueResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProfileValueResponse.ProtoReflect.Descriptor instead.
+func (*GetProfileValueResponse) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *GetProfileValueResponse) GetValue() *ProfileValue {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
 var File_barista_metrics_v1_metrics_proto protoreflect.FileDescriptor
 
 const file_barista_metrics_v1_metrics_proto_rawDesc = "" +
@@ -1928,7 +2656,68 @@ const file_barista_metrics_v1_metrics_proto_rawDesc = "" +
 	"\ap_value\x18\v \x01(\x01R\x06pValue\x12 \n" +
 	"\vsignificant\x18\f \x01(\bR\vsignificant\"_\n" +
 	"\x19AnalyzeExperimentResponse\x12B\n" +
-	"\banalysis\x18\x01 \x01(\v2&.barista.metrics.v1.ExperimentAnalysisR\banalysis2\xff\x06\n" +
+	"\banalysis\x18\x01 \x01(\v2&.barista.metrics.v1.ExperimentAnalysisR\banalysis\"W\n" +
+	"\x19GetStoreStatisticsRequest\x12\x19\n" +
+	"\bend_date\x18\x01 \x01(\tR\aendDate\x12\x1f\n" +
+	"\vwindow_days\x18\x02 \x01(\x05R\n" +
+	"windowDays\"\x93\x03\n" +
+	"\x0fStoreStatistics\x12\x1d\n" +
+	"\n" +
+	"start_date\x18\x01 \x01(\tR\tstartDate\x12\x19\n" +
+	"\bend_date\x18\x02 \x01(\tR\aendDate\x12\x16\n" +
+	"\x06orders\x18\x03 \x01(\x03R\x06orders\x12\x18\n" +
+	"\arevenue\x18\x04 \x01(\x01R\arevenue\x12\x1c\n" +
+	"\tcustomers\x18\x05 \x01(\x03R\tcustomers\x12.\n" +
+	"\x13average_order_value\x18\x06 \x01(\x01R\x11averageOrderValue\x12&\n" +
+	"\x0forder_value_p25\x18\a \x01(\x01R\rorderValueP25\x12&\n" +
+	"\x0forder_value_p50\x18\b \x01(\x01R\rorderValueP50\x12&\n" +
+	"\x0forder_value_p75\x18\t \x01(\x01R\rorderValueP75\x12&\n" +
+	"\x0forder_value_p90\x18\n" +
+	" \x01(\x01R\rorderValueP90\x12&\n" +
+	"\x0forder_value_p99\x18\v \x01(\x01R\rorderValueP99\"a\n" +
+	"\x1aGetStoreStatisticsResponse\x12C\n" +
+	"\n" +
+	"statistics\x18\x01 \x01(\v2#.barista.metrics.v1.StoreStatisticsR\n" +
+	"statistics\"\xc5\x01\n" +
+	"\x16GetProfileValueRequest\x12\x18\n" +
+	"\aprofile\x18\x01 \x01(\tR\aprofile\x12\x19\n" +
+	"\bend_date\x18\x02 \x01(\tR\aendDate\x12\x1f\n" +
+	"\vwindow_days\x18\x03 \x01(\x05R\n" +
+	"windowDays\x12!\n" +
+	"\fhorizon_days\x18\x04 \x01(\x05R\vhorizonDays\x122\n" +
+	"\x15monthly_discount_rate\x18\x05 \x01(\x01R\x13monthlyDiscountRate\"\x94\x02\n" +
+	"\x03RFM\x12\x1d\n" +
+	"\n" +
+	"has_orders\x18\x01 \x01(\bR\thasOrders\x12!\n" +
+	"\frecency_days\x18\x02 \x01(\x03R\vrecencyDays\x12\x1c\n" +
+	"\tfrequency\x18\x03 \x01(\x03R\tfrequency\x12\x1a\n" +
+	"\bmonetary\x18\x04 \x01(\x01R\bmonetary\x12#\n" +
+	"\rrecency_score\x18\x05 \x01(\x05R\frecencyScore\x12'\n" +
+	"\x0ffrequency_score\x18\x06 \x01(\x05R\x0efrequencyScore\x12%\n" +
+	"\x0emonetary_score\x18\a \x01(\x05R\rmonetaryScore\x12\x1c\n" +
+	"\tcustomers\x18\b \x01(\x03R\tcustomers\"\x92\x02\n" +
+	"\x17CustomerValuePrediction\x12\x17\n" +
+	"\ap_alive\x18\x01 \x01(\x01R\x06pAlive\x12-\n" +
+	"\x12expected_purchases\x18\x02 \x01(\x01R\x11expectedPurchases\x124\n" +
+	"\x16expected_average_spend\x18\x03 \x01(\x01R\x14expectedAverageSpend\x12#\n" +
+	"\rpredicted_clv\x18\x04 \x01(\x01R\fpredictedClv\x12)\n" +
+	"\x10repeat_purchases\x18\x05 \x01(\x03R\x0frepeatPurchases\x12)\n" +
+	"\x10fitted_customers\x18\x06 \x01(\x03R\x0ffittedCustomers\"\x8e\x03\n" +
+	"\fProfileValue\x12\x18\n" +
+	"\aprofile\x18\x01 \x01(\tR\aprofile\x12\x1d\n" +
+	"\n" +
+	"start_date\x18\x02 \x01(\tR\tstartDate\x12\x19\n" +
+	"\bend_date\x18\x03 \x01(\tR\aendDate\x12)\n" +
+	"\x03rfm\x18\x04 \x01(\v2\x17.barista.metrics.v1.RFMR\x03rfm\x12%\n" +
+	"\x0ehistorical_clv\x18\x05 \x01(\x01R\rhistoricalClv\x12$\n" +
+	"\x0eorders_to_date\x18\x06 \x01(\x03R\fordersToDate\x12!\n" +
+	"\fhorizon_days\x18\a \x01(\x05R\vhorizonDays\x12K\n" +
+	"\n" +
+	"prediction\x18\b \x01(\v2+.barista.metrics.v1.CustomerValuePredictionR\n" +
+	"prediction\x12B\n" +
+	"\x1dprediction_unavailable_reason\x18\t \x01(\tR\x1bpredictionUnavailableReason\"Q\n" +
+	"\x17GetProfileValueResponse\x126\n" +
+	"\x05value\x18\x01 \x01(\v2 .barista.metrics.v1.ProfileValueR\x05value2\xe0\b\n" +
 	"\x0eMetricsService\x12p\n" +
 	"\x11GetSegmentMetrics\x12,.barista.metrics.v1.GetSegmentMetricsRequest\x1a-.barista.metrics.v1.GetSegmentMetricsResponse\x12m\n" +
 	"\x10GetSegmentReport\x12+.barista.metrics.v1.GetSegmentReportRequest\x1a,.barista.metrics.v1.GetSegmentReportResponse\x12j\n" +
@@ -1937,7 +2726,9 @@ const file_barista_metrics_v1_metrics_proto_rawDesc = "" +
 	"\rGetExperiment\x12(.barista.metrics.v1.GetExperimentRequest\x1a).barista.metrics.v1.GetExperimentResponse\x12m\n" +
 	"\x10UpdateExperiment\x12+.barista.metrics.v1.UpdateExperimentRequest\x1a,.barista.metrics.v1.UpdateExperimentResponse\x12a\n" +
 	"\fCheckHoldout\x12'.barista.metrics.v1.CheckHoldoutRequest\x1a(.barista.metrics.v1.CheckHoldoutResponse\x12p\n" +
-	"\x11AnalyzeExperiment\x12,.barista.metrics.v1.AnalyzeExperimentRequest\x1a-.barista.metrics.v1.AnalyzeExperimentResponseB\xd5\x01\n" +
+	"\x11AnalyzeExperiment\x12,.barista.metrics.v1.AnalyzeExperimentRequest\x1a-.barista.metrics.v1.AnalyzeExperimentResponse\x12s\n" +
+	"\x12GetStoreStatistics\x12-.barista.metrics.v1.GetStoreStatisticsRequest\x1a..barista.metrics.v1.GetStoreStatisticsResponse\x12j\n" +
+	"\x0fGetProfileValue\x12*.barista.metrics.v1.GetProfileValueRequest\x1a+.barista.metrics.v1.GetProfileValueResponseB\xd5\x01\n" +
 	"\x16com.barista.metrics.v1B\fMetricsProtoP\x01ZCgithub.com/barista-cdp/barista/pkg/gen/barista/metrics/v1;metricsv1\xa2\x02\x03BMX\xaa\x02\x12Barista.Metrics.V1\xca\x02\x12Barista\\Metrics\\V1\xe2\x02\x1eBarista\\Metrics\\V1\\GPBMetadata\xea\x02\x14Barista::Metrics::V1b\x06proto3"
 
 var (
@@ -1952,7 +2743,7 @@ func file_barista_metrics_v1_metrics_proto_rawDescGZIP() []byte {
 	return file_barista_metrics_v1_metrics_proto_rawDescData
 }
 
-var file_barista_metrics_v1_metrics_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_barista_metrics_v1_metrics_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_barista_metrics_v1_metrics_proto_goTypes = []any{
 	(*GetSegmentMetricsRequest)(nil),    // 0: barista.metrics.v1.GetSegmentMetricsRequest
 	(*SegmentSizePoint)(nil),            // 1: barista.metrics.v1.SegmentSizePoint
@@ -1979,12 +2770,20 @@ var file_barista_metrics_v1_metrics_proto_goTypes = []any{
 	(*ExperimentArm)(nil),               // 22: barista.metrics.v1.ExperimentArm
 	(*ExperimentAnalysis)(nil),          // 23: barista.metrics.v1.ExperimentAnalysis
 	(*AnalyzeExperimentResponse)(nil),   // 24: barista.metrics.v1.AnalyzeExperimentResponse
-	(*timestamppb.Timestamp)(nil),       // 25: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 26: google.protobuf.FieldMask
+	(*GetStoreStatisticsRequest)(nil),   // 25: barista.metrics.v1.GetStoreStatisticsRequest
+	(*StoreStatistics)(nil),             // 26: barista.metrics.v1.StoreStatistics
+	(*GetStoreStatisticsResponse)(nil),  // 27: barista.metrics.v1.GetStoreStatisticsResponse
+	(*GetProfileValueRequest)(nil),      // 28: barista.metrics.v1.GetProfileValueRequest
+	(*RFM)(nil),                         // 29: barista.metrics.v1.RFM
+	(*CustomerValuePrediction)(nil),     // 30: barista.metrics.v1.CustomerValuePrediction
+	(*ProfileValue)(nil),                // 31: barista.metrics.v1.ProfileValue
+	(*GetProfileValueResponse)(nil),     // 32: barista.metrics.v1.GetProfileValueResponse
+	(*timestamppb.Timestamp)(nil),       // 33: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 34: google.protobuf.FieldMask
 }
 var file_barista_metrics_v1_metrics_proto_depIdxs = []int32{
 	1,  // 0: barista.metrics.v1.SegmentMetrics.history:type_name -> barista.metrics.v1.SegmentSizePoint
-	25, // 1: barista.metrics.v1.SegmentMetrics.update_time:type_name -> google.protobuf.Timestamp
+	33, // 1: barista.metrics.v1.SegmentMetrics.update_time:type_name -> google.protobuf.Timestamp
 	2,  // 2: barista.metrics.v1.GetSegmentMetricsResponse.metrics:type_name -> barista.metrics.v1.SegmentMetrics
 	1,  // 3: barista.metrics.v1.SegmentReport.history:type_name -> barista.metrics.v1.SegmentSizePoint
 	5,  // 4: barista.metrics.v1.SegmentReport.members:type_name -> barista.metrics.v1.Population
@@ -1993,35 +2792,43 @@ var file_barista_metrics_v1_metrics_proto_depIdxs = []int32{
 	6,  // 7: barista.metrics.v1.CompareSegmentsResponse.reports:type_name -> barista.metrics.v1.SegmentReport
 	11, // 8: barista.metrics.v1.MigrationRow.cells:type_name -> barista.metrics.v1.MigrationCell
 	12, // 9: barista.metrics.v1.GetSegmentMigrationResponse.rows:type_name -> barista.metrics.v1.MigrationRow
-	25, // 10: barista.metrics.v1.Experiment.update_time:type_name -> google.protobuf.Timestamp
+	33, // 10: barista.metrics.v1.Experiment.update_time:type_name -> google.protobuf.Timestamp
 	14, // 11: barista.metrics.v1.GetExperimentResponse.experiment:type_name -> barista.metrics.v1.Experiment
 	14, // 12: barista.metrics.v1.UpdateExperimentRequest.experiment:type_name -> barista.metrics.v1.Experiment
-	26, // 13: barista.metrics.v1.UpdateExperimentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	34, // 13: barista.metrics.v1.UpdateExperimentRequest.update_mask:type_name -> google.protobuf.FieldMask
 	14, // 14: barista.metrics.v1.UpdateExperimentResponse.experiment:type_name -> barista.metrics.v1.Experiment
 	22, // 15: barista.metrics.v1.ExperimentAnalysis.treatment:type_name -> barista.metrics.v1.ExperimentArm
 	22, // 16: barista.metrics.v1.ExperimentAnalysis.holdout:type_name -> barista.metrics.v1.ExperimentArm
 	23, // 17: barista.metrics.v1.AnalyzeExperimentResponse.analysis:type_name -> barista.metrics.v1.ExperimentAnalysis
-	0,  // 18: barista.metrics.v1.MetricsService.GetSegmentMetrics:input_type -> barista.metrics.v1.GetSegmentMetricsRequest
-	4,  // 19: barista.metrics.v1.MetricsService.GetSegmentReport:input_type -> barista.metrics.v1.GetSegmentReportRequest
-	8,  // 20: barista.metrics.v1.MetricsService.CompareSegments:input_type -> barista.metrics.v1.CompareSegmentsRequest
-	10, // 21: barista.metrics.v1.MetricsService.GetSegmentMigration:input_type -> barista.metrics.v1.GetSegmentMigrationRequest
-	15, // 22: barista.metrics.v1.MetricsService.GetExperiment:input_type -> barista.metrics.v1.GetExperimentRequest
-	17, // 23: barista.metrics.v1.MetricsService.UpdateExperiment:input_type -> barista.metrics.v1.UpdateExperimentRequest
-	19, // 24: barista.metrics.v1.MetricsService.CheckHoldout:input_type -> barista.metrics.v1.CheckHoldoutRequest
-	21, // 25: barista.metrics.v1.MetricsService.AnalyzeExperiment:input_type -> barista.metrics.v1.AnalyzeExperimentRequest
-	3,  // 26: barista.metrics.v1.MetricsService.GetSegmentMetrics:output_type -> barista.metrics.v1.GetSegmentMetricsResponse
-	7,  // 27: barista.metrics.v1.MetricsService.GetSegmentReport:output_type -> barista.metrics.v1.GetSegmentReportResponse
-	9,  // 28: barista.metrics.v1.MetricsService.CompareSegments:output_type -> barista.metrics.v1.CompareSegmentsResponse
-	13, // 29: barista.metrics.v1.MetricsService.GetSegmentMigration:output_type -> barista.metrics.v1.GetSegmentMigrationResponse
-	16, // 30: barista.metrics.v1.MetricsService.GetExperiment:output_type -> barista.metrics.v1.GetExperimentResponse
-	18, // 31: barista.metrics.v1.MetricsService.UpdateExperiment:output_type -> barista.metrics.v1.UpdateExperimentResponse
-	20, // 32: barista.metrics.v1.MetricsService.CheckHoldout:output_type -> barista.metrics.v1.CheckHoldoutResponse
-	24, // 33: barista.metrics.v1.MetricsService.AnalyzeExperiment:output_type -> barista.metrics.v1.AnalyzeExperimentResponse
-	26, // [26:34] is the sub-list for method output_type
-	18, // [18:26] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	26, // 18: barista.metrics.v1.GetStoreStatisticsResponse.statistics:type_name -> barista.metrics.v1.StoreStatistics
+	29, // 19: barista.metrics.v1.ProfileValue.rfm:type_name -> barista.metrics.v1.RFM
+	30, // 20: barista.metrics.v1.ProfileValue.prediction:type_name -> barista.metrics.v1.CustomerValuePrediction
+	31, // 21: barista.metrics.v1.GetProfileValueResponse.value:type_name -> barista.metrics.v1.ProfileValue
+	0,  // 22: barista.metrics.v1.MetricsService.GetSegmentMetrics:input_type -> barista.metrics.v1.GetSegmentMetricsRequest
+	4,  // 23: barista.metrics.v1.MetricsService.GetSegmentReport:input_type -> barista.metrics.v1.GetSegmentReportRequest
+	8,  // 24: barista.metrics.v1.MetricsService.CompareSegments:input_type -> barista.metrics.v1.CompareSegmentsRequest
+	10, // 25: barista.metrics.v1.MetricsService.GetSegmentMigration:input_type -> barista.metrics.v1.GetSegmentMigrationRequest
+	15, // 26: barista.metrics.v1.MetricsService.GetExperiment:input_type -> barista.metrics.v1.GetExperimentRequest
+	17, // 27: barista.metrics.v1.MetricsService.UpdateExperiment:input_type -> barista.metrics.v1.UpdateExperimentRequest
+	19, // 28: barista.metrics.v1.MetricsService.CheckHoldout:input_type -> barista.metrics.v1.CheckHoldoutRequest
+	21, // 29: barista.metrics.v1.MetricsService.AnalyzeExperiment:input_type -> barista.metrics.v1.AnalyzeExperimentRequest
+	25, // 30: barista.metrics.v1.MetricsService.GetStoreStatistics:input_type -> barista.metrics.v1.GetStoreStatisticsRequest
+	28, // 31: barista.metrics.v1.MetricsService.GetProfileValue:input_type -> barista.metrics.v1.GetProfileValueRequest
+	3,  // 32: barista.metrics.v1.MetricsService.GetSegmentMetrics:output_type -> barista.metrics.v1.GetSegmentMetricsResponse
+	7,  // 33: barista.metrics.v1.MetricsService.GetSegmentReport:output_type -> barista.metrics.v1.GetSegmentReportResponse
+	9,  // 34: barista.metrics.v1.MetricsService.CompareSegments:output_type -> barista.metrics.v1.CompareSegmentsResponse
+	13, // 35: barista.metrics.v1.MetricsService.GetSegmentMigration:output_type -> barista.metrics.v1.GetSegmentMigrationResponse
+	16, // 36: barista.metrics.v1.MetricsService.GetExperiment:output_type -> barista.metrics.v1.GetExperimentResponse
+	18, // 37: barista.metrics.v1.MetricsService.UpdateExperiment:output_type -> barista.metrics.v1.UpdateExperimentResponse
+	20, // 38: barista.metrics.v1.MetricsService.CheckHoldout:output_type -> barista.metrics.v1.CheckHoldoutResponse
+	24, // 39: barista.metrics.v1.MetricsService.AnalyzeExperiment:output_type -> barista.metrics.v1.AnalyzeExperimentResponse
+	27, // 40: barista.metrics.v1.MetricsService.GetStoreStatistics:output_type -> barista.metrics.v1.GetStoreStatisticsResponse
+	32, // 41: barista.metrics.v1.MetricsService.GetProfileValue:output_type -> barista.metrics.v1.GetProfileValueResponse
+	32, // [32:42] is the sub-list for method output_type
+	22, // [22:32] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_barista_metrics_v1_metrics_proto_init() }
@@ -2035,7 +2842,7 @@ func file_barista_metrics_v1_metrics_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_barista_metrics_v1_metrics_proto_rawDesc), len(file_barista_metrics_v1_metrics_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,8 @@ const (
 	MetricsService_UpdateExperiment_FullMethodName    = "/barista.metrics.v1.MetricsService/UpdateExperiment"
 	MetricsService_CheckHoldout_FullMethodName        = "/barista.metrics.v1.MetricsService/CheckHoldout"
 	MetricsService_AnalyzeExperiment_FullMethodName   = "/barista.metrics.v1.MetricsService/AnalyzeExperiment"
+	MetricsService_GetStoreStatistics_FullMethodName  = "/barista.metrics.v1.MetricsService/GetStoreStatistics"
+	MetricsService_GetProfileValue_FullMethodName     = "/barista.metrics.v1.MetricsService/GetProfileValue"
 )
 
 // MetricsServiceClient is the client API for MetricsService service.
@@ -53,6 +55,12 @@ type MetricsServiceClient interface {
 	// Compares the conversion of a segment's treated members with that of its
 	// holdout group over a range of days.
 	AnalyzeExperiment(ctx context.Context, in *AnalyzeExperimentRequest, opts ...grpc.CallOption) (*AnalyzeExperimentResponse, error)
+	// Gets store-wide order statistics over a window of days.
+	GetStoreStatistics(ctx context.Context, in *GetStoreStatisticsRequest, opts ...grpc.CallOption) (*GetStoreStatisticsResponse, error)
+	// Gets what one profile is worth: its RFM scores over a window, its
+	// revenue to date and, when the store's history allows, its predicted
+	// customer value.
+	GetProfileValue(ctx context.Context, in *GetProfileValueRequest, opts ...grpc.CallOption) (*GetProfileValueResponse, error)
 }
 
 type metricsServiceClient struct {
@@ -143,6 +151,26 @@ func (c *metricsServiceClient) AnalyzeExperiment(ctx context.Context, in *Analyz
 	return out, nil
 }
 
+func (c *metricsServiceClient) GetStoreStatistics(ctx context.Context, in *GetStoreStatisticsRequest, opts ...grpc.CallOption) (*GetStoreStatisticsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetStoreStatisticsResponse)
+	err := c.cc.Invoke(ctx, MetricsService_GetStoreStatistics_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metricsServiceClient) GetProfileValue(ctx context.Context, in *GetProfileValueRequest, opts ...grpc.CallOption) (*GetProfileValueResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetProfileValueResponse)
+	err := c.cc.Invoke(ctx, MetricsService_GetProfileValue_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MetricsServiceServer is the server API for MetricsService service.
 // All implementations must embed UnimplementedMetricsServiceServer
 // for forward compatibility.
@@ -167,6 +195,12 @@ type MetricsServiceServer interface {
 	// Compares the conversion of a segment's treated members with that of its
 	// holdout group over a range of days.
 	AnalyzeExperiment(context.Context, *AnalyzeExperimentRequest) (*AnalyzeExperimentResponse, error)
+	// Gets store-wide order statistics over a window of days.
+	GetStoreStatistics(context.Context, *GetStoreStatisticsRequest) (*GetStoreStatisticsResponse, error)
+	// Gets what one profile is worth: its RFM scores over a window, its
+	// revenue to date and, when the store's history allows, its predicted
+	// customer value.
+	GetProfileValue(context.Context, *GetProfileValueRequest) (*GetProfileValueResponse, error)
 	mustEmbedUnimplementedMetricsServiceServer()
 }
 
@@ -200,6 +234,12 @@ func (UnimplementedMetricsServiceServer) CheckHoldout(context.Context, *CheckHol
 }
 func (UnimplementedMetricsServiceServer) AnalyzeExperiment(context.Context, *AnalyzeExperimentRequest) (*AnalyzeExperimentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AnalyzeExperiment not implemented")
+}
+func (UnimplementedMetricsServiceServer) GetStoreStatistics(context.Context, *GetStoreStatisticsRequest) (*GetStoreStatisticsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetStoreStatistics not implemented")
+}
+func (UnimplementedMetricsServiceServer) GetProfileValue(context.Context, *GetProfileValueRequest) (*GetProfileValueResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetProfileValue not implemented")
 }
 func (UnimplementedMetricsServiceServer) mustEmbedUnimplementedMetricsServiceServer() {}
 func (UnimplementedMetricsServiceServer) testEmbeddedByValue()                        {}
@@ -366,6 +406,42 @@ func _MetricsService_AnalyzeExperiment_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MetricsService_GetStoreStatistics_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetStoreStatisticsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetricsServiceServer).GetStoreStatistics(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetricsService_GetStoreStatistics_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetricsServiceServer).GetStoreStatistics(ctx, req.(*GetStoreStatisticsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MetricsService_GetProfileValue_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetProfileValueRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetricsServiceServer).GetProfileValue(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetricsService_GetProfileValue_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetricsServiceServer).GetProfileValue(ctx, req.(*GetProfileValueRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MetricsService_ServiceDesc is the grpc.ServiceDesc for MetricsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -404,6 +480,14 @@ var MetricsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AnalyzeExperiment",
 			Handler:    _MetricsService_AnalyzeExperiment_Handler,
+		},
+		{
+			MethodName: "GetStoreStatistics",
+			Handler:    _MetricsService_GetStoreStatistics_Handler,
+		},
+		{
+			MethodName: "GetProfileValue",
+			Handler:    _MetricsService_GetProfileValue_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

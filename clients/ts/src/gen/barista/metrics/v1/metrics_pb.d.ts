@@ -996,6 +996,456 @@ export declare type AnalyzeExperimentResponse = Message<"barista.metrics.v1.Anal
 export declare const AnalyzeExperimentResponseSchema: GenMessage<AnalyzeExperimentResponse>;
 
 /**
+ * GetStoreStatisticsRequest names a window of days.
+ *
+ * @generated from message barista.metrics.v1.GetStoreStatisticsRequest
+ */
+export declare type GetStoreStatisticsRequest = Message<"barista.metrics.v1.GetStoreStatisticsRequest"> & {
+  /**
+   * Last day of the window (UTC), YYYY-MM-DD, included; default today.
+   *
+   * @generated from field: string end_date = 1;
+   */
+  endDate: string;
+
+  /**
+   * Days in the window, ending with end_date; default 365, at most 3660.
+   *
+   * @generated from field: int32 window_days = 2;
+   */
+  windowDays: number;
+};
+
+/**
+ * Describes the message barista.metrics.v1.GetStoreStatisticsRequest.
+ * Use `create(GetStoreStatisticsRequestSchema)` to create a new message.
+ */
+export declare const GetStoreStatisticsRequestSchema: GenMessage<GetStoreStatisticsRequest>;
+
+/**
+ * StoreStatistics are the store's orders over a window of days.
+ *
+ * Orders are "Order Completed" events, their revenue as in Population. The
+ * metrics service keeps orders per profile and day, so an order's value is
+ * the mean revenue of its profile's orders that day: the exact value when a
+ * profile orders at most once a day.
+ *
+ * @generated from message barista.metrics.v1.StoreStatistics
+ */
+export declare type StoreStatistics = Message<"barista.metrics.v1.StoreStatistics"> & {
+  /**
+   * First day of the window, YYYY-MM-DD.
+   *
+   * @generated from field: string start_date = 1;
+   */
+  startDate: string;
+
+  /**
+   * Last day of the window, YYYY-MM-DD.
+   *
+   * @generated from field: string end_date = 2;
+   */
+  endDate: string;
+
+  /**
+   * Orders in the window.
+   *
+   * @generated from field: int64 orders = 3;
+   */
+  orders: bigint;
+
+  /**
+   * Sum of their revenue.
+   *
+   * @generated from field: double revenue = 4;
+   */
+  revenue: number;
+
+  /**
+   * Profiles with at least one order in the window.
+   *
+   * @generated from field: int64 customers = 5;
+   */
+  customers: bigint;
+
+  /**
+   * revenue / orders; 0 without orders.
+   *
+   * @generated from field: double average_order_value = 6;
+   */
+  averageOrderValue: number;
+
+  /**
+   * Percentiles of the order values, each order counted once. The q-th
+   * percentile interpolates linearly between the closest ranks of the
+   * sorted values v[0..n-1]: at position h = q/100 × (n-1), it is
+   * v[⌊h⌋] + (h-⌊h⌋)(v[⌊h⌋+1]-v[⌊h⌋]) (numpy's default). All 0 without
+   * orders.
+   *
+   * @generated from field: double order_value_p25 = 7;
+   */
+  orderValueP25: number;
+
+  /**
+   * 50th percentile (median) order value.
+   *
+   * @generated from field: double order_value_p50 = 8;
+   */
+  orderValueP50: number;
+
+  /**
+   * 75th percentile order value.
+   *
+   * @generated from field: double order_value_p75 = 9;
+   */
+  orderValueP75: number;
+
+  /**
+   * 90th percentile order value.
+   *
+   * @generated from field: double order_value_p90 = 10;
+   */
+  orderValueP90: number;
+
+  /**
+   * 99th percentile order value.
+   *
+   * @generated from field: double order_value_p99 = 11;
+   */
+  orderValueP99: number;
+};
+
+/**
+ * Describes the message barista.metrics.v1.StoreStatistics.
+ * Use `create(StoreStatisticsSchema)` to create a new message.
+ */
+export declare const StoreStatisticsSchema: GenMessage<StoreStatistics>;
+
+/**
+ * GetStoreStatisticsResponse carries the statistics.
+ *
+ * @generated from message barista.metrics.v1.GetStoreStatisticsResponse
+ */
+export declare type GetStoreStatisticsResponse = Message<"barista.metrics.v1.GetStoreStatisticsResponse"> & {
+  /**
+   * The statistics.
+   *
+   * @generated from field: barista.metrics.v1.StoreStatistics statistics = 1;
+   */
+  statistics?: StoreStatistics | undefined;
+};
+
+/**
+ * Describes the message barista.metrics.v1.GetStoreStatisticsResponse.
+ * Use `create(GetStoreStatisticsResponseSchema)` to create a new message.
+ */
+export declare const GetStoreStatisticsResponseSchema: GenMessage<GetStoreStatisticsResponse>;
+
+/**
+ * GetProfileValueRequest names a profile, a window of days for its RFM
+ * scores and a horizon for its predicted value.
+ *
+ * @generated from message barista.metrics.v1.GetProfileValueRequest
+ */
+export declare type GetProfileValueRequest = Message<"barista.metrics.v1.GetProfileValueRequest"> & {
+  /**
+   * Profile, "profiles/{profile}".
+   *
+   * @generated from field: string profile = 1;
+   */
+  profile: string;
+
+  /**
+   * Last day of the window (UTC), YYYY-MM-DD, included; default today. The
+   * customer value models are fitted on the orders up to its end.
+   *
+   * @generated from field: string end_date = 2;
+   */
+  endDate: string;
+
+  /**
+   * Days in the RFM window, ending with end_date; default 365, at most
+   * 3660.
+   *
+   * @generated from field: int32 window_days = 3;
+   */
+  windowDays: number;
+
+  /**
+   * Days the predicted value covers after end_date; default 365, at most
+   * 3660.
+   *
+   * @generated from field: int32 horizon_days = 4;
+   */
+  horizonDays: number;
+
+  /**
+   * Discount rate per 30 days applied to the predicted value, from 0 to 1;
+   * default 0.
+   *
+   * @generated from field: double monthly_discount_rate = 5;
+   */
+  monthlyDiscountRate: number;
+};
+
+/**
+ * Describes the message barista.metrics.v1.GetProfileValueRequest.
+ * Use `create(GetProfileValueRequestSchema)` to create a new message.
+ */
+export declare const GetProfileValueRequestSchema: GenMessage<GetProfileValueRequest>;
+
+/**
+ * RFM scores a profile's orders over a window against the store's other
+ * customers: the profiles with at least one order in the window.
+ *
+ * Raw values: recency_days is the days from the last day with an order to
+ * the window's last day (0 when that day); frequency is the orders;
+ * monetary is their revenue.
+ *
+ * Scores are quintiles from 1 (worst) to 5 (best), by rank among the n
+ * customers: score = 1 + ⌊5k/n⌋, where k counts the customers with a
+ * strictly worse value (for recency, more days; for frequency and
+ * monetary, less). Tied values get the same score; the best customers
+ * score 5 only when they beat at least 4/5 of the others, so a store with
+ * a single customer scores it 1, 1, 1. A profile without orders in the
+ * window has every score and value 0 and has_orders false.
+ *
+ * @generated from message barista.metrics.v1.RFM
+ */
+export declare type RFM = Message<"barista.metrics.v1.RFM"> & {
+  /**
+   * True when the profile ordered in the window.
+   *
+   * @generated from field: bool has_orders = 1;
+   */
+  hasOrders: boolean;
+
+  /**
+   * Days since the last order.
+   *
+   * @generated from field: int64 recency_days = 2;
+   */
+  recencyDays: bigint;
+
+  /**
+   * Orders in the window.
+   *
+   * @generated from field: int64 frequency = 3;
+   */
+  frequency: bigint;
+
+  /**
+   * Revenue in the window.
+   *
+   * @generated from field: double monetary = 4;
+   */
+  monetary: number;
+
+  /**
+   * Recency score, 1 to 5 (5: ordered most recently).
+   *
+   * @generated from field: int32 recency_score = 5;
+   */
+  recencyScore: number;
+
+  /**
+   * Frequency score, 1 to 5 (5: ordered most often).
+   *
+   * @generated from field: int32 frequency_score = 6;
+   */
+  frequencyScore: number;
+
+  /**
+   * Monetary score, 1 to 5 (5: spent most).
+   *
+   * @generated from field: int32 monetary_score = 7;
+   */
+  monetaryScore: number;
+
+  /**
+   * Customers scored: the profiles with at least one order in the window.
+   *
+   * @generated from field: int64 customers = 8;
+   */
+  customers: bigint;
+};
+
+/**
+ * Describes the message barista.metrics.v1.RFM.
+ * Use `create(RFMSchema)` to create a new message.
+ */
+export declare const RFMSchema: GenMessage<RFM>;
+
+/**
+ * CustomerValuePrediction is a profile's expected value after end_date.
+ *
+ * The models are BG/NBD (purchases) and Gamma-Gamma (spend) fitted by
+ * maximum likelihood on every profile's order days up to the end of
+ * end_date, in days, with the conventions of the literature: orders on the
+ * same day count as one purchase, frequency counts repeat purchase days,
+ * recency and age run from the first purchase day, and monetary value is
+ * the mean revenue of the repeat purchase days.
+ *
+ * @generated from message barista.metrics.v1.CustomerValuePrediction
+ */
+export declare type CustomerValuePrediction = Message<"barista.metrics.v1.CustomerValuePrediction"> & {
+  /**
+   * Probability that the profile is still a customer.
+   *
+   * @generated from field: double p_alive = 1;
+   */
+  pAlive: number;
+
+  /**
+   * Expected purchase days over the horizon.
+   *
+   * @generated from field: double expected_purchases = 2;
+   */
+  expectedPurchases: number;
+
+  /**
+   * Expected revenue of each future purchase day.
+   *
+   * @generated from field: double expected_average_spend = 3;
+   */
+  expectedAverageSpend: number;
+
+  /**
+   * Σ over the days i of the horizon of expected_average_spend × the
+   * purchases expected on day i, discounted by (1+monthly_discount_rate)^(i/30).
+   *
+   * @generated from field: double predicted_clv = 4;
+   */
+  predictedClv: number;
+
+  /**
+   * Repeat purchase days of the profile up to end_date.
+   *
+   * @generated from field: int64 repeat_purchases = 5;
+   */
+  repeatPurchases: bigint;
+
+  /**
+   * Customers the models were fitted on.
+   *
+   * @generated from field: int64 fitted_customers = 6;
+   */
+  fittedCustomers: bigint;
+};
+
+/**
+ * Describes the message barista.metrics.v1.CustomerValuePrediction.
+ * Use `create(CustomerValuePredictionSchema)` to create a new message.
+ */
+export declare const CustomerValuePredictionSchema: GenMessage<CustomerValuePrediction>;
+
+/**
+ * ProfileValue is what one profile is worth.
+ *
+ * The RFM scores read the latest orders on every request. The historical
+ * value, orders to date and prediction come from one snapshot of the whole
+ * order history up to the end of end_date, taken and fitted by the first
+ * request for that end_date and kept until a request for another day: with
+ * the default end_date, orders applied during the day count from the next
+ * day.
+ *
+ * @generated from message barista.metrics.v1.ProfileValue
+ */
+export declare type ProfileValue = Message<"barista.metrics.v1.ProfileValue"> & {
+  /**
+   * Profile, "profiles/{profile}".
+   *
+   * @generated from field: string profile = 1;
+   */
+  profile: string;
+
+  /**
+   * First day of the RFM window, YYYY-MM-DD.
+   *
+   * @generated from field: string start_date = 2;
+   */
+  startDate: string;
+
+  /**
+   * Last day of the RFM window, YYYY-MM-DD.
+   *
+   * @generated from field: string end_date = 3;
+   */
+  endDate: string;
+
+  /**
+   * RFM scores over the window.
+   *
+   * @generated from field: barista.metrics.v1.RFM rfm = 4;
+   */
+  rfm?: RFM | undefined;
+
+  /**
+   * Historical customer value: the revenue of every order of the profile up
+   * to the end of end_date.
+   *
+   * @generated from field: double historical_clv = 5;
+   */
+  historicalClv: number;
+
+  /**
+   * Orders of the profile up to the end of end_date.
+   *
+   * @generated from field: int64 orders_to_date = 6;
+   */
+  ordersToDate: bigint;
+
+  /**
+   * Days the prediction covers after end_date.
+   *
+   * @generated from field: int32 horizon_days = 7;
+   */
+  horizonDays: number;
+
+  /**
+   * The predicted value; unset when prediction_unavailable_reason is set.
+   *
+   * @generated from field: barista.metrics.v1.CustomerValuePrediction prediction = 8;
+   */
+  prediction?: CustomerValuePrediction | undefined;
+
+  /**
+   * Why there is no prediction: the store has fewer than 10 customers with
+   * a repeat purchase day, the profile never ordered, or the models could
+   * not be fitted. Empty when prediction is set.
+   *
+   * @generated from field: string prediction_unavailable_reason = 9;
+   */
+  predictionUnavailableReason: string;
+};
+
+/**
+ * Describes the message barista.metrics.v1.ProfileValue.
+ * Use `create(ProfileValueSchema)` to create a new message.
+ */
+export declare const ProfileValueSchema: GenMessage<ProfileValue>;
+
+/**
+ * GetProfileValueResponse carries the value.
+ *
+ * @generated from message barista.metrics.v1.GetProfileValueResponse
+ */
+export declare type GetProfileValueResponse = Message<"barista.metrics.v1.GetProfileValueResponse"> & {
+  /**
+   * The value.
+   *
+   * @generated from field: barista.metrics.v1.ProfileValue value = 1;
+   */
+  value?: ProfileValue | undefined;
+};
+
+/**
+ * Describes the message barista.metrics.v1.GetProfileValueResponse.
+ * Use `create(GetProfileValueResponseSchema)` to create a new message.
+ */
+export declare const GetProfileValueResponseSchema: GenMessage<GetProfileValueResponse>;
+
+/**
  * MetricsService reports how segments perform over time.
  *
  * @generated from service barista.metrics.v1.MetricsService
@@ -1082,6 +1532,28 @@ export declare const MetricsService: GenService<{
     methodKind: "unary";
     input: typeof AnalyzeExperimentRequestSchema;
     output: typeof AnalyzeExperimentResponseSchema;
+  },
+  /**
+   * Gets store-wide order statistics over a window of days.
+   *
+   * @generated from rpc barista.metrics.v1.MetricsService.GetStoreStatistics
+   */
+  getStoreStatistics: {
+    methodKind: "unary";
+    input: typeof GetStoreStatisticsRequestSchema;
+    output: typeof GetStoreStatisticsResponseSchema;
+  },
+  /**
+   * Gets what one profile is worth: its RFM scores over a window, its
+   * revenue to date and, when the store's history allows, its predicted
+   * customer value.
+   *
+   * @generated from rpc barista.metrics.v1.MetricsService.GetProfileValue
+   */
+  getProfileValue: {
+    methodKind: "unary";
+    input: typeof GetProfileValueRequestSchema;
+    output: typeof GetProfileValueResponseSchema;
   },
 }>;
 
