@@ -40,8 +40,9 @@ const (
 // rows in Postgres:
 //
 //   - copy: raw pgx CopyFrom into a table of the same shape as event.events
-//     (LIKE ... INCLUDING ALL: same columns, keys and indexes), the
-//     physical limit on this machine;
+//     (LIKE ... INCLUDING ALL: same columns, keys and indexes, in one
+//     unpartitioned table and without the event.message_ids dedup table),
+//     the physical limit on this machine;
 //   - stream: IngestEventStream over gRPC, each request acknowledged after
 //     commit, with identity resolution by a profile service over gRPC;
 //   - http: the Segment Tracking API's /v1/batch over loopback HTTP, from one

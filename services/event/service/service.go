@@ -43,14 +43,18 @@ const NormalizationFlag = "normalization"
 // New builds the event service: the Postgres store when env has a pool, the
 // in-memory store otherwise, and the profile service as resolver. It serves
 // the gRPC API and, over HTTP, the Segment Tracking API.
-func New(_ context.Context, env app.Env) (app.Service, error) {
+func New(ctx context.Context, env app.Env) (app.Service, error) {
 	conn := env.Peers["profile"]
 	if conn == nil {
 		return nil, errors.New("the event service needs the profile service: set --profile-addr")
 	}
 	var store event.Store
 	if env.Pool != nil {
-		store = postgres.New(env.Pool)
+		pgStore := postgres.New(env.Pool)
+		if err := pgStore.Prepare(ctx); err != nil {
+			return nil, err
+		}
+		store = pgStore
 	} else {
 		store = memory.New()
 	}

@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,9 +17,14 @@ import (
 	"github.com/barista-cdp/barista/services/event/internal/event"
 )
 
-// Store is the Postgres event Store.
+// Store is the Postgres event Store. event.events is partitioned by month
+// of received_at; the Store creates a month's partition before the first
+// append into it, once per month per process.
 type Store struct {
 	pool *pgxpool.Pool
+
+	mu     sync.Mutex
+	months map[int]bool // months (year*12 + month-1) whose partition exists
 }
 
 var _ event.Store = (*Store)(nil)
@@ -25,10 +32,88 @@ var _ event.Store = (*Store)(nil)
 // New returns a Store on pool, whose database has the event migrations
 // applied.
 func New(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool}
+	return &Store{pool: pool, months: map[int]bool{}}
+}
+
+// Partitions are created for months from PartitionsBehind months before the
+// current one to PartitionsAhead months after it; rows received outside
+// that window (a clock far off, an absurd timestamp) go to the DEFAULT
+// partition instead of creating a partition each.
+const (
+	PartitionsBehind = 12
+	PartitionsAhead  = 3
+)
+
+// Prepare creates the partitions of the current month and the
+// PartitionsAhead next ones, so that appends at a month's turn find their
+// partition made. The service calls it on start.
+func (s *Store) Prepare(ctx context.Context) error {
+	now := time.Now().UTC()
+	for i := range PartitionsAhead + 1 {
+		if err := s.ensureMonth(ctx, monthOf(now)+i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// monthOf numbers t's month (UTC): year*12 + month-1.
+func monthOf(t time.Time) int {
+	t = t.UTC()
+	return t.Year()*12 + int(t.Month()) - 1
+}
+
+// ensurePartitions creates the missing partitions of the months events are
+// received in, within the window. On the hot path, once the months are
+// known, it costs a month computation per event and a map lookup per change
+// of month along the batch, under a mutex and without a round trip.
+func (s *Store) ensurePartitions(ctx context.Context, events []event.Event) error {
+	current := monthOf(time.Now())
+	var missing []int
+	prev := -1
+	s.mu.Lock()
+	for _, ev := range events {
+		m := monthOf(ev.ReceivedAt)
+		if m == prev {
+			continue
+		}
+		prev = m
+		if !s.months[m] && m >= current-PartitionsBehind && m <= current+PartitionsAhead && !slices.Contains(missing, m) {
+			missing = append(missing, m)
+		}
+	}
+	s.mu.Unlock()
+	for _, m := range missing {
+		if err := s.ensureMonth(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// createPartitionSQL creates the partition of the month of $1 unless it
+// exists; see the function in migration 00002 for the locking.
+const createPartitionSQL = `-- name: CreateEventsPartition
+SELECT event.create_events_partition($1)`
+
+// ensureMonth creates month m's partition, outside any append transaction
+// (the DDL never waits behind, or holds up, the log_head lock), and
+// remembers it.
+func (s *Store) ensureMonth(ctx context.Context, m int) error {
+	first := time.Date(m/12, time.Month(m%12+1), 1, 0, 0, 0, 0, time.UTC)
+	if _, err := s.pool.Exec(ctx, createPartitionSQL, first); err != nil {
+		return fmt.Errorf("create events partition for %s: %w", first.Format("2006-01"), err)
+	}
+	s.mu.Lock()
+	s.months[m] = true
+	s.mu.Unlock()
+	return nil
 }
 
 const columns = `seq, message_id, profile_id, type, event, identifiers, properties, traits, context, occurred_at, received_at, trace_context`
+
+// prefixed is columns qualified by the events alias e.
+const prefixed = `e.seq, e.message_id, e.profile_id, e.type, e.event, e.identifiers, e.properties, e.traits, e.context, e.occurred_at, e.received_at, e.trace_context`
 
 // reserveSQL hands out the batch's sequence numbers. Why a counter row and
 // not a Postgres sequence: nextval() values become visible in commit order,
@@ -42,21 +127,33 @@ const columns = `seq, message_id, profile_id, type, event, identifiers, properti
 const reserveSQL = `-- name: ReserveSequences
 UPDATE event.log_head SET last_seq = last_seq + $1 RETURNING last_seq`
 
-// insertSQL inserts the batch in sequence order; a message id stored
+// insertSQL claims the batch's message ids in event.message_ids, in sequence
+// order, and inserts the events whose claim succeeded; a message id stored
 // before, or earlier in the batch, is skipped and its reserved sequence left
 // unused. Any other appender is blocked on log_head, so a conflicting row is
 // always committed (or our own) and readable by the next statement.
 const insertSQL = `-- name: InsertEvents
+WITH batch (` + columns + `) AS (
+    SELECT * FROM unnest(
+        $1::bigint[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::jsonb[],
+        $7::jsonb[], $8::jsonb[], $9::jsonb[], $10::timestamptz[], $11::timestamptz[], $12::jsonb[]
+    )
+), claimed AS (
+    INSERT INTO event.message_ids (message_id, seq, profile_id, received_at)
+    SELECT message_id, seq, profile_id, received_at FROM batch ORDER BY seq
+    ON CONFLICT (message_id) DO NOTHING
+    RETURNING seq
+)
 INSERT INTO event.events (` + columns + `)
-SELECT * FROM unnest(
-    $1::bigint[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::jsonb[],
-    $7::jsonb[], $8::jsonb[], $9::jsonb[], $10::timestamptz[], $11::timestamptz[], $12::jsonb[]
-) ORDER BY 1
-ON CONFLICT (message_id) DO NOTHING
+SELECT batch.* FROM batch JOIN claimed USING (seq) ORDER BY seq
 RETURNING seq`
 
+// byMessageIDsSQL finds events through message_ids, whose row holds the
+// event's full primary key, so each lookup prunes to one partition.
 const byMessageIDsSQL = `-- name: EventsByMessageID
-SELECT ` + columns + ` FROM event.events WHERE message_id = ANY($1)`
+SELECT ` + prefixed + ` FROM event.message_ids m
+JOIN event.events e USING (profile_id, seq, received_at)
+WHERE m.message_id = ANY($1)`
 
 const listProfileSQL = `-- name: ListProfileEvents
 SELECT ` + columns + ` FROM event.events WHERE profile_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`
@@ -94,6 +191,9 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]event.Appen
 		occurred[i], received[i] = ev.OccurredAt, ev.ReceivedAt
 	}
 
+	if err := s.ensurePartitions(ctx, events); err != nil {
+		return nil, err
+	}
 	out := make([]event.Appended, n)
 	err := pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		var last int64
