@@ -272,7 +272,8 @@ func parseDate(s string) (time.Time, string) {
 }
 
 // parseRange reads a report's start and end dates, with their defaults:
-// the end is today and the start 29 days before the end.
+// the end is today and the start 29 days before the end. An end after
+// today is today.
 func (s *Server) parseRange(start, end string) (from, to time.Time, err error) {
 	var invalid *apierror.InvalidError
 	to = metrics.DateOf(s.now())
@@ -295,6 +296,15 @@ func (s *Server) parseRange(start, end string) (from, to time.Time, err error) {
 	}
 	if invalid != nil {
 		return from, to, invalid
+	}
+	// Nothing has happened after today: a range running into the future ends
+	// today, so member-days and rates are not diluted by days without data.
+	// The response's end_date says where the report ends.
+	if today := metrics.DateOf(s.now()); to.After(today) {
+		if from.After(today) {
+			return from, to, apierror.Invalid("start_date", "%s is after today (%s): there is no data yet", formatDate(from), formatDate(today))
+		}
+		to = today
 	}
 	if to.Before(from) {
 		return from, to, apierror.Invalid("end_date", "%s is before start_date %s", formatDate(to), formatDate(from))

@@ -140,6 +140,16 @@ func TestGetSegmentReport(t *testing.T) {
 	require.Len(t, resp.GetReport().GetHistory(), 30)
 	require.EqualValues(t, 1, resp.GetReport().GetEndSize())
 
+	resp, err = f.client.GetSegmentReport(context.Background(), &metricsv1.GetSegmentReportRequest{Segment: "segments/buyers", StartDate: "2025-06-01", EndDate: "2025-06-30"})
+	require.NoError(t, err)
+	require.Equal(t, "2025-06-10", resp.GetReport().GetEndDate(), "a range into the future ends today")
+	require.Len(t, resp.GetReport().GetHistory(), 10)
+	require.EqualValues(t, 10*3, resp.GetReport().GetAllProfiles().GetMemberDays(), "no member-days after today")
+
+	_, err = f.client.GetSegmentReport(context.Background(), &metricsv1.GetSegmentReportRequest{Segment: "segments/buyers", StartDate: "2025-07-01", EndDate: "2025-07-31"})
+	require.Equal(t, codes.InvalidArgument, status.Code(err))
+	require.Contains(t, status.Convert(err).Message(), "start_date: 2025-07-01 is after today (2025-06-10)")
+
 	_, err = f.client.GetSegmentReport(context.Background(), &metricsv1.GetSegmentReportRequest{Segment: "segments/nope"})
 	require.Equal(t, codes.NotFound, status.Code(err))
 }

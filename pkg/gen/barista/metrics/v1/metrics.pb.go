@@ -296,8 +296,9 @@ type GetSegmentReportRequest struct {
 	// First day of the range (UTC), YYYY-MM-DD; default 29 days before
 	// end_date.
 	StartDate string `protobuf:"bytes,2,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
-	// Last day of the range (UTC), YYYY-MM-DD, included; default today. The
-	// range spans at most 3660 days.
+	// Last day of the range (UTC), YYYY-MM-DD, included; default today. A
+	// later day is read as today: there is no data after it. The range spans
+	// at most 3660 days.
 	EndDate       string `protobuf:"bytes,3,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

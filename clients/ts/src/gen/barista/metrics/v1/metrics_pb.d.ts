@@ -176,8 +176,9 @@ export declare type GetSegmentReportRequest = Message<"barista.metrics.v1.GetSeg
   startDate: string;
 
   /**
-   * Last day of the range (UTC), YYYY-MM-DD, included; default today. The
-   * range spans at most 3660 days.
+   * Last day of the range (UTC), YYYY-MM-DD, included; default today. A
+   * later day is read as today: there is no data after it. The range spans
+   * at most 3660 days.
    *
    * @generated from field: string end_date = 3;
    */
