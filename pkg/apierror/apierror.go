@@ -70,6 +70,17 @@ func (e *InvalidError) Add(field, format string, args ...any) *InvalidError {
 	return e
 }
 
+// Merge adds the violations of err when it is an *InvalidError and returns
+// e, so that validation can collect the violations of helpers that check
+// one field each. Any other error is ignored: check it separately.
+func (e *InvalidError) Merge(err error) *InvalidError {
+	var other *InvalidError
+	if errors.As(err, &other) {
+		e.Violations = append(e.Violations, other.Violations...)
+	}
+	return e
+}
+
 // OrNil returns e when it holds violations and nil otherwise, so that
 // validation code can collect violations and return the result directly.
 func (e *InvalidError) OrNil() error {

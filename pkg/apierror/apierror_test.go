@@ -74,3 +74,10 @@ func TestToStatusNil(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, internal)
 }
+
+func TestMergeCollectsViolations(t *testing.T) {
+	e := &apierror.InvalidError{}
+	e.Merge(apierror.Invalid("a", "bad")).Merge(fmt.Errorf("wrapped: %w", apierror.Invalid("b", "worse"))).Merge(errors.New("not a violation")).Merge(nil)
+	require.Len(t, e.Violations, 2)
+	require.Equal(t, "b", e.Violations[1].Field)
+}

@@ -68,3 +68,14 @@ func Trim[T any](items []T, size int, key func(T) any) ([]T, string) {
 	items = items[:size]
 	return items, Encode(key(items[size-1]))
 }
+
+// Parse reads a list request's page_size and page_token (into key) and
+// returns the page size, or an *apierror.InvalidError naming each bad field.
+func Parse(requestedSize int32, token string, key any) (int, error) {
+	invalid := &apierror.InvalidError{}
+	size, err := Size(requestedSize)
+	invalid.Merge(err)
+	_, err = Decode(token, key)
+	invalid.Merge(err)
+	return size, invalid.OrNil()
+}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/barista-cdp/barista/pkg/apierror"
 	"github.com/barista-cdp/barista/pkg/page"
 )
 
@@ -54,4 +55,19 @@ func TestTrim(t *testing.T) {
 	items, token = page.Trim([]int{1, 2}, 2, key)
 	require.Equal(t, []int{1, 2}, items)
 	require.Empty(t, token, "no next page")
+}
+
+func TestParse(t *testing.T) {
+	var after string
+	size, err := page.Parse(0, page.Encode("p-1"), &after)
+	require.NoError(t, err)
+	require.Equal(t, page.DefaultSize, size)
+	require.Equal(t, "p-1", after)
+
+	_, err = page.Parse(-2, "garbage!", &after)
+	var invalid *apierror.InvalidError
+	require.ErrorAs(t, err, &invalid)
+	require.Len(t, invalid.Violations, 2, "both fields reported")
+	require.Equal(t, "page_size", invalid.Violations[0].Field)
+	require.Equal(t, "page_token", invalid.Violations[1].Field)
 }

@@ -193,12 +193,9 @@ type pageKey struct {
 // ListProfileEvents lists one profile's events by sequence, with keyset
 // paging.
 func (s *Server) ListProfileEvents(ctx context.Context, req *eventv1.ListProfileEventsRequest) (*eventv1.ListProfileEventsResponse, error) {
-	size, err := page.Size(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
 	var key pageKey
-	if _, err := page.Decode(req.GetPageToken(), &key); err != nil {
+	size, err := page.Parse(req.GetPageSize(), req.GetPageToken(), &key)
+	if err != nil {
 		return nil, err
 	}
 	var profileID string

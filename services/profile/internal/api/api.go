@@ -143,12 +143,9 @@ func (s *Server) LookupProfile(ctx context.Context, req *profilev1.LookupProfile
 
 // ListProfiles pages through live profiles, oldest first.
 func (s *Server) ListProfiles(ctx context.Context, req *profilev1.ListProfilesRequest) (*profilev1.ListProfilesResponse, error) {
-	size, err := page.Size(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
 	var after string
-	if _, err := page.Decode(req.GetPageToken(), &after); err != nil {
+	size, err := page.Parse(req.GetPageSize(), req.GetPageToken(), &after)
+	if err != nil {
 		return nil, err
 	}
 	if after != "" && uuid.Validate(after) != nil {

@@ -102,12 +102,10 @@ func (s *Server) ListMerges(ctx context.Context, req *profilev1.ListMergesReques
 	if err != nil {
 		invalid.Add("parent", "want profiles/{profile}; got %q", req.GetParent())
 	}
-	size, err := page.Size(req.GetPageSize())
-	if err != nil {
-		invalid.Add("page_size", "%s", err)
-	}
 	var after int64
-	if _, err := page.Decode(req.GetPageToken(), &after); err != nil || after < 0 {
+	size, err := page.Parse(req.GetPageSize(), req.GetPageToken(), &after)
+	invalid.Merge(err)
+	if after < 0 {
 		invalid.Add("page_token", "is not a token returned by this method")
 	}
 	if err := invalid.OrNil(); err != nil {

@@ -119,7 +119,7 @@ func checkLength(invalid *apierror.InvalidError, field, value string, limit int)
 func (s *Server) GetSegment(ctx context.Context, req *segmentv1.GetSegmentRequest) (*segmentv1.GetSegmentResponse, error) {
 	invalid := &apierror.InvalidError{}
 	id, err := parseSegment("name", req.GetName())
-	addInvalid(invalid, err)
+	invalid.Merge(err)
 	if req.GetRevision() < 0 {
 		invalid.Add("revision", "is %d; want a revision number, or 0 for the current revision", req.GetRevision())
 	}
@@ -152,7 +152,7 @@ func (s *Server) UpdateSegment(ctx context.Context, req *segmentv1.UpdateSegment
 	} else {
 		var err error
 		id, err = parseSegment("segment.name", in.GetName())
-		addInvalid(invalid, err)
+		invalid.Merge(err)
 	}
 	u := segment.SegmentUpdate{ID: id, Author: req.GetAuthor(), Reason: req.GetReason()}
 	paths := req.GetUpdateMask().GetPaths()
@@ -218,7 +218,7 @@ func ptr[T any](v T) *T { return &v }
 func (s *Server) ArchiveSegment(ctx context.Context, req *segmentv1.ArchiveSegmentRequest) (*segmentv1.ArchiveSegmentResponse, error) {
 	invalid := &apierror.InvalidError{}
 	id, err := parseSegment("name", req.GetName())
-	addInvalid(invalid, err)
+	invalid.Merge(err)
 	if strings.TrimSpace(req.GetAuthor()) == "" {
 		invalid.Add("author", "is required: who archives the segment, such as an email address")
 	}
@@ -242,12 +242,10 @@ func (s *Server) ArchiveSegment(ctx context.Context, req *segmentv1.ArchiveSegme
 func (s *Server) ListSegmentRevisions(ctx context.Context, req *segmentv1.ListSegmentRevisionsRequest) (*segmentv1.ListSegmentRevisionsResponse, error) {
 	invalid := &apierror.InvalidError{}
 	id, err := parseSegment("segment", req.GetSegment())
-	addInvalid(invalid, err)
-	size, err := page.Size(req.GetPageSize())
-	addInvalid(invalid, err)
+	invalid.Merge(err)
 	var before int64
-	_, err = page.Decode(req.GetPageToken(), &before)
-	addInvalid(invalid, err)
+	size, err := page.Parse(req.GetPageSize(), req.GetPageToken(), &before)
+	invalid.Merge(err)
 	if err := invalid.OrNil(); err != nil {
 		return nil, err
 	}
@@ -291,12 +289,9 @@ func (s *Server) PreviewSegment(ctx context.Context, req *segmentv1.PreviewSegme
 
 // ListSegments returns a page of segments by id.
 func (s *Server) ListSegments(ctx context.Context, req *segmentv1.ListSegmentsRequest) (*segmentv1.ListSegmentsResponse, error) {
-	size, err := page.Size(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
 	var after string
-	if _, err := page.Decode(req.GetPageToken(), &after); err != nil {
+	size, err := page.Parse(req.GetPageSize(), req.GetPageToken(), &after)
+	if err != nil {
 		return nil, err
 	}
 	segs, err := s.engine.ListSegments(ctx, after, size+1, req.GetShowArchived())
@@ -315,12 +310,10 @@ func (s *Server) ListSegments(ctx context.Context, req *segmentv1.ListSegmentsRe
 func (s *Server) ListSegmentMembers(ctx context.Context, req *segmentv1.ListSegmentMembersRequest) (*segmentv1.ListSegmentMembersResponse, error) {
 	invalid := &apierror.InvalidError{}
 	id, err := parseSegment("segment", req.GetSegment())
-	addInvalid(invalid, err)
-	size, err := page.Size(req.GetPageSize())
-	addInvalid(invalid, err)
+	invalid.Merge(err)
 	var after string
-	_, err = page.Decode(req.GetPageToken(), &after)
-	addInvalid(invalid, err)
+	size, err := page.Parse(req.GetPageSize(), req.GetPageToken(), &after)
+	invalid.Merge(err)
 	if err := invalid.OrNil(); err != nil {
 		return nil, err
 	}
@@ -374,11 +367,11 @@ func (s *Server) ListProfileMemberships(ctx context.Context, req *segmentv1.List
 func (s *Server) WatchMembershipChanges(req *segmentv1.WatchMembershipChangesRequest, stream grpc.ServerStreamingServer[segmentv1.WatchMembershipChangesResponse]) error {
 	invalid := &apierror.InvalidError{}
 	after, err := feed.DecodeCursor("after_cursor", req.GetAfterCursor())
-	addInvalid(invalid, err)
+	invalid.Merge(err)
 	var segments []string
 	for i, name := range req.GetSegments() {
 		id, err := parseSegment("segments["+strconv.Itoa(i)+"]", name)
-		addInvalid(invalid, err)
+		invalid.Merge(err)
 		segments = append(segments, id)
 	}
 	if err := invalid.OrNil(); err != nil {
@@ -402,7 +395,7 @@ func (s *Server) ListMembershipChanges(ctx context.Context, req *segmentv1.ListM
 	if req.GetSegment() != "" {
 		var err error
 		id, err = parseSegment("segment", req.GetSegment())
-		addInvalid(invalid, err)
+		invalid.Merge(err)
 	}
 	profile := req.GetProfile()
 	var identifier *profilev1.LookupProfileRequest
@@ -418,11 +411,9 @@ func (s *Server) ListMembershipChanges(ctx context.Context, req *segmentv1.ListM
 		}
 		identifier = &profilev1.LookupProfileRequest{Identifier: normalized}
 	}
-	size, err := page.Size(req.GetPageSize())
-	addInvalid(invalid, err)
 	var after int64
-	_, err = page.Decode(req.GetPageToken(), &after)
-	addInvalid(invalid, err)
+	size, err := page.Parse(req.GetPageSize(), req.GetPageToken(), &after)
+	invalid.Merge(err)
 	if err := invalid.OrNil(); err != nil {
 		return nil, err
 	}
@@ -464,14 +455,6 @@ func parseSegment(field, name string) (string, error) {
 		return "", apierror.Invalid(field, "%q is not a segment name: want segments/{segment}, such as segments/buyers", name)
 	}
 	return id, nil
-}
-
-// addInvalid adds the violations of err, an *apierror.InvalidError or nil,
-// to invalid.
-func addInvalid(invalid *apierror.InvalidError, err error) {
-	if e, ok := err.(*apierror.InvalidError); ok {
-		invalid.Violations = append(invalid.Violations, e.Violations...)
-	}
 }
 
 func segmentProto(s segment.Segment) *segmentv1.Segment {
@@ -524,11 +507,9 @@ func changeProto(c segment.Change) *segmentv1.MembershipChange {
 // order in which creating them works.
 func (s *Server) ListSegmentTemplates(_ context.Context, req *segmentv1.ListSegmentTemplatesRequest) (*segmentv1.ListSegmentTemplatesResponse, error) {
 	invalid := &apierror.InvalidError{}
-	size, err := page.Size(req.GetPageSize())
-	addInvalid(invalid, err)
 	var offset int
-	_, err = page.Decode(req.GetPageToken(), &offset)
-	addInvalid(invalid, err)
+	size, err := page.Parse(req.GetPageSize(), req.GetPageToken(), &offset)
+	invalid.Merge(err)
 	if err == nil && offset < 0 {
 		invalid.Add("page_token", "is not a token from a previous response")
 	}

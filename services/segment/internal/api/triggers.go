@@ -40,7 +40,7 @@ func (s *Server) CreateTrigger(ctx context.Context, req *segmentv1.CreateTrigger
 		return nil, invalid
 	}
 	seg, err := parseSegment("trigger.segment", in.GetSegment())
-	addInvalid(invalid, err)
+	invalid.Merge(err)
 	var on segment.Kind
 	switch in.GetOn() {
 	case segmentv1.MembershipChange_KIND_ENTERED:
@@ -90,11 +90,9 @@ func (s *Server) GetTrigger(ctx context.Context, req *segmentv1.GetTriggerReques
 // ListTriggers returns a page of triggers by id.
 func (s *Server) ListTriggers(ctx context.Context, req *segmentv1.ListTriggersRequest) (*segmentv1.ListTriggersResponse, error) {
 	invalid := &apierror.InvalidError{}
-	size, err := page.Size(req.GetPageSize())
-	addInvalid(invalid, err)
 	var after string
-	_, err = page.Decode(req.GetPageToken(), &after)
-	addInvalid(invalid, err)
+	size, err := page.Parse(req.GetPageSize(), req.GetPageToken(), &after)
+	invalid.Merge(err)
 	if err := invalid.OrNil(); err != nil {
 		return nil, err
 	}
@@ -115,12 +113,10 @@ func (s *Server) ListTriggers(ctx context.Context, req *segmentv1.ListTriggersRe
 func (s *Server) ListTriggerDeliveries(ctx context.Context, req *segmentv1.ListTriggerDeliveriesRequest) (*segmentv1.ListTriggerDeliveriesResponse, error) {
 	invalid := &apierror.InvalidError{}
 	id, err := parseTrigger("trigger", req.GetTrigger())
-	addInvalid(invalid, err)
-	size, err := page.Size(req.GetPageSize())
-	addInvalid(invalid, err)
+	invalid.Merge(err)
 	var before int64
-	_, err = page.Decode(req.GetPageToken(), &before)
-	addInvalid(invalid, err)
+	size, err := page.Parse(req.GetPageSize(), req.GetPageToken(), &before)
+	invalid.Merge(err)
 	if err := invalid.OrNil(); err != nil {
 		return nil, err
 	}
