@@ -115,9 +115,9 @@ type Consumer[M any] struct {
 	// Name identifies the consumer in logs.
 	Name   string
 	Logger *slog.Logger
-	// Cursor returns the cursor of the last entry applied, from the
-	// consumer's store; "" when nothing has been applied yet.
-	Cursor func(ctx context.Context) (string, error)
+	// Cursor returns the log position of the last entry applied, from the
+	// consumer's store; 0 when nothing has been applied yet.
+	Cursor func(ctx context.Context) (int64, error)
 	// Open starts the producer's stream after a cursor.
 	Open func(ctx context.Context, after string) (Stream[M], error)
 	// Apply applies one received message and stores the cursor of its last
@@ -161,9 +161,13 @@ const (
 func (c Consumer[M]) once(ctx context.Context) (progressed bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cursor, err := c.Cursor(ctx)
+	seq, err := c.Cursor(ctx)
 	if err != nil {
 		return false, fmt.Errorf("read cursor: %w", err)
+	}
+	cursor := ""
+	if seq > 0 {
+		cursor = EncodeCursor(seq)
 	}
 	stream, err := c.Open(ctx, cursor)
 	if err != nil {

@@ -126,10 +126,10 @@ func TestConsumerResumesFromStoredCursorAfterDisconnects(t *testing.T) {
 	defer cancel()
 	c := feed.Consumer[int64]{
 		Name: "test",
-		Cursor: func(context.Context) (string, error) {
+		Cursor: func(context.Context) (int64, error) {
 			mu.Lock()
 			defer mu.Unlock()
-			return feed.EncodeCursor(cursor), nil
+			return cursor, nil
 		},
 		Open: func(_ context.Context, after string) (feed.Stream[int64], error) {
 			seq, err := feed.DecodeCursor("after", after)

@@ -27,13 +27,7 @@ func Consumer(tracker *metrics.Tracker, segments segmentv1.SegmentServiceClient,
 	return feed.Consumer[*segmentv1.WatchMembershipChangesResponse]{
 		Name:   "metrics<-segment",
 		Logger: logger,
-		Cursor: func(ctx context.Context) (string, error) {
-			seq, err := tracker.Cursor(ctx)
-			if err != nil || seq == 0 {
-				return "", err
-			}
-			return feed.EncodeCursor(seq), nil
-		},
+		Cursor: tracker.Cursor,
 		Open: func(ctx context.Context, after string) (feed.Stream[*segmentv1.WatchMembershipChangesResponse], error) {
 			return segments.WatchMembershipChanges(ctx, &segmentv1.WatchMembershipChangesRequest{AfterCursor: after})
 		},

@@ -25,13 +25,7 @@ func EventConsumer(tracker *metrics.Tracker, events eventv1.EventServiceClient, 
 	return feed.Consumer[*eventv1.StreamEventsResponse]{
 		Name:   "metrics<-event",
 		Logger: logger,
-		Cursor: func(ctx context.Context) (string, error) {
-			seq, err := tracker.EventCursor(ctx)
-			if err != nil || seq == 0 {
-				return "", err
-			}
-			return feed.EncodeCursor(seq), nil
-		},
+		Cursor: tracker.EventCursor,
 		Open: func(ctx context.Context, after string) (feed.Stream[*eventv1.StreamEventsResponse], error) {
 			return events.StreamEvents(ctx, &eventv1.StreamEventsRequest{AfterCursor: after})
 		},

@@ -82,7 +82,7 @@ func TestEventConsumerCountsOrdersAndEmails(t *testing.T) {
 	}}))
 	cursor, err := consumer.Cursor(ctx)
 	require.NoError(t, err)
-	require.Equal(t, "8", cursor, "events passed over still move the cursor")
+	require.EqualValues(t, 8, cursor, "events passed over still move the cursor")
 	got, err := store.Activity(ctx, at(1, 0), at(2, 0))
 	require.NoError(t, err)
 	require.Equal(t, []metrics.ProfileDay{
@@ -102,7 +102,7 @@ func TestEventConsumerCountsOrdersAndEmails(t *testing.T) {
 	}
 	cursor, err = consumer.Cursor(ctx)
 	require.NoError(t, err)
-	require.Equal(t, "8", cursor, "a batch with an unusable cursor writes nothing")
+	require.EqualValues(t, 8, cursor, "a batch with an unusable cursor writes nothing")
 }
 
 func TestGetSegmentReport(t *testing.T) {

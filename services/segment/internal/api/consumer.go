@@ -21,13 +21,7 @@ func Consumer(engine *segment.Engine, events eventv1.EventServiceClient, logger 
 	return feed.Consumer[*eventv1.StreamEventsResponse]{
 		Name:   "segment<-event",
 		Logger: logger,
-		Cursor: func(ctx context.Context) (string, error) {
-			seq, err := engine.Cursor(ctx)
-			if err != nil || seq == 0 {
-				return "", err
-			}
-			return feed.EncodeCursor(seq), nil
-		},
+		Cursor: engine.Cursor,
 		Open: func(ctx context.Context, after string) (feed.Stream[*eventv1.StreamEventsResponse], error) {
 			return events.StreamEvents(ctx, &eventv1.StreamEventsRequest{AfterCursor: after})
 		},
