@@ -27,11 +27,13 @@ const DefaultAddr = "127.0.0.1:7070"
 
 // app carries the global flags and the lazily opened connection.
 type app struct {
-	addr   string
-	output string
-	out    io.Writer
-	errOut io.Writer
-	conn   *grpc.ClientConn
+	addr string
+	// tokenFile holds the bearer token; BARISTA_TOKEN may hold it instead.
+	tokenFile string
+	output    string
+	out       io.Writer
+	errOut    io.Writer
+	conn      *grpc.ClientConn
 }
 
 // Execute runs the barista command with args and returns the exit code.
@@ -80,14 +82,19 @@ func (a *app) rootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&a.addr, "addr", addr, "gRPC address of the Barista suite (env BARISTA_ADDR)")
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", "table", "output format: table (for people) or json (protojson, for scripts)")
-	root.AddCommand(a.devCommand(), a.eventCommand(), a.profileCommand(), a.segmentCommand(), a.metricsCommand(), a.clvCommand())
+	root.PersistentFlags().StringVar(&a.tokenFile, "token-file", os.Getenv("BARISTA_TOKEN_FILE"), "file holding the API key or JWT to call a production suite with (env BARISTA_TOKEN_FILE; or the token itself in BARISTA_TOKEN)")
+	root.AddCommand(a.devCommand(), a.eventCommand(), a.profileCommand(), a.segmentCommand(), a.metricsCommand(), a.clvCommand(), a.authCommand())
 	return root
 }
 
 // client returns the connection to --addr, opened once.
 func (a *app) client() (*grpc.ClientConn, error) {
 	if a.conn == nil {
-		conn, err := grpcclient.Dial(a.addr)
+		opts, err := a.credentials()
+		if err != nil {
+			return nil, err
+		}
+		conn, err := grpcclient.Dial(a.addr, opts...)
 		if err != nil {
 			return nil, err
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -80,7 +81,11 @@ func freeAddr(t *testing.T) string {
 func startProcess(t *testing.T, name, addr string, args ...string) *process {
 	t.Helper()
 	p := &process{name: name, addr: addr, logs: &bytes.Buffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(filepath.Join(binaries(t), name), append([]string{"--grpc-addr", addr, "--http-addr", ""}, args...)...)
+	base := []string{"--grpc-addr", addr, "--http-addr", ""}
+	if !slices.Contains(args, "--auth-file") {
+		base = append(base, "--insecure-no-auth")
+	}
+	p.cmd = exec.Command(filepath.Join(binaries(t), name), append(base, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	require.NoError(t, p.cmd.Start())
 	go func() { _ = p.cmd.Wait(); close(p.done) }()

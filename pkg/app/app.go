@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
+	"github.com/barista-cdp/barista/pkg/auth"
 	"github.com/barista-cdp/barista/pkg/grpcclient"
 	"github.com/barista-cdp/barista/pkg/grpcserver"
 	"github.com/barista-cdp/barista/pkg/pg"
@@ -58,6 +59,9 @@ type Env struct {
 	// Flags holds the values of the service's own flags (Spec.Flags), by
 	// name; empty when not set.
 	Flags map[string]string
+	// Auth checks credentials; nil when the service runs open (dev mode or
+	// --insecure-no-auth). Services with HTTP APIs use it for their keys.
+	Auth *auth.Authenticator
 }
 
 // Spec describes a service to Main.
@@ -92,6 +96,13 @@ type Config struct {
 	PeerAddrs   map[string]string
 	// Flags holds the values of Spec.Flags.
 	Flags map[string]string
+	// AuthFile is the credentials file (see package auth); required unless
+	// NoAuth.
+	AuthFile string
+	// NoAuth runs the APIs open, for local testing only.
+	NoAuth bool
+	// PeerTokenFile holds the bearer token the service sends to its peers.
+	PeerTokenFile string
 }
 
 // Validate checks the configuration of a serving process before anything
@@ -105,6 +116,15 @@ func (c *Config) Validate() error {
 		if addr == "" {
 			errs = append(errs, fmt.Errorf("--%s-addr must name the %s service's gRPC address", peer, peer))
 		}
+	}
+	switch {
+	case c.AuthFile == "" && !c.NoAuth:
+		errs = append(errs, errors.New("--auth-file is required: every API needs credentials in production (--insecure-no-auth runs it open, for local testing only)"))
+	case c.AuthFile != "" && c.NoAuth:
+		errs = append(errs, errors.New("--auth-file and --insecure-no-auth contradict each other: set one"))
+	}
+	if len(c.PeerAddrs) > 0 && c.AuthFile != "" && c.PeerTokenFile == "" {
+		errs = append(errs, errors.New("--peer-token-file is required with --auth-file: the service must authenticate to its peers"))
 	}
 	return errors.Join(errs...)
 }
@@ -176,6 +196,9 @@ func parse(spec Spec, args []string) (*Config, error) {
 	str(&cfg.LogFormat, "log-format", "json", "log format: json or text")
 	str(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&cfg.Migrate, "migrate", os.Getenv(env("migrate")) == "true", "apply migrations at start (env "+env("migrate")+")")
+	str(&cfg.AuthFile, "auth-file", "", "credentials file: API keys and JWT settings (see the README's Security section)")
+	str(&cfg.PeerTokenFile, "peer-token-file", "", "file holding the bearer token sent to peer services")
+	fs.BoolVar(&cfg.NoAuth, "insecure-no-auth", os.Getenv(env("insecure-no-auth")) == "true", "serve every API without credentials, for local testing only (env "+env("insecure-no-auth")+")")
 	peers := make([]string, len(spec.Peers))
 	for i, p := range spec.Peers {
 		str(&peers[i], p+"-addr", "", "gRPC address of the "+p+" service")
@@ -205,6 +228,29 @@ func serve(ctx context.Context, spec Spec, cfg *Config, logger *slog.Logger) err
 	defer shutdownWith(tel.Shutdown, logger)
 
 	env := Env{Logger: logger, Peers: map[string]*grpc.ClientConn{}, Flags: cfg.Flags}
+	var srvOpts grpcserver.Options
+	var peerOpts []grpc.DialOption
+	if cfg.NoAuth {
+		logger.Warn("--insecure-no-auth: every API is OPEN to anyone who can reach it; never run like this in production")
+	} else {
+		a, err := auth.Load(cfg.AuthFile)
+		if err != nil {
+			return err
+		}
+		env.Auth = a
+		srvOpts.Unary = append(srvOpts.Unary, a.UnaryInterceptor())
+		srvOpts.Stream = append(srvOpts.Stream, a.StreamInterceptor())
+		if cfg.PeerTokenFile != "" {
+			tok, err := os.ReadFile(cfg.PeerTokenFile)
+			if err != nil {
+				return fmt.Errorf("read peer token: %w", err)
+			}
+			if strings.TrimSpace(string(tok)) == "" {
+				return fmt.Errorf("peer token file %s is empty", cfg.PeerTokenFile)
+			}
+			peerOpts = append(peerOpts, grpc.WithPerRPCCredentials(auth.Token(strings.TrimSpace(string(tok)))))
+		}
+	}
 	if cfg.DatabaseURL == "" {
 		logger.Warn("no --database-url: running IN MEMORY; data is lost when the process stops")
 	} else {
@@ -221,7 +267,7 @@ func serve(ctx context.Context, spec Spec, cfg *Config, logger *slog.Logger) err
 		env.Pool = pool
 	}
 	for peer, addr := range cfg.PeerAddrs {
-		conn, err := grpcclient.Dial(addr)
+		conn, err := grpcclient.Dial(addr, peerOpts...)
 		if err != nil {
 			return err
 		}
@@ -233,7 +279,8 @@ func serve(ctx context.Context, spec Spec, cfg *Config, logger *slog.Logger) err
 		return err
 	}
 
-	srv := grpcserver.New(grpcserver.Options{Logger: logger})
+	srvOpts.Logger = logger
+	srv := grpcserver.New(srvOpts)
 	svc.Register(srv)
 	lis, err := grpcserver.Listen(cfg.GRPCAddr)
 	if err != nil {

@@ -12,7 +12,7 @@ func TestParseFlagsWithEnvironmentFallback(t *testing.T) {
 	t.Setenv("BARISTA_SEGMENT_EVENT_ADDR", "event:7070")
 	t.Setenv("BARISTA_SEGMENT_LOG_LEVEL", "debug")
 	t.Setenv("DATABASE_URL", "postgres://fallback")
-	cfg, err := parse(spec, []string{"--profile-addr", "profile:7070", "--grpc-addr", ":9000"})
+	cfg, err := parse(spec, []string{"--profile-addr", "profile:7070", "--grpc-addr", ":9000", "--insecure-no-auth"})
 	require.NoError(t, err)
 	require.Equal(t, ":9000", cfg.GRPCAddr)
 	require.Equal(t, "debug", cfg.LogLevel)
@@ -32,6 +32,26 @@ func TestValidateNamesEveryMissingPeer(t *testing.T) {
 	err = cfg.Validate()
 	require.ErrorContains(t, err, "--event-addr must name the event service's gRPC address")
 	require.ErrorContains(t, err, "--profile-addr must name the profile service's gRPC address")
+}
+
+func TestValidateRequiresCredentials(t *testing.T) {
+	peers := []string{"--event-addr", "e:1", "--profile-addr", "p:1"}
+	cfg, err := parse(spec, peers)
+	require.NoError(t, err)
+	require.ErrorContains(t, cfg.Validate(), "--auth-file is required")
+
+	cfg, err = parse(spec, append(peers, "--auth-file", "auth.yaml", "--insecure-no-auth"))
+	require.NoError(t, err)
+	require.ErrorContains(t, cfg.Validate(), "contradict")
+
+	cfg, err = parse(spec, append(peers, "--auth-file", "auth.yaml"))
+	require.NoError(t, err)
+	require.ErrorContains(t, cfg.Validate(), "--peer-token-file is required")
+
+	t.Setenv("BARISTA_SEGMENT_PEER_TOKEN_FILE", "token")
+	cfg, err = parse(spec, append(peers, "--auth-file", "auth.yaml"))
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate())
 }
 
 func TestMigrateNeedsOnlyTheDatabase(t *testing.T) {

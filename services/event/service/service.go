@@ -71,7 +71,7 @@ func New(ctx context.Context, env app.Env) (app.Service, error) {
 	}
 	log := event.NewLog(store, identity.New(profilev1.NewProfileServiceClient(conn)), env.Logger, event.WithNormalizer(normalizer))
 	server := api.NewServer(log, api.Options{Normalizer: normalizer})
-	return &service{api: server, http: tracking.New(server, tracking.Options{Logger: env.Logger})}, nil
+	return &service{api: server, http: tracking.New(server, trackingOptions(env))}, nil
 }
 
 var _ app.HTTPService = (*service)(nil)
@@ -92,4 +92,14 @@ func (s *service) Register(r grpc.ServiceRegistrar) {
 func (s *service) Run(ctx context.Context) error {
 	<-ctx.Done()
 	return nil
+}
+
+// trackingOptions configures the Segment HTTP API: in production mode its
+// write keys are API keys with the events:write scope.
+func trackingOptions(env app.Env) tracking.Options {
+	opts := tracking.Options{Logger: env.Logger}
+	if env.Auth != nil {
+		opts.CheckWriteKey = env.Auth.CheckWriteKey
+	}
+	return opts
 }

@@ -39,6 +39,10 @@ type Options struct {
 	// accepted (the dev mode), but one must still be sent, as Segment
 	// requires.
 	WriteKeys []string
+	// CheckWriteKey, when set, decides instead of WriteKeys: it returns why
+	// a write key is refused (production mode checks it against the API
+	// keys).
+	CheckWriteKey func(key string) error
 	// Logger receives server faults; slog.Default when nil.
 	Logger *slog.Logger
 }
@@ -48,13 +52,14 @@ type Handler struct {
 	ingester Ingester
 	now      func() time.Time
 	keys     map[string]bool
+	check    func(key string) error
 	logger   *slog.Logger
 	mux      *http.ServeMux
 }
 
 // New returns the Tracking API storing events through ingester.
 func New(ingester Ingester, opts Options) *Handler {
-	h := &Handler{ingester: ingester, now: opts.Now, keys: map[string]bool{}, logger: opts.Logger, mux: http.NewServeMux()}
+	h := &Handler{ingester: ingester, now: opts.Now, keys: map[string]bool{}, check: opts.CheckWriteKey, logger: opts.Logger, mux: http.NewServeMux()}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -329,6 +334,11 @@ func (h *Handler) authorized(w http.ResponseWriter, r *http.Request, bodyKey str
 		w.Header().Set("WWW-Authenticate", `Basic realm="barista"`)
 		writeJSON(w, http.StatusUnauthorized, Response{Code: "unauthorized", Message: "a write key is required: send it as the HTTP Basic user name or as the writeKey field of the body"})
 		return false
+	case h.check != nil:
+		if err := h.check(key); err != nil {
+			writeJSON(w, http.StatusUnauthorized, Response{Code: "unauthorized", Message: err.Error()})
+			return false
+		}
 	case len(h.keys) > 0 && !h.keys[key]:
 		writeJSON(w, http.StatusUnauthorized, Response{Code: "unauthorized", Message: "the write key is not valid"})
 		return false
