@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/barista-cdp/barista/internal/cli"
 	"github.com/barista-cdp/barista/pkg/auth"
 	eventv1 "github.com/barista-cdp/barista/pkg/gen/barista/event/v1"
 	profilev1 "github.com/barista-cdp/barista/pkg/gen/barista/profile/v1"
@@ -102,6 +103,20 @@ func TestProductionModeRequiresCredentials(t *testing.T) {
 	p, err = s.profile.LookupProfile(ctx, lookup, as("privacy-key"))
 	require.NoError(t, err)
 	require.Equal(t, "ana@example.com", p.GetProfile().GetIdentifiers()[0].GetValue())
+
+	// The CLI sends the token from BARISTA_TOKEN (or --token-file).
+	cliGet := func() (string, int) {
+		var out, errOut strings.Builder
+		code := cli.Execute(ctx, []string{"--addr", addrs["profile"], "profile", "get", "email:ana@example.com"}, &out, &errOut)
+		return out.String() + errOut.String(), code
+	}
+	out, code := cliGet()
+	require.NotZero(t, code)
+	require.Contains(t, out, "missing credentials")
+	t.Setenv("BARISTA_TOKEN", "privacy-key")
+	out, code = cliGet()
+	require.Zero(t, code, out)
+	require.Contains(t, out, "ana@example.com")
 
 	track := func(writeKey string) int {
 		req, err := http.NewRequest(http.MethodPost, "http://"+httpAddr+"/v1/track",
