@@ -49,8 +49,9 @@ func (a *app) authKeyCommand() *cobra.Command {
 		Use:   "key --name NAME --scopes SCOPE,...",
 		Short: "Make a new API key and the credentials-file entry that accepts it",
 		Long: `Makes a random API key. The key goes to stderr, once: give it to the caller.
-The entry for the credentials file (--auth-file of the services) goes to stdout;
-it holds only the key's SHA-256, so the file reveals no key.
+The entry for the credentials file (--auth-file of the services) goes to stdout,
+as an item of its keys list, ready to append after a "keys:" line; it holds only
+the key's SHA-256, so the file reveals no key.
 
 Scopes: admin, pii, and <resource>:read|write for the resources ` + strings.Join(auth.Resources, ", ") + `.`,
 		Args: cobra.NoArgs,
@@ -66,7 +67,7 @@ Scopes: admin, pii, and <resource>:read|write for the resources ` + strings.Join
 			if _, err := auth.New(auth.Config{Keys: []auth.KeyConfig{entry}}); err != nil {
 				return err
 			}
-			out, err := yaml.Marshal(auth.Config{Keys: []auth.KeyConfig{entry}})
+			out, err := yaml.Marshal([]auth.KeyConfig{entry})
 			if err != nil {
 				return err
 			}
