@@ -83,7 +83,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.PersistentFlags().StringVar(&a.addr, "addr", addr, "gRPC address of the Barista suite (env BARISTA_ADDR)")
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", "table", "output format: table (for people) or json (protojson, for scripts)")
 	root.PersistentFlags().StringVar(&a.tokenFile, "token-file", os.Getenv("BARISTA_TOKEN_FILE"), "file holding the API key or JWT to call a production suite with (env BARISTA_TOKEN_FILE; or the token itself in BARISTA_TOKEN)")
-	root.AddCommand(a.devCommand(), a.eventCommand(), a.profileCommand(), a.segmentCommand(), a.metricsCommand(), a.clvCommand(), a.authCommand())
+	root.AddCommand(a.devCommand(), a.eventCommand(), a.profileCommand(), a.segmentCommand(), a.metricsCommand(), a.clvCommand(), a.authCommand(), a.demoCommand())
 	return root
 }
 
