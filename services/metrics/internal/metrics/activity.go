@@ -12,7 +12,10 @@ const (
 	OrderCompleted = "Order Completed"
 	EmailOpened    = "Email Opened"
 	EmailClicked   = "Email Clicked"
-	Unsubscribed   = "Unsubscribed"
+	// EmailUnsubscribed is the name the event service's vocabulary uses;
+	// Unsubscribed is the Segment Email spec's name. Both count.
+	EmailUnsubscribed = "Email Unsubscribed"
+	Unsubscribed      = "Unsubscribed"
 )
 
 // Action is what an event counts as.
@@ -36,7 +39,7 @@ func ActionOf(name string) Action {
 		return Open
 	case EmailClicked:
 		return Click
-	case Unsubscribed:
+	case EmailUnsubscribed, Unsubscribed:
 		return Unsubscribe
 	}
 	return Other
