@@ -92,6 +92,69 @@ func (EventType) EnumDescriptor() ([]byte, []int) {
 	return file_barista_event_v1_event_proto_rawDescGZIP(), []int{0}
 }
 
+// ProfileUpdateKind is what happened to the profiles of a ProfileUpdate.
+type ProfileUpdateKind int32
+
+const (
+	// Not set.
+	ProfileUpdateKind_PROFILE_UPDATE_KIND_UNSPECIFIED ProfileUpdateKind = 0
+	// profiles[1] was merged into profiles[0]; its events now belong to
+	// profiles[0].
+	ProfileUpdateKind_PROFILE_UPDATE_KIND_MERGED ProfileUpdateKind = 1
+	// profiles[1] was split back out of profiles[0]; the events of its
+	// identifiers belong to it again.
+	ProfileUpdateKind_PROFILE_UPDATE_KIND_UNMERGED ProfileUpdateKind = 2
+	// The consents of profiles[0] changed; consents holds all of them.
+	ProfileUpdateKind_PROFILE_UPDATE_KIND_CONSENT ProfileUpdateKind = 3
+	// profiles[0] was erased with all of its events.
+	ProfileUpdateKind_PROFILE_UPDATE_KIND_ERASED ProfileUpdateKind = 4
+)
+
+// Enum value maps for ProfileUpdateKind.
+var (
+	ProfileUpdateKind_name = map[int32]string{
+		0: "PROFILE_UPDATE_KIND_UNSPECIFIED",
+		1: "PROFILE_UPDATE_KIND_MERGED",
+		2: "PROFILE_UPDATE_KIND_UNMERGED",
+		3: "PROFILE_UPDATE_KIND_CONSENT",
+		4: "PROFILE_UPDATE_KIND_ERASED",
+	}
+	ProfileUpdateKind_value = map[string]int32{
+		"PROFILE_UPDATE_KIND_UNSPECIFIED": 0,
+		"PROFILE_UPDATE_KIND_MERGED":      1,
+		"PROFILE_UPDATE_KIND_UNMERGED":    2,
+		"PROFILE_UPDATE_KIND_CONSENT":     3,
+		"PROFILE_UPDATE_KIND_ERASED":      4,
+	}
+)
+
+func (x ProfileUpdateKind) Enum() *ProfileUpdateKind {
+	p := new(ProfileUpdateKind)
+	*p = x
+	return p
+}
+
+func (x ProfileUpdateKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ProfileUpdateKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_barista_event_v1_event_proto_enumTypes[1].Descriptor()
+}
+
+func (ProfileUpdateKind) Type() protoreflect.EnumType {
+	return &file_barista_event_v1_event_proto_enumTypes[1]
+}
+
+func (x ProfileUpdateKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ProfileUpdateKind.Descriptor instead.
+func (ProfileUpdateKind) EnumDescriptor() ([]byte, []int) {
+	return file_barista_event_v1_event_proto_rawDescGZIP(), []int{1}
+}
+
 // Outcome of one event.
 type IngestResult_Status int32
 
@@ -132,11 +195,11 @@ func (x IngestResult_Status) String() string {
 }
 
 func (IngestResult_Status) Descriptor() protoreflect.EnumDescriptor {
-	return file_barista_event_v1_event_proto_enumTypes[1].Descriptor()
+	return file_barista_event_v1_event_proto_enumTypes[2].Descriptor()
 }
 
 func (IngestResult_Status) Type() protoreflect.EnumType {
-	return &file_barista_event_v1_event_proto_enumTypes[1]
+	return &file_barista_event_v1_event_proto_enumTypes[2]
 }
 
 func (x IngestResult_Status) Number() protoreflect.EnumNumber {
@@ -681,7 +744,12 @@ type DeliveredEvent struct {
 	Cursor string `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	// W3C trace context of the ingest call that stored the event
 	// ("traceparent", "tracestate"), so consumers continue its trace.
-	TraceContext  map[string]string `protobuf:"bytes,3,rep,name=trace_context,json=traceContext,proto3" json:"trace_context,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	TraceContext map[string]string `protobuf:"bytes,3,rep,name=trace_context,json=traceContext,proto3" json:"trace_context,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// A change of the identity graph, set instead of event: the event service
+	// applied it to the events it holds (re-keyed, moved back or deleted
+	// them) at this position of the log, so consumers apply it in order with
+	// the events and rebuild or delete the state of the profiles it names.
+	ProfileUpdate *ProfileUpdate `protobuf:"bytes,4,opt,name=profile_update,json=profileUpdate,proto3" json:"profile_update,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -733,6 +801,13 @@ func (x *DeliveredEvent) GetCursor() string {
 func (x *DeliveredEvent) GetTraceContext() map[string]string {
 	if x != nil {
 		return x.TraceContext
+	}
+	return nil
+}
+
+func (x *DeliveredEvent) GetProfileUpdate() *ProfileUpdate {
+	if x != nil {
+		return x.ProfileUpdate
 	}
 	return nil
 }
@@ -1053,6 +1128,154 @@ func (x *GetNormalizationRulesResponse) GetRules() *NormalizationRules {
 	return nil
 }
 
+// ProfileUpdate is a change of the identity graph, in the event log.
+type ProfileUpdate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What happened.
+	Kind ProfileUpdateKind `protobuf:"varint,1,opt,name=kind,proto3,enum=barista.event.v1.ProfileUpdateKind" json:"kind,omitempty"`
+	// The profiles affected, "profiles/{profile}": the survivor first, then
+	// the profile merged away or split out.
+	Profiles []string `protobuf:"bytes,2,rep,name=profiles,proto3" json:"profiles,omitempty"`
+	// For PROFILE_UPDATE_KIND_CONSENT, the profile's consents after the
+	// change, per purpose the latest.
+	Consents []*ProfileConsent `protobuf:"bytes,3,rep,name=consents,proto3" json:"consents,omitempty"`
+	// When the change happened in the profile service.
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProfileUpdate) Reset() {
+	*x = ProfileUpdate{}
+	mi := &file_barista_event_v1_event_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProfileUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProfileUpdate) ProtoMessage() {}
+
+func (x *ProfileUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_event_v1_event_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProfileUpdate.ProtoReflect.Descriptor instead.
+func (*ProfileUpdate) Descriptor() ([]byte, []int) {
+	return file_barista_event_v1_event_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ProfileUpdate) GetKind() ProfileUpdateKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ProfileUpdateKind_PROFILE_UPDATE_KIND_UNSPECIFIED
+}
+
+func (x *ProfileUpdate) GetProfiles() []string {
+	if x != nil {
+		return x.Profiles
+	}
+	return nil
+}
+
+func (x *ProfileUpdate) GetConsents() []*ProfileConsent {
+	if x != nil {
+		return x.Consents
+	}
+	return nil
+}
+
+func (x *ProfileUpdate) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// ProfileConsent is a person's answer for one purpose.
+type ProfileConsent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The purpose: "analytics", "email", "sms" or "personalization".
+	Purpose string `protobuf:"bytes,1,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	// Whether the person agreed.
+	Granted bool `protobuf:"varint,2,opt,name=granted,proto3" json:"granted,omitempty"`
+	// Where the answer came from.
+	Source string `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
+	// When the person answered.
+	ConsentTime   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=consent_time,json=consentTime,proto3" json:"consent_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProfileConsent) Reset() {
+	*x = ProfileConsent{}
+	mi := &file_barista_event_v1_event_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProfileConsent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProfileConsent) ProtoMessage() {}
+
+func (x *ProfileConsent) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_event_v1_event_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProfileConsent.ProtoReflect.Descriptor instead.
+func (*ProfileConsent) Descriptor() ([]byte, []int) {
+	return file_barista_event_v1_event_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ProfileConsent) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *ProfileConsent) GetGranted() bool {
+	if x != nil {
+		return x.Granted
+	}
+	return false
+}
+
+func (x *ProfileConsent) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *ProfileConsent) GetConsentTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ConsentTime
+	}
+	return nil
+}
+
 var File_barista_event_v1_event_proto protoreflect.FileDescriptor
 
 const file_barista_event_v1_event_proto_rawDesc = "" +
@@ -1106,11 +1329,12 @@ const file_barista_event_v1_event_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"^\n" +
 	"\x13StreamEventsRequest\x12!\n" +
 	"\fafter_cursor\x18\x01 \x01(\tR\vafterCursor\x12$\n" +
-	"\x0emax_batch_size\x18\x02 \x01(\x05R\fmaxBatchSize\"\xf1\x01\n" +
+	"\x0emax_batch_size\x18\x02 \x01(\x05R\fmaxBatchSize\"\xb9\x02\n" +
 	"\x0eDeliveredEvent\x12-\n" +
 	"\x05event\x18\x01 \x01(\v2\x17.barista.event.v1.EventR\x05event\x12\x16\n" +
 	"\x06cursor\x18\x02 \x01(\tR\x06cursor\x12W\n" +
-	"\rtrace_context\x18\x03 \x03(\v22.barista.event.v1.DeliveredEvent.TraceContextEntryR\ftraceContext\x1a?\n" +
+	"\rtrace_context\x18\x03 \x03(\v22.barista.event.v1.DeliveredEvent.TraceContextEntryR\ftraceContext\x12F\n" +
+	"\x0eprofile_update\x18\x04 \x01(\v2\x1f.barista.event.v1.ProfileUpdateR\rprofileUpdate\x1a?\n" +
 	"\x11TraceContextEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"P\n" +
@@ -1138,7 +1362,18 @@ const file_barista_event_v1_event_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"[\n" +
 	"\x1dGetNormalizationRulesResponse\x12:\n" +
-	"\x05rules\x18\x01 \x01(\v2$.barista.event.v1.NormalizationRulesR\x05rules*\xae\x01\n" +
+	"\x05rules\x18\x01 \x01(\v2$.barista.event.v1.NormalizationRulesR\x05rules\"\xdf\x01\n" +
+	"\rProfileUpdate\x127\n" +
+	"\x04kind\x18\x01 \x01(\x0e2#.barista.event.v1.ProfileUpdateKindR\x04kind\x12\x1a\n" +
+	"\bprofiles\x18\x02 \x03(\tR\bprofiles\x12<\n" +
+	"\bconsents\x18\x03 \x03(\v2 .barista.event.v1.ProfileConsentR\bconsents\x12;\n" +
+	"\vupdate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"\x9b\x01\n" +
+	"\x0eProfileConsent\x12\x18\n" +
+	"\apurpose\x18\x01 \x01(\tR\apurpose\x12\x18\n" +
+	"\agranted\x18\x02 \x01(\bR\agranted\x12\x16\n" +
+	"\x06source\x18\x03 \x01(\tR\x06source\x12=\n" +
+	"\fconsent_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vconsentTime*\xae\x01\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10EVENT_TYPE_TRACK\x10\x01\x12\x17\n" +
@@ -1146,7 +1381,13 @@ const file_barista_event_v1_event_proto_rawDesc = "" +
 	"\x0fEVENT_TYPE_PAGE\x10\x03\x12\x15\n" +
 	"\x11EVENT_TYPE_SCREEN\x10\x04\x12\x14\n" +
 	"\x10EVENT_TYPE_GROUP\x10\x05\x12\x14\n" +
-	"\x10EVENT_TYPE_ALIAS\x10\x062\xa8\x04\n" +
+	"\x10EVENT_TYPE_ALIAS\x10\x06*\xbb\x01\n" +
+	"\x11ProfileUpdateKind\x12#\n" +
+	"\x1fPROFILE_UPDATE_KIND_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aPROFILE_UPDATE_KIND_MERGED\x10\x01\x12 \n" +
+	"\x1cPROFILE_UPDATE_KIND_UNMERGED\x10\x02\x12\x1f\n" +
+	"\x1bPROFILE_UPDATE_KIND_CONSENT\x10\x03\x12\x1e\n" +
+	"\x1aPROFILE_UPDATE_KIND_ERASED\x10\x042\xa8\x04\n" +
 	"\fEventService\x12]\n" +
 	"\fIngestEvents\x12%.barista.event.v1.IngestEventsRequest\x1a&.barista.event.v1.IngestEventsResponse\x12l\n" +
 	"\x11ListProfileEvents\x12*.barista.event.v1.ListProfileEventsRequest\x1a+.barista.event.v1.ListProfileEventsResponse\x12_\n" +
@@ -1168,70 +1409,78 @@ func file_barista_event_v1_event_proto_rawDescGZIP() []byte {
 	return file_barista_event_v1_event_proto_rawDescData
 }
 
-var file_barista_event_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_barista_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_barista_event_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_barista_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_barista_event_v1_event_proto_goTypes = []any{
 	(EventType)(0),                        // 0: barista.event.v1.EventType
-	(IngestResult_Status)(0),              // 1: barista.event.v1.IngestResult.Status
-	(*Event)(nil),                         // 2: barista.event.v1.Event
-	(*IngestEventsRequest)(nil),           // 3: barista.event.v1.IngestEventsRequest
-	(*IngestResult)(nil),                  // 4: barista.event.v1.IngestResult
-	(*IngestEventsResponse)(nil),          // 5: barista.event.v1.IngestEventsResponse
-	(*ListProfileEventsRequest)(nil),      // 6: barista.event.v1.ListProfileEventsRequest
-	(*ListProfileEventsResponse)(nil),     // 7: barista.event.v1.ListProfileEventsResponse
-	(*StreamEventsRequest)(nil),           // 8: barista.event.v1.StreamEventsRequest
-	(*DeliveredEvent)(nil),                // 9: barista.event.v1.DeliveredEvent
-	(*StreamEventsResponse)(nil),          // 10: barista.event.v1.StreamEventsResponse
-	(*IngestEventStreamRequest)(nil),      // 11: barista.event.v1.IngestEventStreamRequest
-	(*IngestEventStreamResponse)(nil),     // 12: barista.event.v1.IngestEventStreamResponse
-	(*GetNormalizationRulesRequest)(nil),  // 13: barista.event.v1.GetNormalizationRulesRequest
-	(*NormalizationRules)(nil),            // 14: barista.event.v1.NormalizationRules
-	(*GetNormalizationRulesResponse)(nil), // 15: barista.event.v1.GetNormalizationRulesResponse
-	nil,                                   // 16: barista.event.v1.DeliveredEvent.TraceContextEntry
-	nil,                                   // 17: barista.event.v1.NormalizationRules.EventAliasesEntry
-	nil,                                   // 18: barista.event.v1.NormalizationRules.CategoryLabelsEntry
-	nil,                                   // 19: barista.event.v1.NormalizationRules.CurrencyRatesEntry
-	(*v1.Identifier)(nil),                 // 20: barista.type.v1.Identifier
-	(*structpb.Struct)(nil),               // 21: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),         // 22: google.protobuf.Timestamp
+	(ProfileUpdateKind)(0),                // 1: barista.event.v1.ProfileUpdateKind
+	(IngestResult_Status)(0),              // 2: barista.event.v1.IngestResult.Status
+	(*Event)(nil),                         // 3: barista.event.v1.Event
+	(*IngestEventsRequest)(nil),           // 4: barista.event.v1.IngestEventsRequest
+	(*IngestResult)(nil),                  // 5: barista.event.v1.IngestResult
+	(*IngestEventsResponse)(nil),          // 6: barista.event.v1.IngestEventsResponse
+	(*ListProfileEventsRequest)(nil),      // 7: barista.event.v1.ListProfileEventsRequest
+	(*ListProfileEventsResponse)(nil),     // 8: barista.event.v1.ListProfileEventsResponse
+	(*StreamEventsRequest)(nil),           // 9: barista.event.v1.StreamEventsRequest
+	(*DeliveredEvent)(nil),                // 10: barista.event.v1.DeliveredEvent
+	(*StreamEventsResponse)(nil),          // 11: barista.event.v1.StreamEventsResponse
+	(*IngestEventStreamRequest)(nil),      // 12: barista.event.v1.IngestEventStreamRequest
+	(*IngestEventStreamResponse)(nil),     // 13: barista.event.v1.IngestEventStreamResponse
+	(*GetNormalizationRulesRequest)(nil),  // 14: barista.event.v1.GetNormalizationRulesRequest
+	(*NormalizationRules)(nil),            // 15: barista.event.v1.NormalizationRules
+	(*GetNormalizationRulesResponse)(nil), // 16: barista.event.v1.GetNormalizationRulesResponse
+	(*ProfileUpdate)(nil),                 // 17: barista.event.v1.ProfileUpdate
+	(*ProfileConsent)(nil),                // 18: barista.event.v1.ProfileConsent
+	nil,                                   // 19: barista.event.v1.DeliveredEvent.TraceContextEntry
+	nil,                                   // 20: barista.event.v1.NormalizationRules.EventAliasesEntry
+	nil,                                   // 21: barista.event.v1.NormalizationRules.CategoryLabelsEntry
+	nil,                                   // 22: barista.event.v1.NormalizationRules.CurrencyRatesEntry
+	(*v1.Identifier)(nil),                 // 23: barista.type.v1.Identifier
+	(*structpb.Struct)(nil),               // 24: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),         // 25: google.protobuf.Timestamp
 }
 var file_barista_event_v1_event_proto_depIdxs = []int32{
 	0,  // 0: barista.event.v1.Event.type:type_name -> barista.event.v1.EventType
-	20, // 1: barista.event.v1.Event.identifiers:type_name -> barista.type.v1.Identifier
-	21, // 2: barista.event.v1.Event.properties:type_name -> google.protobuf.Struct
-	21, // 3: barista.event.v1.Event.traits:type_name -> google.protobuf.Struct
-	21, // 4: barista.event.v1.Event.context:type_name -> google.protobuf.Struct
-	22, // 5: barista.event.v1.Event.timestamp:type_name -> google.protobuf.Timestamp
-	22, // 6: barista.event.v1.Event.receive_time:type_name -> google.protobuf.Timestamp
-	2,  // 7: barista.event.v1.IngestEventsRequest.events:type_name -> barista.event.v1.Event
-	1,  // 8: barista.event.v1.IngestResult.status:type_name -> barista.event.v1.IngestResult.Status
-	4,  // 9: barista.event.v1.IngestEventsResponse.results:type_name -> barista.event.v1.IngestResult
-	20, // 10: barista.event.v1.ListProfileEventsRequest.identifier:type_name -> barista.type.v1.Identifier
-	2,  // 11: barista.event.v1.ListProfileEventsResponse.events:type_name -> barista.event.v1.Event
-	2,  // 12: barista.event.v1.DeliveredEvent.event:type_name -> barista.event.v1.Event
-	16, // 13: barista.event.v1.DeliveredEvent.trace_context:type_name -> barista.event.v1.DeliveredEvent.TraceContextEntry
-	9,  // 14: barista.event.v1.StreamEventsResponse.events:type_name -> barista.event.v1.DeliveredEvent
-	2,  // 15: barista.event.v1.IngestEventStreamRequest.events:type_name -> barista.event.v1.Event
-	4,  // 16: barista.event.v1.IngestEventStreamResponse.results:type_name -> barista.event.v1.IngestResult
-	17, // 17: barista.event.v1.NormalizationRules.event_aliases:type_name -> barista.event.v1.NormalizationRules.EventAliasesEntry
-	18, // 18: barista.event.v1.NormalizationRules.category_labels:type_name -> barista.event.v1.NormalizationRules.CategoryLabelsEntry
-	19, // 19: barista.event.v1.NormalizationRules.currency_rates:type_name -> barista.event.v1.NormalizationRules.CurrencyRatesEntry
-	14, // 20: barista.event.v1.GetNormalizationRulesResponse.rules:type_name -> barista.event.v1.NormalizationRules
-	3,  // 21: barista.event.v1.EventService.IngestEvents:input_type -> barista.event.v1.IngestEventsRequest
-	6,  // 22: barista.event.v1.EventService.ListProfileEvents:input_type -> barista.event.v1.ListProfileEventsRequest
-	8,  // 23: barista.event.v1.EventService.StreamEvents:input_type -> barista.event.v1.StreamEventsRequest
-	11, // 24: barista.event.v1.EventService.IngestEventStream:input_type -> barista.event.v1.IngestEventStreamRequest
-	13, // 25: barista.event.v1.EventService.GetNormalizationRules:input_type -> barista.event.v1.GetNormalizationRulesRequest
-	5,  // 26: barista.event.v1.EventService.IngestEvents:output_type -> barista.event.v1.IngestEventsResponse
-	7,  // 27: barista.event.v1.EventService.ListProfileEvents:output_type -> barista.event.v1.ListProfileEventsResponse
-	10, // 28: barista.event.v1.EventService.StreamEvents:output_type -> barista.event.v1.StreamEventsResponse
-	12, // 29: barista.event.v1.EventService.IngestEventStream:output_type -> barista.event.v1.IngestEventStreamResponse
-	15, // 30: barista.event.v1.EventService.GetNormalizationRules:output_type -> barista.event.v1.GetNormalizationRulesResponse
-	26, // [26:31] is the sub-list for method output_type
-	21, // [21:26] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	23, // 1: barista.event.v1.Event.identifiers:type_name -> barista.type.v1.Identifier
+	24, // 2: barista.event.v1.Event.properties:type_name -> google.protobuf.Struct
+	24, // 3: barista.event.v1.Event.traits:type_name -> google.protobuf.Struct
+	24, // 4: barista.event.v1.Event.context:type_name -> google.protobuf.Struct
+	25, // 5: barista.event.v1.Event.timestamp:type_name -> google.protobuf.Timestamp
+	25, // 6: barista.event.v1.Event.receive_time:type_name -> google.protobuf.Timestamp
+	3,  // 7: barista.event.v1.IngestEventsRequest.events:type_name -> barista.event.v1.Event
+	2,  // 8: barista.event.v1.IngestResult.status:type_name -> barista.event.v1.IngestResult.Status
+	5,  // 9: barista.event.v1.IngestEventsResponse.results:type_name -> barista.event.v1.IngestResult
+	23, // 10: barista.event.v1.ListProfileEventsRequest.identifier:type_name -> barista.type.v1.Identifier
+	3,  // 11: barista.event.v1.ListProfileEventsResponse.events:type_name -> barista.event.v1.Event
+	3,  // 12: barista.event.v1.DeliveredEvent.event:type_name -> barista.event.v1.Event
+	19, // 13: barista.event.v1.DeliveredEvent.trace_context:type_name -> barista.event.v1.DeliveredEvent.TraceContextEntry
+	17, // 14: barista.event.v1.DeliveredEvent.profile_update:type_name -> barista.event.v1.ProfileUpdate
+	10, // 15: barista.event.v1.StreamEventsResponse.events:type_name -> barista.event.v1.DeliveredEvent
+	3,  // 16: barista.event.v1.IngestEventStreamRequest.events:type_name -> barista.event.v1.Event
+	5,  // 17: barista.event.v1.IngestEventStreamResponse.results:type_name -> barista.event.v1.IngestResult
+	20, // 18: barista.event.v1.NormalizationRules.event_aliases:type_name -> barista.event.v1.NormalizationRules.EventAliasesEntry
+	21, // 19: barista.event.v1.NormalizationRules.category_labels:type_name -> barista.event.v1.NormalizationRules.CategoryLabelsEntry
+	22, // 20: barista.event.v1.NormalizationRules.currency_rates:type_name -> barista.event.v1.NormalizationRules.CurrencyRatesEntry
+	15, // 21: barista.event.v1.GetNormalizationRulesResponse.rules:type_name -> barista.event.v1.NormalizationRules
+	1,  // 22: barista.event.v1.ProfileUpdate.kind:type_name -> barista.event.v1.ProfileUpdateKind
+	18, // 23: barista.event.v1.ProfileUpdate.consents:type_name -> barista.event.v1.ProfileConsent
+	25, // 24: barista.event.v1.ProfileUpdate.update_time:type_name -> google.protobuf.Timestamp
+	25, // 25: barista.event.v1.ProfileConsent.consent_time:type_name -> google.protobuf.Timestamp
+	4,  // 26: barista.event.v1.EventService.IngestEvents:input_type -> barista.event.v1.IngestEventsRequest
+	7,  // 27: barista.event.v1.EventService.ListProfileEvents:input_type -> barista.event.v1.ListProfileEventsRequest
+	9,  // 28: barista.event.v1.EventService.StreamEvents:input_type -> barista.event.v1.StreamEventsRequest
+	12, // 29: barista.event.v1.EventService.IngestEventStream:input_type -> barista.event.v1.IngestEventStreamRequest
+	14, // 30: barista.event.v1.EventService.GetNormalizationRules:input_type -> barista.event.v1.GetNormalizationRulesRequest
+	6,  // 31: barista.event.v1.EventService.IngestEvents:output_type -> barista.event.v1.IngestEventsResponse
+	8,  // 32: barista.event.v1.EventService.ListProfileEvents:output_type -> barista.event.v1.ListProfileEventsResponse
+	11, // 33: barista.event.v1.EventService.StreamEvents:output_type -> barista.event.v1.StreamEventsResponse
+	13, // 34: barista.event.v1.EventService.IngestEventStream:output_type -> barista.event.v1.IngestEventStreamResponse
+	16, // 35: barista.event.v1.EventService.GetNormalizationRules:output_type -> barista.event.v1.GetNormalizationRulesResponse
+	31, // [31:36] is the sub-list for method output_type
+	26, // [26:31] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_barista_event_v1_event_proto_init() }
@@ -1244,8 +1493,8 @@ func file_barista_event_v1_event_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_barista_event_v1_event_proto_rawDesc), len(file_barista_event_v1_event_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   18,
+			NumEnums:      3,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

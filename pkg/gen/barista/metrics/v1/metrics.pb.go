@@ -2512,6 +2512,205 @@ func (x *GetProfileValueResponse) GetValue() *ProfileValue {
 	return nil
 }
 
+// ListProfileScoresRequest names a window of days and a page.
+type ListProfileScoresRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Last day of the window (UTC), YYYY-MM-DD, included; default today.
+	EndDate string `protobuf:"bytes,1,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// Days in the window, ending with end_date; default 365, at most 3660.
+	WindowDays int32 `protobuf:"varint,2,opt,name=window_days,json=windowDays,proto3" json:"window_days,omitempty"`
+	// Most profiles to return; default 1000, at most 10000.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token of the page to return, from next_page_token; the request's other
+	// fields are then ignored: every page scores the window of the first.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListProfileScoresRequest) Reset() {
+	*x = ListProfileScoresRequest{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListProfileScoresRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListProfileScoresRequest) ProtoMessage() {}
+
+func (x *ListProfileScoresRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListProfileScoresRequest.ProtoReflect.Descriptor instead.
+func (*ListProfileScoresRequest) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ListProfileScoresRequest) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+func (x *ListProfileScoresRequest) GetWindowDays() int32 {
+	if x != nil {
+		return x.WindowDays
+	}
+	return 0
+}
+
+func (x *ListProfileScoresRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListProfileScoresRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ProfileScores is one profile's RFM scores.
+type ProfileScores struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Profile, "profiles/{profile}".
+	Profile string `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	// RFM scores over the window; has_orders is always true.
+	Rfm           *RFM `protobuf:"bytes,2,opt,name=rfm,proto3" json:"rfm,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProfileScores) Reset() {
+	*x = ProfileScores{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProfileScores) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProfileScores) ProtoMessage() {}
+
+func (x *ProfileScores) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProfileScores.ProtoReflect.Descriptor instead.
+func (*ProfileScores) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ProfileScores) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *ProfileScores) GetRfm() *RFM {
+	if x != nil {
+		return x.Rfm
+	}
+	return nil
+}
+
+// ListProfileScoresResponse carries a page of scores.
+//
+// The scores of every page come from one computation over the orders at the
+// time of the first page's request, kept while its pages are read: a later
+// page whose computation was replaced by another request's is computed
+// again, and may then see newer orders.
+type ListProfileScoresResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The profiles with at least one order in the window, by profile
+	// (bytewise), each once across the pages.
+	Scores []*ProfileScores `protobuf:"bytes,1,rep,name=scores,proto3" json:"scores,omitempty"`
+	// The store's statistics over the same window, on every page.
+	Statistics *StoreStatistics `protobuf:"bytes,2,opt,name=statistics,proto3" json:"statistics,omitempty"`
+	// Token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListProfileScoresResponse) Reset() {
+	*x = ListProfileScoresResponse{}
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListProfileScoresResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListProfileScoresResponse) ProtoMessage() {}
+
+func (x *ListProfileScoresResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_metrics_v1_metrics_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListProfileScoresResponse.ProtoReflect.Descriptor instead.
+func (*ListProfileScoresResponse) Descriptor() ([]byte, []int) {
+	return file_barista_metrics_v1_metrics_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ListProfileScoresResponse) GetScores() []*ProfileScores {
+	if x != nil {
+		return x.Scores
+	}
+	return nil
+}
+
+func (x *ListProfileScoresResponse) GetStatistics() *StoreStatistics {
+	if x != nil {
+		return x.Statistics
+	}
+	return nil
+}
+
+func (x *ListProfileScoresResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_barista_metrics_v1_metrics_proto protoreflect.FileDescriptor
 
 const file_barista_metrics_v1_metrics_proto_rawDesc = "" +
@@ -2718,7 +2917,23 @@ const file_barista_metrics_v1_metrics_proto_rawDesc = "" +
 	"prediction\x12B\n" +
 	"\x1dprediction_unavailable_reason\x18\t \x01(\tR\x1bpredictionUnavailableReason\"Q\n" +
 	"\x17GetProfileValueResponse\x126\n" +
-	"\x05value\x18\x01 \x01(\v2 .barista.metrics.v1.ProfileValueR\x05value2\xe0\b\n" +
+	"\x05value\x18\x01 \x01(\v2 .barista.metrics.v1.ProfileValueR\x05value\"\x92\x01\n" +
+	"\x18ListProfileScoresRequest\x12\x19\n" +
+	"\bend_date\x18\x01 \x01(\tR\aendDate\x12\x1f\n" +
+	"\vwindow_days\x18\x02 \x01(\x05R\n" +
+	"windowDays\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"T\n" +
+	"\rProfileScores\x12\x18\n" +
+	"\aprofile\x18\x01 \x01(\tR\aprofile\x12)\n" +
+	"\x03rfm\x18\x02 \x01(\v2\x17.barista.metrics.v1.RFMR\x03rfm\"\xc3\x01\n" +
+	"\x19ListProfileScoresResponse\x129\n" +
+	"\x06scores\x18\x01 \x03(\v2!.barista.metrics.v1.ProfileScoresR\x06scores\x12C\n" +
+	"\n" +
+	"statistics\x18\x02 \x01(\v2#.barista.metrics.v1.StoreStatisticsR\n" +
+	"statistics\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken2\xd2\t\n" +
 	"\x0eMetricsService\x12p\n" +
 	"\x11GetSegmentMetrics\x12,.barista.metrics.v1.GetSegmentMetricsRequest\x1a-.barista.metrics.v1.GetSegmentMetricsResponse\x12m\n" +
 	"\x10GetSegmentReport\x12+.barista.metrics.v1.GetSegmentReportRequest\x1a,.barista.metrics.v1.GetSegmentReportResponse\x12j\n" +
@@ -2729,7 +2944,8 @@ const file_barista_metrics_v1_metrics_proto_rawDesc = "" +
 	"\fCheckHoldout\x12'.barista.metrics.v1.CheckHoldoutRequest\x1a(.barista.metrics.v1.CheckHoldoutResponse\x12p\n" +
 	"\x11AnalyzeExperiment\x12,.barista.metrics.v1.AnalyzeExperimentRequest\x1a-.barista.metrics.v1.AnalyzeExperimentResponse\x12s\n" +
 	"\x12GetStoreStatistics\x12-.barista.metrics.v1.GetStoreStatisticsRequest\x1a..barista.metrics.v1.GetStoreStatisticsResponse\x12j\n" +
-	"\x0fGetProfileValue\x12*.barista.metrics.v1.GetProfileValueRequest\x1a+.barista.metrics.v1.GetProfileValueResponseB\xd5\x01\n" +
+	"\x0fGetProfileValue\x12*.barista.metrics.v1.GetProfileValueRequest\x1a+.barista.metrics.v1.GetProfileValueResponse\x12p\n" +
+	"\x11ListProfileScores\x12,.barista.metrics.v1.ListProfileScoresRequest\x1a-.barista.metrics.v1.ListProfileScoresResponseB\xd5\x01\n" +
 	"\x16com.barista.metrics.v1B\fMetricsProtoP\x01ZCgithub.com/barista-cdp/barista/pkg/gen/barista/metrics/v1;metricsv1\xa2\x02\x03BMX\xaa\x02\x12Barista.Metrics.V1\xca\x02\x12Barista\\Metrics\\V1\xe2\x02\x1eBarista\\Metrics\\V1\\GPBMetadata\xea\x02\x14Barista::Metrics::V1b\x06proto3"
 
 var (
@@ -2744,7 +2960,7 @@ func file_barista_metrics_v1_metrics_proto_rawDescGZIP() []byte {
 	return file_barista_metrics_v1_metrics_proto_rawDescData
 }
 
-var file_barista_metrics_v1_metrics_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_barista_metrics_v1_metrics_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_barista_metrics_v1_metrics_proto_goTypes = []any{
 	(*GetSegmentMetricsRequest)(nil),    // 0: barista.metrics.v1.GetSegmentMetricsRequest
 	(*SegmentSizePoint)(nil),            // 1: barista.metrics.v1.SegmentSizePoint
@@ -2779,12 +2995,15 @@ var file_barista_metrics_v1_metrics_proto_goTypes = []any{
 	(*CustomerValuePrediction)(nil),     // 30: barista.metrics.v1.CustomerValuePrediction
 	(*ProfileValue)(nil),                // 31: barista.metrics.v1.ProfileValue
 	(*GetProfileValueResponse)(nil),     // 32: barista.metrics.v1.GetProfileValueResponse
-	(*timestamppb.Timestamp)(nil),       // 33: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 34: google.protobuf.FieldMask
+	(*ListProfileScoresRequest)(nil),    // 33: barista.metrics.v1.ListProfileScoresRequest
+	(*ProfileScores)(nil),               // 34: barista.metrics.v1.ProfileScores
+	(*ListProfileScoresResponse)(nil),   // 35: barista.metrics.v1.ListProfileScoresResponse
+	(*timestamppb.Timestamp)(nil),       // 36: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 37: google.protobuf.FieldMask
 }
 var file_barista_metrics_v1_metrics_proto_depIdxs = []int32{
 	1,  // 0: barista.metrics.v1.SegmentMetrics.history:type_name -> barista.metrics.v1.SegmentSizePoint
-	33, // 1: barista.metrics.v1.SegmentMetrics.update_time:type_name -> google.protobuf.Timestamp
+	36, // 1: barista.metrics.v1.SegmentMetrics.update_time:type_name -> google.protobuf.Timestamp
 	2,  // 2: barista.metrics.v1.GetSegmentMetricsResponse.metrics:type_name -> barista.metrics.v1.SegmentMetrics
 	1,  // 3: barista.metrics.v1.SegmentReport.history:type_name -> barista.metrics.v1.SegmentSizePoint
 	5,  // 4: barista.metrics.v1.SegmentReport.members:type_name -> barista.metrics.v1.Population
@@ -2793,10 +3012,10 @@ var file_barista_metrics_v1_metrics_proto_depIdxs = []int32{
 	6,  // 7: barista.metrics.v1.CompareSegmentsResponse.reports:type_name -> barista.metrics.v1.SegmentReport
 	11, // 8: barista.metrics.v1.MigrationRow.cells:type_name -> barista.metrics.v1.MigrationCell
 	12, // 9: barista.metrics.v1.GetSegmentMigrationResponse.rows:type_name -> barista.metrics.v1.MigrationRow
-	33, // 10: barista.metrics.v1.Experiment.update_time:type_name -> google.protobuf.Timestamp
+	36, // 10: barista.metrics.v1.Experiment.update_time:type_name -> google.protobuf.Timestamp
 	14, // 11: barista.metrics.v1.GetExperimentResponse.experiment:type_name -> barista.metrics.v1.Experiment
 	14, // 12: barista.metrics.v1.UpdateExperimentRequest.experiment:type_name -> barista.metrics.v1.Experiment
-	34, // 13: barista.metrics.v1.UpdateExperimentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	37, // 13: barista.metrics.v1.UpdateExperimentRequest.update_mask:type_name -> google.protobuf.FieldMask
 	14, // 14: barista.metrics.v1.UpdateExperimentResponse.experiment:type_name -> barista.metrics.v1.Experiment
 	22, // 15: barista.metrics.v1.ExperimentAnalysis.treatment:type_name -> barista.metrics.v1.ExperimentArm
 	22, // 16: barista.metrics.v1.ExperimentAnalysis.holdout:type_name -> barista.metrics.v1.ExperimentArm
@@ -2805,31 +3024,36 @@ var file_barista_metrics_v1_metrics_proto_depIdxs = []int32{
 	29, // 19: barista.metrics.v1.ProfileValue.rfm:type_name -> barista.metrics.v1.RFM
 	30, // 20: barista.metrics.v1.ProfileValue.prediction:type_name -> barista.metrics.v1.CustomerValuePrediction
 	31, // 21: barista.metrics.v1.GetProfileValueResponse.value:type_name -> barista.metrics.v1.ProfileValue
-	0,  // 22: barista.metrics.v1.MetricsService.GetSegmentMetrics:input_type -> barista.metrics.v1.GetSegmentMetricsRequest
-	4,  // 23: barista.metrics.v1.MetricsService.GetSegmentReport:input_type -> barista.metrics.v1.GetSegmentReportRequest
-	8,  // 24: barista.metrics.v1.MetricsService.CompareSegments:input_type -> barista.metrics.v1.CompareSegmentsRequest
-	10, // 25: barista.metrics.v1.MetricsService.GetSegmentMigration:input_type -> barista.metrics.v1.GetSegmentMigrationRequest
-	15, // 26: barista.metrics.v1.MetricsService.GetExperiment:input_type -> barista.metrics.v1.GetExperimentRequest
-	17, // 27: barista.metrics.v1.MetricsService.UpdateExperiment:input_type -> barista.metrics.v1.UpdateExperimentRequest
-	19, // 28: barista.metrics.v1.MetricsService.CheckHoldout:input_type -> barista.metrics.v1.CheckHoldoutRequest
-	21, // 29: barista.metrics.v1.MetricsService.AnalyzeExperiment:input_type -> barista.metrics.v1.AnalyzeExperimentRequest
-	25, // 30: barista.metrics.v1.MetricsService.GetStoreStatistics:input_type -> barista.metrics.v1.GetStoreStatisticsRequest
-	28, // 31: barista.metrics.v1.MetricsService.GetProfileValue:input_type -> barista.metrics.v1.GetProfileValueRequest
-	3,  // 32: barista.metrics.v1.MetricsService.GetSegmentMetrics:output_type -> barista.metrics.v1.GetSegmentMetricsResponse
-	7,  // 33: barista.metrics.v1.MetricsService.GetSegmentReport:output_type -> barista.metrics.v1.GetSegmentReportResponse
-	9,  // 34: barista.metrics.v1.MetricsService.CompareSegments:output_type -> barista.metrics.v1.CompareSegmentsResponse
-	13, // 35: barista.metrics.v1.MetricsService.GetSegmentMigration:output_type -> barista.metrics.v1.GetSegmentMigrationResponse
-	16, // 36: barista.metrics.v1.MetricsService.GetExperiment:output_type -> barista.metrics.v1.GetExperimentResponse
-	18, // 37: barista.metrics.v1.MetricsService.UpdateExperiment:output_type -> barista.metrics.v1.UpdateExperimentResponse
-	20, // 38: barista.metrics.v1.MetricsService.CheckHoldout:output_type -> barista.metrics.v1.CheckHoldoutResponse
-	24, // 39: barista.metrics.v1.MetricsService.AnalyzeExperiment:output_type -> barista.metrics.v1.AnalyzeExperimentResponse
-	27, // 40: barista.metrics.v1.MetricsService.GetStoreStatistics:output_type -> barista.metrics.v1.GetStoreStatisticsResponse
-	32, // 41: barista.metrics.v1.MetricsService.GetProfileValue:output_type -> barista.metrics.v1.GetProfileValueResponse
-	32, // [32:42] is the sub-list for method output_type
-	22, // [22:32] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	29, // 22: barista.metrics.v1.ProfileScores.rfm:type_name -> barista.metrics.v1.RFM
+	34, // 23: barista.metrics.v1.ListProfileScoresResponse.scores:type_name -> barista.metrics.v1.ProfileScores
+	26, // 24: barista.metrics.v1.ListProfileScoresResponse.statistics:type_name -> barista.metrics.v1.StoreStatistics
+	0,  // 25: barista.metrics.v1.MetricsService.GetSegmentMetrics:input_type -> barista.metrics.v1.GetSegmentMetricsRequest
+	4,  // 26: barista.metrics.v1.MetricsService.GetSegmentReport:input_type -> barista.metrics.v1.GetSegmentReportRequest
+	8,  // 27: barista.metrics.v1.MetricsService.CompareSegments:input_type -> barista.metrics.v1.CompareSegmentsRequest
+	10, // 28: barista.metrics.v1.MetricsService.GetSegmentMigration:input_type -> barista.metrics.v1.GetSegmentMigrationRequest
+	15, // 29: barista.metrics.v1.MetricsService.GetExperiment:input_type -> barista.metrics.v1.GetExperimentRequest
+	17, // 30: barista.metrics.v1.MetricsService.UpdateExperiment:input_type -> barista.metrics.v1.UpdateExperimentRequest
+	19, // 31: barista.metrics.v1.MetricsService.CheckHoldout:input_type -> barista.metrics.v1.CheckHoldoutRequest
+	21, // 32: barista.metrics.v1.MetricsService.AnalyzeExperiment:input_type -> barista.metrics.v1.AnalyzeExperimentRequest
+	25, // 33: barista.metrics.v1.MetricsService.GetStoreStatistics:input_type -> barista.metrics.v1.GetStoreStatisticsRequest
+	28, // 34: barista.metrics.v1.MetricsService.GetProfileValue:input_type -> barista.metrics.v1.GetProfileValueRequest
+	33, // 35: barista.metrics.v1.MetricsService.ListProfileScores:input_type -> barista.metrics.v1.ListProfileScoresRequest
+	3,  // 36: barista.metrics.v1.MetricsService.GetSegmentMetrics:output_type -> barista.metrics.v1.GetSegmentMetricsResponse
+	7,  // 37: barista.metrics.v1.MetricsService.GetSegmentReport:output_type -> barista.metrics.v1.GetSegmentReportResponse
+	9,  // 38: barista.metrics.v1.MetricsService.CompareSegments:output_type -> barista.metrics.v1.CompareSegmentsResponse
+	13, // 39: barista.metrics.v1.MetricsService.GetSegmentMigration:output_type -> barista.metrics.v1.GetSegmentMigrationResponse
+	16, // 40: barista.metrics.v1.MetricsService.GetExperiment:output_type -> barista.metrics.v1.GetExperimentResponse
+	18, // 41: barista.metrics.v1.MetricsService.UpdateExperiment:output_type -> barista.metrics.v1.UpdateExperimentResponse
+	20, // 42: barista.metrics.v1.MetricsService.CheckHoldout:output_type -> barista.metrics.v1.CheckHoldoutResponse
+	24, // 43: barista.metrics.v1.MetricsService.AnalyzeExperiment:output_type -> barista.metrics.v1.AnalyzeExperimentResponse
+	27, // 44: barista.metrics.v1.MetricsService.GetStoreStatistics:output_type -> barista.metrics.v1.GetStoreStatisticsResponse
+	32, // 45: barista.metrics.v1.MetricsService.GetProfileValue:output_type -> barista.metrics.v1.GetProfileValueResponse
+	35, // 46: barista.metrics.v1.MetricsService.ListProfileScores:output_type -> barista.metrics.v1.ListProfileScoresResponse
+	36, // [36:47] is the sub-list for method output_type
+	25, // [25:36] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_barista_metrics_v1_metrics_proto_init() }
@@ -2843,7 +3067,7 @@ func file_barista_metrics_v1_metrics_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_barista_metrics_v1_metrics_proto_rawDesc), len(file_barista_metrics_v1_metrics_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   33,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

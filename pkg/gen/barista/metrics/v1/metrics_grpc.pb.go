@@ -29,6 +29,7 @@ const (
 	MetricsService_AnalyzeExperiment_FullMethodName   = "/barista.metrics.v1.MetricsService/AnalyzeExperiment"
 	MetricsService_GetStoreStatistics_FullMethodName  = "/barista.metrics.v1.MetricsService/GetStoreStatistics"
 	MetricsService_GetProfileValue_FullMethodName     = "/barista.metrics.v1.MetricsService/GetProfileValue"
+	MetricsService_ListProfileScores_FullMethodName   = "/barista.metrics.v1.MetricsService/ListProfileScores"
 )
 
 // MetricsServiceClient is the client API for MetricsService service.
@@ -61,6 +62,9 @@ type MetricsServiceClient interface {
 	// revenue to date and, when the store's history allows, its predicted
 	// customer value.
 	GetProfileValue(ctx context.Context, in *GetProfileValueRequest, opts ...grpc.CallOption) (*GetProfileValueResponse, error)
+	// Lists the RFM scores of every profile with orders in a window of days,
+	// by profile, with the store's statistics over the same window.
+	ListProfileScores(ctx context.Context, in *ListProfileScoresRequest, opts ...grpc.CallOption) (*ListProfileScoresResponse, error)
 }
 
 type metricsServiceClient struct {
@@ -171,6 +175,16 @@ func (c *metricsServiceClient) GetProfileValue(ctx context.Context, in *GetProfi
 	return out, nil
 }
 
+func (c *metricsServiceClient) ListProfileScores(ctx context.Context, in *ListProfileScoresRequest, opts ...grpc.CallOption) (*ListProfileScoresResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListProfileScoresResponse)
+	err := c.cc.Invoke(ctx, MetricsService_ListProfileScores_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MetricsServiceServer is the server API for MetricsService service.
 // All implementations must embed UnimplementedMetricsServiceServer
 // for forward compatibility.
@@ -201,6 +215,9 @@ type MetricsServiceServer interface {
 	// revenue to date and, when the store's history allows, its predicted
 	// customer value.
 	GetProfileValue(context.Context, *GetProfileValueRequest) (*GetProfileValueResponse, error)
+	// Lists the RFM scores of every profile with orders in a window of days,
+	// by profile, with the store's statistics over the same window.
+	ListProfileScores(context.Context, *ListProfileScoresRequest) (*ListProfileScoresResponse, error)
 	mustEmbedUnimplementedMetricsServiceServer()
 }
 
@@ -240,6 +257,9 @@ func (UnimplementedMetricsServiceServer) GetStoreStatistics(context.Context, *Ge
 }
 func (UnimplementedMetricsServiceServer) GetProfileValue(context.Context, *GetProfileValueRequest) (*GetProfileValueResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetProfileValue not implemented")
+}
+func (UnimplementedMetricsServiceServer) ListProfileScores(context.Context, *ListProfileScoresRequest) (*ListProfileScoresResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListProfileScores not implemented")
 }
 func (UnimplementedMetricsServiceServer) mustEmbedUnimplementedMetricsServiceServer() {}
 func (UnimplementedMetricsServiceServer) testEmbeddedByValue()                        {}
@@ -442,6 +462,24 @@ func _MetricsService_GetProfileValue_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MetricsService_ListProfileScores_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListProfileScoresRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetricsServiceServer).ListProfileScores(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetricsService_ListProfileScores_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetricsServiceServer).ListProfileScores(ctx, req.(*ListProfileScoresRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MetricsService_ServiceDesc is the grpc.ServiceDesc for MetricsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -488,6 +526,10 @@ var MetricsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetProfileValue",
 			Handler:    _MetricsService_GetProfileValue_Handler,
+		},
+		{
+			MethodName: "ListProfileScores",
+			Handler:    _MetricsService_ListProfileScores_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

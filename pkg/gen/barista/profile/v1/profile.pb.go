@@ -10,6 +10,7 @@ import (
 	v1 "github.com/barista-cdp/barista/pkg/gen/barista/type/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	anypb "google.golang.org/protobuf/types/known/anypb"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -76,6 +77,70 @@ func (x ConsentStatus) Number() protoreflect.EnumNumber {
 // Deprecated: Use ConsentStatus.Descriptor instead.
 func (ConsentStatus) EnumDescriptor() ([]byte, []int) {
 	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{0}
+}
+
+// MatchCandidateState is where a match candidate stands.
+type MatchCandidateState int32
+
+const (
+	// Not set; in ListMatchCandidatesRequest, any state.
+	MatchCandidateState_MATCH_CANDIDATE_STATE_UNSPECIFIED MatchCandidateState = 0
+	// Scored between the review and the merge thresholds, or above the merge
+	// threshold with conflicting emails or with automatic merges off;
+	// waiting for review.
+	MatchCandidateState_MATCH_CANDIDATE_STATE_PENDING MatchCandidateState = 1
+	// Merged automatically: scored above the merge threshold with no
+	// conflicting hard identifiers.
+	MatchCandidateState_MATCH_CANDIDATE_STATE_MERGED MatchCandidateState = 2
+	// Accepted by a reviewer and merged.
+	MatchCandidateState_MATCH_CANDIDATE_STATE_ACCEPTED MatchCandidateState = 3
+	// Rejected by a reviewer; the pair is never proposed again.
+	MatchCandidateState_MATCH_CANDIDATE_STATE_REJECTED MatchCandidateState = 4
+)
+
+// Enum value maps for MatchCandidateState.
+var (
+	MatchCandidateState_name = map[int32]string{
+		0: "MATCH_CANDIDATE_STATE_UNSPECIFIED",
+		1: "MATCH_CANDIDATE_STATE_PENDING",
+		2: "MATCH_CANDIDATE_STATE_MERGED",
+		3: "MATCH_CANDIDATE_STATE_ACCEPTED",
+		4: "MATCH_CANDIDATE_STATE_REJECTED",
+	}
+	MatchCandidateState_value = map[string]int32{
+		"MATCH_CANDIDATE_STATE_UNSPECIFIED": 0,
+		"MATCH_CANDIDATE_STATE_PENDING":     1,
+		"MATCH_CANDIDATE_STATE_MERGED":      2,
+		"MATCH_CANDIDATE_STATE_ACCEPTED":    3,
+		"MATCH_CANDIDATE_STATE_REJECTED":    4,
+	}
+)
+
+func (x MatchCandidateState) Enum() *MatchCandidateState {
+	p := new(MatchCandidateState)
+	*p = x
+	return p
+}
+
+func (x MatchCandidateState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MatchCandidateState) Descriptor() protoreflect.EnumDescriptor {
+	return file_barista_profile_v1_profile_proto_enumTypes[1].Descriptor()
+}
+
+func (MatchCandidateState) Type() protoreflect.EnumType {
+	return &file_barista_profile_v1_profile_proto_enumTypes[1]
+}
+
+func (x MatchCandidateState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MatchCandidateState.Descriptor instead.
+func (MatchCandidateState) EnumDescriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{1}
 }
 
 // Profile is one customer, known by one or more identifiers.
@@ -189,7 +254,11 @@ type ResolveProfileRequest struct {
 	// Traits to set on the profile, from an identify call.
 	Traits *structpb.Struct `protobuf:"bytes,2,opt,name=traits,proto3" json:"traits,omitempty"`
 	// When the identifiers were seen; defaults to now.
-	ObserveTime   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=observe_time,json=observeTime,proto3" json:"observe_time,omitempty"`
+	ObserveTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=observe_time,json=observeTime,proto3" json:"observe_time,omitempty"`
+	// Weak evidence from the event's context (IP, user agent, device
+	// fingerprint), kept per profile for probabilistic matching only; it never
+	// links identifiers by itself.
+	Signals       *MatchSignals `protobuf:"bytes,4,opt,name=signals,proto3" json:"signals,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -241,6 +310,13 @@ func (x *ResolveProfileRequest) GetTraits() *structpb.Struct {
 func (x *ResolveProfileRequest) GetObserveTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.ObserveTime
+	}
+	return nil
+}
+
+func (x *ResolveProfileRequest) GetSignals() *MatchSignals {
+	if x != nil {
+		return x.Signals
 	}
 	return nil
 }
@@ -325,7 +401,8 @@ type IgnoredIdentifier struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The identifier.
 	Identifier *v1.Identifier `protobuf:"bytes,1,opt,name=identifier,proto3" json:"identifier,omitempty"`
-	// The rule: "blocked", "limit" or "shared".
+	// The rule: "blocked", "limit", "shared" or "suppressed" (an identifier
+	// of an erased person).
 	Rule string `protobuf:"bytes,2,opt,name=rule,proto3" json:"rule,omitempty"`
 	// What the rule decided, in words.
 	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
@@ -1879,11 +1956,1678 @@ func (x *GetConsentResponse) GetConsents() []*Consent {
 	return nil
 }
 
+// MatchSignals are weak, non-identifying evidence about who is behind an
+// event. Name and postcode come from the profile's traits.
+type MatchSignals struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The client's IP address.
+	Ip string `protobuf:"bytes,1,opt,name=ip,proto3" json:"ip,omitempty"`
+	// The client's user agent.
+	UserAgent string `protobuf:"bytes,2,opt,name=user_agent,json=userAgent,proto3" json:"user_agent,omitempty"`
+	// A device fingerprint from the event's context; not the device id, which
+	// is an identifier and goes through the merge rules.
+	DeviceFingerprint string `protobuf:"bytes,3,opt,name=device_fingerprint,json=deviceFingerprint,proto3" json:"device_fingerprint,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *MatchSignals) Reset() {
+	*x = MatchSignals{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MatchSignals) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MatchSignals) ProtoMessage() {}
+
+func (x *MatchSignals) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MatchSignals.ProtoReflect.Descriptor instead.
+func (*MatchSignals) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *MatchSignals) GetIp() string {
+	if x != nil {
+		return x.Ip
+	}
+	return ""
+}
+
+func (x *MatchSignals) GetUserAgent() string {
+	if x != nil {
+		return x.UserAgent
+	}
+	return ""
+}
+
+func (x *MatchSignals) GetDeviceFingerprint() string {
+	if x != nil {
+		return x.DeviceFingerprint
+	}
+	return ""
+}
+
+// MatchCandidate is a pair of profiles that probabilistic matching thinks
+// may be one person.
+type MatchCandidate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, "matchCandidates/{candidate}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The two profiles, "profiles/{profile}", as they were when scored.
+	Profiles []string `protobuf:"bytes,2,rep,name=profiles,proto3" json:"profiles,omitempty"`
+	// The Fellegi-Sunter match weight: the log2 likelihood ratio of "same
+	// person" over "different people" given the comparisons.
+	Score float64 `protobuf:"fixed64,3,opt,name=score,proto3" json:"score,omitempty"`
+	// The comparisons that agreed, such as "device_fingerprint" or "name".
+	Agreements []string `protobuf:"bytes,4,rep,name=agreements,proto3" json:"agreements,omitempty"`
+	// Hard identifiers on which the profiles conflict, such as "email".
+	Conflicts []string `protobuf:"bytes,5,rep,name=conflicts,proto3" json:"conflicts,omitempty"`
+	// Where the candidate stands.
+	State MatchCandidateState `protobuf:"varint,6,opt,name=state,proto3,enum=barista.profile.v1.MatchCandidateState" json:"state,omitempty"`
+	// When the pair was first proposed.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When it was merged, accepted or rejected; unset while pending.
+	ReviewTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=review_time,json=reviewTime,proto3" json:"review_time,omitempty"`
+	// The reviewer's note on accepting or rejecting.
+	ReviewReason  string `protobuf:"bytes,9,opt,name=review_reason,json=reviewReason,proto3" json:"review_reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MatchCandidate) Reset() {
+	*x = MatchCandidate{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MatchCandidate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MatchCandidate) ProtoMessage() {}
+
+func (x *MatchCandidate) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MatchCandidate.ProtoReflect.Descriptor instead.
+func (*MatchCandidate) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *MatchCandidate) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *MatchCandidate) GetProfiles() []string {
+	if x != nil {
+		return x.Profiles
+	}
+	return nil
+}
+
+func (x *MatchCandidate) GetScore() float64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *MatchCandidate) GetAgreements() []string {
+	if x != nil {
+		return x.Agreements
+	}
+	return nil
+}
+
+func (x *MatchCandidate) GetConflicts() []string {
+	if x != nil {
+		return x.Conflicts
+	}
+	return nil
+}
+
+func (x *MatchCandidate) GetState() MatchCandidateState {
+	if x != nil {
+		return x.State
+	}
+	return MatchCandidateState_MATCH_CANDIDATE_STATE_UNSPECIFIED
+}
+
+func (x *MatchCandidate) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *MatchCandidate) GetReviewTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReviewTime
+	}
+	return nil
+}
+
+func (x *MatchCandidate) GetReviewReason() string {
+	if x != nil {
+		return x.ReviewReason
+	}
+	return ""
+}
+
+// ListMatchCandidatesRequest pages through match candidates.
+type ListMatchCandidatesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only candidates in this state; unspecified lists all.
+	State MatchCandidateState `protobuf:"varint,1,opt,name=state,proto3,enum=barista.profile.v1.MatchCandidateState" json:"state,omitempty"`
+	// Maximum number of candidates to return; default 50, at most 1000.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token from a previous response.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMatchCandidatesRequest) Reset() {
+	*x = ListMatchCandidatesRequest{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMatchCandidatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMatchCandidatesRequest) ProtoMessage() {}
+
+func (x *ListMatchCandidatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMatchCandidatesRequest.ProtoReflect.Descriptor instead.
+func (*ListMatchCandidatesRequest) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListMatchCandidatesRequest) GetState() MatchCandidateState {
+	if x != nil {
+		return x.State
+	}
+	return MatchCandidateState_MATCH_CANDIDATE_STATE_UNSPECIFIED
+}
+
+func (x *ListMatchCandidatesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMatchCandidatesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListMatchCandidatesResponse is one page of match candidates.
+type ListMatchCandidatesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Candidates, oldest first.
+	MatchCandidates []*MatchCandidate `protobuf:"bytes,1,rep,name=match_candidates,json=matchCandidates,proto3" json:"match_candidates,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMatchCandidatesResponse) Reset() {
+	*x = ListMatchCandidatesResponse{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMatchCandidatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMatchCandidatesResponse) ProtoMessage() {}
+
+func (x *ListMatchCandidatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMatchCandidatesResponse.ProtoReflect.Descriptor instead.
+func (*ListMatchCandidatesResponse) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListMatchCandidatesResponse) GetMatchCandidates() []*MatchCandidate {
+	if x != nil {
+		return x.MatchCandidates
+	}
+	return nil
+}
+
+func (x *ListMatchCandidatesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// ReviewMatchCandidateRequest accepts or rejects a pending candidate.
+type ReviewMatchCandidateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The candidate, "matchCandidates/{candidate}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// True merges the two profiles; false rejects the pair for good.
+	Accept bool `protobuf:"varint,2,opt,name=accept,proto3" json:"accept,omitempty"`
+	// Why; recorded on the candidate and, on accept, in the merge log.
+	// Required.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReviewMatchCandidateRequest) Reset() {
+	*x = ReviewMatchCandidateRequest{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReviewMatchCandidateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReviewMatchCandidateRequest) ProtoMessage() {}
+
+func (x *ReviewMatchCandidateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReviewMatchCandidateRequest.ProtoReflect.Descriptor instead.
+func (*ReviewMatchCandidateRequest) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ReviewMatchCandidateRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReviewMatchCandidateRequest) GetAccept() bool {
+	if x != nil {
+		return x.Accept
+	}
+	return false
+}
+
+func (x *ReviewMatchCandidateRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// ReviewMatchCandidateResponse carries the reviewed candidate.
+type ReviewMatchCandidateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The candidate, accepted or rejected.
+	MatchCandidate *MatchCandidate `protobuf:"bytes,1,opt,name=match_candidate,json=matchCandidate,proto3" json:"match_candidate,omitempty"`
+	// On accept, the surviving profile as it is after the merge.
+	Profile *Profile `protobuf:"bytes,2,opt,name=profile,proto3" json:"profile,omitempty"`
+	// On accept, the merge log entry; unset when the profiles had already
+	// been merged.
+	Merge         *Merge `protobuf:"bytes,3,opt,name=merge,proto3" json:"merge,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReviewMatchCandidateResponse) Reset() {
+	*x = ReviewMatchCandidateResponse{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReviewMatchCandidateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReviewMatchCandidateResponse) ProtoMessage() {}
+
+func (x *ReviewMatchCandidateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReviewMatchCandidateResponse.ProtoReflect.Descriptor instead.
+func (*ReviewMatchCandidateResponse) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ReviewMatchCandidateResponse) GetMatchCandidate() *MatchCandidate {
+	if x != nil {
+		return x.MatchCandidate
+	}
+	return nil
+}
+
+func (x *ReviewMatchCandidateResponse) GetProfile() *Profile {
+	if x != nil {
+		return x.Profile
+	}
+	return nil
+}
+
+func (x *ReviewMatchCandidateResponse) GetMerge() *Merge {
+	if x != nil {
+		return x.Merge
+	}
+	return nil
+}
+
+// DeleteProfileRequest names the person to erase by profile or by identifier
+// (exactly one).
+type DeleteProfileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The profile, "profiles/{profile}"; the name of a merged profile erases
+	// the live profile it was merged into.
+	Profile string `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	// An identifier the profile holds.
+	Identifier    *v1.Identifier `protobuf:"bytes,2,opt,name=identifier,proto3" json:"identifier,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteProfileRequest) Reset() {
+	*x = DeleteProfileRequest{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteProfileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteProfileRequest) ProtoMessage() {}
+
+func (x *DeleteProfileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteProfileRequest.ProtoReflect.Descriptor instead.
+func (*DeleteProfileRequest) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *DeleteProfileRequest) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *DeleteProfileRequest) GetIdentifier() *v1.Identifier {
+	if x != nil {
+		return x.Identifier
+	}
+	return nil
+}
+
+// DeleteProfileResponse says what was erased.
+type DeleteProfileResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The live profile erased, "profiles/{profile}".
+	Profile string `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	// Every profile erased: the live one and those merged into it.
+	ErasedProfiles []string `protobuf:"bytes,2,rep,name=erased_profiles,json=erasedProfiles,proto3" json:"erased_profiles,omitempty"`
+	// The identifiers erased; each is now suppressed.
+	Identifiers []*v1.Identifier `protobuf:"bytes,3,rep,name=identifiers,proto3" json:"identifiers,omitempty"`
+	// Number of consent records erased.
+	ConsentsErased int32 `protobuf:"varint,4,opt,name=consents_erased,json=consentsErased,proto3" json:"consents_erased,omitempty"`
+	// Number of merge log entries erased.
+	MergesErased int32 `protobuf:"varint,5,opt,name=merges_erased,json=mergesErased,proto3" json:"merges_erased,omitempty"`
+	// Number of merge log entries of other profiles from which erased
+	// identifiers were removed.
+	MergesScrubbed int32 `protobuf:"varint,6,opt,name=merges_scrubbed,json=mergesScrubbed,proto3" json:"merges_scrubbed,omitempty"`
+	// When the erasure happened.
+	EraseTime     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=erase_time,json=eraseTime,proto3" json:"erase_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteProfileResponse) Reset() {
+	*x = DeleteProfileResponse{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteProfileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteProfileResponse) ProtoMessage() {}
+
+func (x *DeleteProfileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteProfileResponse.ProtoReflect.Descriptor instead.
+func (*DeleteProfileResponse) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *DeleteProfileResponse) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *DeleteProfileResponse) GetErasedProfiles() []string {
+	if x != nil {
+		return x.ErasedProfiles
+	}
+	return nil
+}
+
+func (x *DeleteProfileResponse) GetIdentifiers() []*v1.Identifier {
+	if x != nil {
+		return x.Identifiers
+	}
+	return nil
+}
+
+func (x *DeleteProfileResponse) GetConsentsErased() int32 {
+	if x != nil {
+		return x.ConsentsErased
+	}
+	return 0
+}
+
+func (x *DeleteProfileResponse) GetMergesErased() int32 {
+	if x != nil {
+		return x.MergesErased
+	}
+	return 0
+}
+
+func (x *DeleteProfileResponse) GetMergesScrubbed() int32 {
+	if x != nil {
+		return x.MergesScrubbed
+	}
+	return 0
+}
+
+func (x *DeleteProfileResponse) GetEraseTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EraseTime
+	}
+	return nil
+}
+
+// ExportProfileRequest names the person to export by profile or by
+// identifier (exactly one).
+type ExportProfileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The profile, "profiles/{profile}".
+	Profile string `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	// An identifier the profile holds.
+	Identifier    *v1.Identifier `protobuf:"bytes,2,opt,name=identifier,proto3" json:"identifier,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportProfileRequest) Reset() {
+	*x = ExportProfileRequest{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportProfileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportProfileRequest) ProtoMessage() {}
+
+func (x *ExportProfileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportProfileRequest.ProtoReflect.Descriptor instead.
+func (*ExportProfileRequest) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ExportProfileRequest) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *ExportProfileRequest) GetIdentifier() *v1.Identifier {
+	if x != nil {
+		return x.Identifier
+	}
+	return nil
+}
+
+// ExportProfileResponse is everything the profile service holds on a person.
+type ExportProfileResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The live profile, with its latest consents.
+	Profile *Profile `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	// When each identifier was first seen, and whether it became shared.
+	IdentifierLinks []*IdentifierLink `protobuf:"bytes,2,rep,name=identifier_links,json=identifierLinks,proto3" json:"identifier_links,omitempty"`
+	// The profiles merged into it, directly or not, with the traits they had.
+	MergedProfiles []*MergedProfile `protobuf:"bytes,3,rep,name=merged_profiles,json=mergedProfiles,proto3" json:"merged_profiles,omitempty"`
+	// Every consent recorded on the profile or a merged profile, not only
+	// the latest per purpose.
+	Consents []*RecordedConsent `protobuf:"bytes,4,rep,name=consents,proto3" json:"consents,omitempty"`
+	// The merge log entries naming the profile or a merged profile.
+	Merges []*Merge `protobuf:"bytes,5,rep,name=merges,proto3" json:"merges,omitempty"`
+	// When the export was taken.
+	ExportTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=export_time,json=exportTime,proto3" json:"export_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportProfileResponse) Reset() {
+	*x = ExportProfileResponse{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportProfileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportProfileResponse) ProtoMessage() {}
+
+func (x *ExportProfileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportProfileResponse.ProtoReflect.Descriptor instead.
+func (*ExportProfileResponse) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ExportProfileResponse) GetProfile() *Profile {
+	if x != nil {
+		return x.Profile
+	}
+	return nil
+}
+
+func (x *ExportProfileResponse) GetIdentifierLinks() []*IdentifierLink {
+	if x != nil {
+		return x.IdentifierLinks
+	}
+	return nil
+}
+
+func (x *ExportProfileResponse) GetMergedProfiles() []*MergedProfile {
+	if x != nil {
+		return x.MergedProfiles
+	}
+	return nil
+}
+
+func (x *ExportProfileResponse) GetConsents() []*RecordedConsent {
+	if x != nil {
+		return x.Consents
+	}
+	return nil
+}
+
+func (x *ExportProfileResponse) GetMerges() []*Merge {
+	if x != nil {
+		return x.Merges
+	}
+	return nil
+}
+
+func (x *ExportProfileResponse) GetExportTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExportTime
+	}
+	return nil
+}
+
+// IdentifierLink is what the identity graph keeps about one identifier.
+type IdentifierLink struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The identifier.
+	Identifier *v1.Identifier `protobuf:"bytes,1,opt,name=identifier,proto3" json:"identifier,omitempty"`
+	// When it was seen on the call that linked it.
+	ObserveTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=observe_time,json=observeTime,proto3" json:"observe_time,omitempty"`
+	// Whether it was seen with several user ids and no longer resolves.
+	Shared        bool `protobuf:"varint,3,opt,name=shared,proto3" json:"shared,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IdentifierLink) Reset() {
+	*x = IdentifierLink{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IdentifierLink) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IdentifierLink) ProtoMessage() {}
+
+func (x *IdentifierLink) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IdentifierLink.ProtoReflect.Descriptor instead.
+func (*IdentifierLink) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *IdentifierLink) GetIdentifier() *v1.Identifier {
+	if x != nil {
+		return x.Identifier
+	}
+	return nil
+}
+
+func (x *IdentifierLink) GetObserveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ObserveTime
+	}
+	return nil
+}
+
+func (x *IdentifierLink) GetShared() bool {
+	if x != nil {
+		return x.Shared
+	}
+	return false
+}
+
+// MergedProfile is a profile that was merged into another, as it was left.
+type MergedProfile struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, "profiles/{profile}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Its traits when it was merged.
+	Traits *structpb.Struct `protobuf:"bytes,2,opt,name=traits,proto3" json:"traits,omitempty"`
+	// When it was created.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When it last changed (was merged).
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MergedProfile) Reset() {
+	*x = MergedProfile{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MergedProfile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MergedProfile) ProtoMessage() {}
+
+func (x *MergedProfile) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MergedProfile.ProtoReflect.Descriptor instead.
+func (*MergedProfile) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *MergedProfile) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *MergedProfile) GetTraits() *structpb.Struct {
+	if x != nil {
+		return x.Traits
+	}
+	return nil
+}
+
+func (x *MergedProfile) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *MergedProfile) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// RecordedConsent is a consent as recorded on one profile.
+type RecordedConsent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The profile it was recorded on, "profiles/{profile}".
+	Profile string `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	// The consent, with its source and time.
+	Consent       *Consent `protobuf:"bytes,2,opt,name=consent,proto3" json:"consent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordedConsent) Reset() {
+	*x = RecordedConsent{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordedConsent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordedConsent) ProtoMessage() {}
+
+func (x *RecordedConsent) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordedConsent.ProtoReflect.Descriptor instead.
+func (*RecordedConsent) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *RecordedConsent) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *RecordedConsent) GetConsent() *Consent {
+	if x != nil {
+		return x.Consent
+	}
+	return nil
+}
+
+// StreamProfileChangesRequest says where delivery starts.
+type StreamProfileChangesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Cursor of the last change already applied by the consumer; empty to
+	// start at the beginning of the log.
+	AfterCursor string `protobuf:"bytes,1,opt,name=after_cursor,json=afterCursor,proto3" json:"after_cursor,omitempty"`
+	// Maximum number of changes per response message; default 500.
+	MaxBatchSize  int32 `protobuf:"varint,2,opt,name=max_batch_size,json=maxBatchSize,proto3" json:"max_batch_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamProfileChangesRequest) Reset() {
+	*x = StreamProfileChangesRequest{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamProfileChangesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamProfileChangesRequest) ProtoMessage() {}
+
+func (x *StreamProfileChangesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamProfileChangesRequest.ProtoReflect.Descriptor instead.
+func (*StreamProfileChangesRequest) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *StreamProfileChangesRequest) GetAfterCursor() string {
+	if x != nil {
+		return x.AfterCursor
+	}
+	return ""
+}
+
+func (x *StreamProfileChangesRequest) GetMaxBatchSize() int32 {
+	if x != nil {
+		return x.MaxBatchSize
+	}
+	return 0
+}
+
+// StreamProfileChangesResponse is a batch of changes in log order.
+type StreamProfileChangesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Changes in log order.
+	Changes       []*ProfileChange `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamProfileChangesResponse) Reset() {
+	*x = StreamProfileChangesResponse{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamProfileChangesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamProfileChangesResponse) ProtoMessage() {}
+
+func (x *StreamProfileChangesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamProfileChangesResponse.ProtoReflect.Descriptor instead.
+func (*StreamProfileChangesResponse) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *StreamProfileChangesResponse) GetChanges() []*ProfileChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+// ProfileChange is one entry of the profile change log.
+type ProfileChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Cursor of this change; resume after it.
+	Cursor string `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// When the change happened.
+	ChangeTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=change_time,json=changeTime,proto3" json:"change_time,omitempty"`
+	// What changed.
+	//
+	// Types that are valid to be assigned to Change:
+	//
+	//	*ProfileChange_Merged
+	//	*ProfileChange_Unmerged
+	//	*ProfileChange_ConsentChanged
+	//	*ProfileChange_Erased
+	Change        isProfileChange_Change `protobuf_oneof:"change"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProfileChange) Reset() {
+	*x = ProfileChange{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProfileChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProfileChange) ProtoMessage() {}
+
+func (x *ProfileChange) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProfileChange.ProtoReflect.Descriptor instead.
+func (*ProfileChange) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *ProfileChange) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *ProfileChange) GetChangeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ChangeTime
+	}
+	return nil
+}
+
+func (x *ProfileChange) GetChange() isProfileChange_Change {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
+func (x *ProfileChange) GetMerged() *ProfileMerged {
+	if x != nil {
+		if x, ok := x.Change.(*ProfileChange_Merged); ok {
+			return x.Merged
+		}
+	}
+	return nil
+}
+
+func (x *ProfileChange) GetUnmerged() *ProfileUnmerged {
+	if x != nil {
+		if x, ok := x.Change.(*ProfileChange_Unmerged); ok {
+			return x.Unmerged
+		}
+	}
+	return nil
+}
+
+func (x *ProfileChange) GetConsentChanged() *ConsentChanged {
+	if x != nil {
+		if x, ok := x.Change.(*ProfileChange_ConsentChanged); ok {
+			return x.ConsentChanged
+		}
+	}
+	return nil
+}
+
+func (x *ProfileChange) GetErased() *ProfileErased {
+	if x != nil {
+		if x, ok := x.Change.(*ProfileChange_Erased); ok {
+			return x.Erased
+		}
+	}
+	return nil
+}
+
+type isProfileChange_Change interface {
+	isProfileChange_Change()
+}
+
+type ProfileChange_Merged struct {
+	// A profile was merged into another.
+	Merged *ProfileMerged `protobuf:"bytes,3,opt,name=merged,proto3,oneof"`
+}
+
+type ProfileChange_Unmerged struct {
+	// A merged profile was split back out.
+	Unmerged *ProfileUnmerged `protobuf:"bytes,4,opt,name=unmerged,proto3,oneof"`
+}
+
+type ProfileChange_ConsentChanged struct {
+	// A profile's consents changed.
+	ConsentChanged *ConsentChanged `protobuf:"bytes,5,opt,name=consent_changed,json=consentChanged,proto3,oneof"`
+}
+
+type ProfileChange_Erased struct {
+	// A person was erased.
+	Erased *ProfileErased `protobuf:"bytes,6,opt,name=erased,proto3,oneof"`
+}
+
+func (*ProfileChange_Merged) isProfileChange_Change() {}
+
+func (*ProfileChange_Unmerged) isProfileChange_Change() {}
+
+func (*ProfileChange_ConsentChanged) isProfileChange_Change() {}
+
+func (*ProfileChange_Erased) isProfileChange_Change() {}
+
+// ProfileMerged says that merged_profile was merged into survivor.
+type ProfileMerged struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The surviving profile, "profiles/{profile}".
+	Survivor string `protobuf:"bytes,1,opt,name=survivor,proto3" json:"survivor,omitempty"`
+	// The profile merged away, "profiles/{profile}".
+	MergedProfile string `protobuf:"bytes,2,opt,name=merged_profile,json=mergedProfile,proto3" json:"merged_profile,omitempty"`
+	// The identifiers that moved to the survivor.
+	Identifiers []*v1.Identifier `protobuf:"bytes,3,rep,name=identifiers,proto3" json:"identifiers,omitempty"`
+	// The rule that merged them, as in the merge log.
+	Rule          string `protobuf:"bytes,4,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProfileMerged) Reset() {
+	*x = ProfileMerged{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProfileMerged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProfileMerged) ProtoMessage() {}
+
+func (x *ProfileMerged) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProfileMerged.ProtoReflect.Descriptor instead.
+func (*ProfileMerged) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ProfileMerged) GetSurvivor() string {
+	if x != nil {
+		return x.Survivor
+	}
+	return ""
+}
+
+func (x *ProfileMerged) GetMergedProfile() string {
+	if x != nil {
+		return x.MergedProfile
+	}
+	return ""
+}
+
+func (x *ProfileMerged) GetIdentifiers() []*v1.Identifier {
+	if x != nil {
+		return x.Identifiers
+	}
+	return nil
+}
+
+func (x *ProfileMerged) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+// ProfileUnmerged says that profile was split back out of survivor.
+type ProfileUnmerged struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The profile live again, "profiles/{profile}".
+	Profile string `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	// The profile it had been merged into, "profiles/{profile}".
+	Survivor string `protobuf:"bytes,2,opt,name=survivor,proto3" json:"survivor,omitempty"`
+	// The identifiers that went back to profile.
+	Identifiers []*v1.Identifier `protobuf:"bytes,3,rep,name=identifiers,proto3" json:"identifiers,omitempty"`
+	// The identifiers the survivor still holds.
+	SurvivorIdentifiers []*v1.Identifier `protobuf:"bytes,4,rep,name=survivor_identifiers,json=survivorIdentifiers,proto3" json:"survivor_identifiers,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *ProfileUnmerged) Reset() {
+	*x = ProfileUnmerged{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProfileUnmerged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProfileUnmerged) ProtoMessage() {}
+
+func (x *ProfileUnmerged) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProfileUnmerged.ProtoReflect.Descriptor instead.
+func (*ProfileUnmerged) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ProfileUnmerged) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *ProfileUnmerged) GetSurvivor() string {
+	if x != nil {
+		return x.Survivor
+	}
+	return ""
+}
+
+func (x *ProfileUnmerged) GetIdentifiers() []*v1.Identifier {
+	if x != nil {
+		return x.Identifiers
+	}
+	return nil
+}
+
+func (x *ProfileUnmerged) GetSurvivorIdentifiers() []*v1.Identifier {
+	if x != nil {
+		return x.SurvivorIdentifiers
+	}
+	return nil
+}
+
+// ConsentChanged carries a profile's consents after a change.
+type ConsentChanged struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The live profile, "profiles/{profile}".
+	Profile string `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	// All its consents, per purpose the latest.
+	Consents      []*Consent `protobuf:"bytes,2,rep,name=consents,proto3" json:"consents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsentChanged) Reset() {
+	*x = ConsentChanged{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsentChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsentChanged) ProtoMessage() {}
+
+func (x *ConsentChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsentChanged.ProtoReflect.Descriptor instead.
+func (*ConsentChanged) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *ConsentChanged) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *ConsentChanged) GetConsents() []*Consent {
+	if x != nil {
+		return x.Consents
+	}
+	return nil
+}
+
+// ProfileErased says that a person was erased: the profile and every
+// profile merged into it.
+type ProfileErased struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The erased profile, "profiles/{profile}".
+	Profile       string `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProfileErased) Reset() {
+	*x = ProfileErased{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProfileErased) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProfileErased) ProtoMessage() {}
+
+func (x *ProfileErased) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProfileErased.ProtoReflect.Descriptor instead.
+func (*ProfileErased) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ProfileErased) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+// ResolveProfilesRequest carries identifier sets to resolve in order.
+type ResolveProfilesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The resolutions, at most 1000, applied in order.
+	Requests      []*ResolveProfileRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveProfilesRequest) Reset() {
+	*x = ResolveProfilesRequest{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveProfilesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveProfilesRequest) ProtoMessage() {}
+
+func (x *ResolveProfilesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveProfilesRequest.ProtoReflect.Descriptor instead.
+func (*ResolveProfilesRequest) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ResolveProfilesRequest) GetRequests() []*ResolveProfileRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+// ResolveProfilesResponse holds one result per request, in request order.
+type ResolveProfilesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// results[i] is the outcome of requests[i].
+	Results       []*ResolveProfilesResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveProfilesResponse) Reset() {
+	*x = ResolveProfilesResponse{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveProfilesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveProfilesResponse) ProtoMessage() {}
+
+func (x *ResolveProfilesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveProfilesResponse.ProtoReflect.Descriptor instead.
+func (*ResolveProfilesResponse) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *ResolveProfilesResponse) GetResults() []*ResolveProfilesResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// ResolveProfilesResult is the outcome of one request of ResolveProfiles.
+type ResolveProfilesResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What ResolveProfile would have answered.
+	//
+	// Types that are valid to be assigned to Result:
+	//
+	//	*ResolveProfilesResult_Response
+	//	*ResolveProfilesResult_Error
+	Result        isResolveProfilesResult_Result `protobuf_oneof:"result"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveProfilesResult) Reset() {
+	*x = ResolveProfilesResult{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveProfilesResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveProfilesResult) ProtoMessage() {}
+
+func (x *ResolveProfilesResult) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveProfilesResult.ProtoReflect.Descriptor instead.
+func (*ResolveProfilesResult) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *ResolveProfilesResult) GetResult() isResolveProfilesResult_Result {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *ResolveProfilesResult) GetResponse() *ResolveProfileResponse {
+	if x != nil {
+		if x, ok := x.Result.(*ResolveProfilesResult_Response); ok {
+			return x.Response
+		}
+	}
+	return nil
+}
+
+func (x *ResolveProfilesResult) GetError() *ResultStatus {
+	if x != nil {
+		if x, ok := x.Result.(*ResolveProfilesResult_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+type isResolveProfilesResult_Result interface {
+	isResolveProfilesResult_Result()
+}
+
+type ResolveProfilesResult_Response struct {
+	// The resolution, as ResolveProfile returns it.
+	Response *ResolveProfileResponse `protobuf:"bytes,1,opt,name=response,proto3,oneof"`
+}
+
+type ResolveProfilesResult_Error struct {
+	// The error ResolveProfile would have returned.
+	Error *ResultStatus `protobuf:"bytes,2,opt,name=error,proto3,oneof"`
+}
+
+func (*ResolveProfilesResult_Response) isResolveProfilesResult_Result() {}
+
+func (*ResolveProfilesResult_Error) isResolveProfilesResult_Result() {}
+
+// ResultStatus is the error of one item of a batch. It has the fields and
+// wire format of google.rpc.Status (code, message, details such as
+// google.rpc.BadRequest), so clients decode it as one.
+type ResultStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The google.rpc.Code, such as 3 (INVALID_ARGUMENT).
+	Code int32 `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	// A message for developers.
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// Error details, such as google.rpc.BadRequest.
+	Details       []*anypb.Any `protobuf:"bytes,3,rep,name=details,proto3" json:"details,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResultStatus) Reset() {
+	*x = ResultStatus{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResultStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResultStatus) ProtoMessage() {}
+
+func (x *ResultStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResultStatus.ProtoReflect.Descriptor instead.
+func (*ResultStatus) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *ResultStatus) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *ResultStatus) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ResultStatus) GetDetails() []*anypb.Any {
+	if x != nil {
+		return x.Details
+	}
+	return nil
+}
+
 var File_barista_profile_v1_profile_proto protoreflect.FileDescriptor
 
 const file_barista_profile_v1_profile_proto_rawDesc = "" +
 	"\n" +
-	" barista/profile/v1/profile.proto\x12\x12barista.profile.v1\x1a barista/type/v1/identifier.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x03\n" +
+	" barista/profile/v1/profile.proto\x12\x12barista.profile.v1\x1a barista/type/v1/identifier.proto\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x03\n" +
 	"\aProfile\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12=\n" +
 	"\videntifiers\x18\x02 \x03(\v2\x1b.barista.type.v1.IdentifierR\videntifiers\x12/\n" +
@@ -1893,11 +3637,12 @@ const file_barista_profile_v1_profile_proto_rawDesc = "" +
 	"\vupdate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12J\n" +
 	"\x12shared_identifiers\x18\x06 \x03(\v2\x1b.barista.type.v1.IdentifierR\x11sharedIdentifiers\x127\n" +
-	"\bconsents\x18\a \x03(\v2\x1b.barista.profile.v1.ConsentR\bconsents\"\xc6\x01\n" +
+	"\bconsents\x18\a \x03(\v2\x1b.barista.profile.v1.ConsentR\bconsents\"\x82\x02\n" +
 	"\x15ResolveProfileRequest\x12=\n" +
 	"\videntifiers\x18\x01 \x03(\v2\x1b.barista.type.v1.IdentifierR\videntifiers\x12/\n" +
 	"\x06traits\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x06traits\x12=\n" +
-	"\fobserve_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vobserveTime\"\xea\x01\n" +
+	"\fobserve_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vobserveTime\x12:\n" +
+	"\asignals\x18\x04 \x01(\v2 .barista.profile.v1.MatchSignalsR\asignals\"\xea\x01\n" +
 	"\x16ResolveProfileResponse\x125\n" +
 	"\aprofile\x18\x01 \x01(\v2\x1b.barista.profile.v1.ProfileR\aprofile\x12\x18\n" +
 	"\acreated\x18\x02 \x01(\bR\acreated\x12'\n" +
@@ -2005,13 +3750,139 @@ const file_barista_profile_v1_profile_proto_rawDesc = "" +
 	"identifier\"g\n" +
 	"\x12GetConsentResponse\x12\x18\n" +
 	"\aprofile\x18\x01 \x01(\tR\aprofile\x127\n" +
-	"\bconsents\x18\x02 \x03(\v2\x1b.barista.profile.v1.ConsentR\bconsents*f\n" +
+	"\bconsents\x18\x02 \x03(\v2\x1b.barista.profile.v1.ConsentR\bconsents\"l\n" +
+	"\fMatchSignals\x12\x0e\n" +
+	"\x02ip\x18\x01 \x01(\tR\x02ip\x12\x1d\n" +
+	"\n" +
+	"user_agent\x18\x02 \x01(\tR\tuserAgent\x12-\n" +
+	"\x12device_fingerprint\x18\x03 \x01(\tR\x11deviceFingerprint\"\xf2\x02\n" +
+	"\x0eMatchCandidate\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\bprofiles\x18\x02 \x03(\tR\bprofiles\x12\x14\n" +
+	"\x05score\x18\x03 \x01(\x01R\x05score\x12\x1e\n" +
+	"\n" +
+	"agreements\x18\x04 \x03(\tR\n" +
+	"agreements\x12\x1c\n" +
+	"\tconflicts\x18\x05 \x03(\tR\tconflicts\x12=\n" +
+	"\x05state\x18\x06 \x01(\x0e2'.barista.profile.v1.MatchCandidateStateR\x05state\x12;\n" +
+	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vreview_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"reviewTime\x12#\n" +
+	"\rreview_reason\x18\t \x01(\tR\freviewReason\"\x97\x01\n" +
+	"\x1aListMatchCandidatesRequest\x12=\n" +
+	"\x05state\x18\x01 \x01(\x0e2'.barista.profile.v1.MatchCandidateStateR\x05state\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x94\x01\n" +
+	"\x1bListMatchCandidatesResponse\x12M\n" +
+	"\x10match_candidates\x18\x01 \x03(\v2\".barista.profile.v1.MatchCandidateR\x0fmatchCandidates\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"a\n" +
+	"\x1bReviewMatchCandidateRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06accept\x18\x02 \x01(\bR\x06accept\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xd3\x01\n" +
+	"\x1cReviewMatchCandidateResponse\x12K\n" +
+	"\x0fmatch_candidate\x18\x01 \x01(\v2\".barista.profile.v1.MatchCandidateR\x0ematchCandidate\x125\n" +
+	"\aprofile\x18\x02 \x01(\v2\x1b.barista.profile.v1.ProfileR\aprofile\x12/\n" +
+	"\x05merge\x18\x03 \x01(\v2\x19.barista.profile.v1.MergeR\x05merge\"m\n" +
+	"\x14DeleteProfileRequest\x12\x18\n" +
+	"\aprofile\x18\x01 \x01(\tR\aprofile\x12;\n" +
+	"\n" +
+	"identifier\x18\x02 \x01(\v2\x1b.barista.type.v1.IdentifierR\n" +
+	"identifier\"\xcb\x02\n" +
+	"\x15DeleteProfileResponse\x12\x18\n" +
+	"\aprofile\x18\x01 \x01(\tR\aprofile\x12'\n" +
+	"\x0ferased_profiles\x18\x02 \x03(\tR\x0eerasedProfiles\x12=\n" +
+	"\videntifiers\x18\x03 \x03(\v2\x1b.barista.type.v1.IdentifierR\videntifiers\x12'\n" +
+	"\x0fconsents_erased\x18\x04 \x01(\x05R\x0econsentsErased\x12#\n" +
+	"\rmerges_erased\x18\x05 \x01(\x05R\fmergesErased\x12'\n" +
+	"\x0fmerges_scrubbed\x18\x06 \x01(\x05R\x0emergesScrubbed\x129\n" +
+	"\n" +
+	"erase_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\teraseTime\"m\n" +
+	"\x14ExportProfileRequest\x12\x18\n" +
+	"\aprofile\x18\x01 \x01(\tR\aprofile\x12;\n" +
+	"\n" +
+	"identifier\x18\x02 \x01(\v2\x1b.barista.type.v1.IdentifierR\n" +
+	"identifier\"\x9a\x03\n" +
+	"\x15ExportProfileResponse\x125\n" +
+	"\aprofile\x18\x01 \x01(\v2\x1b.barista.profile.v1.ProfileR\aprofile\x12M\n" +
+	"\x10identifier_links\x18\x02 \x03(\v2\".barista.profile.v1.IdentifierLinkR\x0fidentifierLinks\x12J\n" +
+	"\x0fmerged_profiles\x18\x03 \x03(\v2!.barista.profile.v1.MergedProfileR\x0emergedProfiles\x12?\n" +
+	"\bconsents\x18\x04 \x03(\v2#.barista.profile.v1.RecordedConsentR\bconsents\x121\n" +
+	"\x06merges\x18\x05 \x03(\v2\x19.barista.profile.v1.MergeR\x06merges\x12;\n" +
+	"\vexport_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"exportTime\"\xa4\x01\n" +
+	"\x0eIdentifierLink\x12;\n" +
+	"\n" +
+	"identifier\x18\x01 \x01(\v2\x1b.barista.type.v1.IdentifierR\n" +
+	"identifier\x12=\n" +
+	"\fobserve_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vobserveTime\x12\x16\n" +
+	"\x06shared\x18\x03 \x01(\bR\x06shared\"\xce\x01\n" +
+	"\rMergedProfile\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12/\n" +
+	"\x06traits\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x06traits\x12;\n" +
+	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"b\n" +
+	"\x0fRecordedConsent\x12\x18\n" +
+	"\aprofile\x18\x01 \x01(\tR\aprofile\x125\n" +
+	"\aconsent\x18\x02 \x01(\v2\x1b.barista.profile.v1.ConsentR\aconsent\"f\n" +
+	"\x1bStreamProfileChangesRequest\x12!\n" +
+	"\fafter_cursor\x18\x01 \x01(\tR\vafterCursor\x12$\n" +
+	"\x0emax_batch_size\x18\x02 \x01(\x05R\fmaxBatchSize\"[\n" +
+	"\x1cStreamProfileChangesResponse\x12;\n" +
+	"\achanges\x18\x01 \x03(\v2!.barista.profile.v1.ProfileChangeR\achanges\"\xfa\x02\n" +
+	"\rProfileChange\x12\x16\n" +
+	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12;\n" +
+	"\vchange_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"changeTime\x12;\n" +
+	"\x06merged\x18\x03 \x01(\v2!.barista.profile.v1.ProfileMergedH\x00R\x06merged\x12A\n" +
+	"\bunmerged\x18\x04 \x01(\v2#.barista.profile.v1.ProfileUnmergedH\x00R\bunmerged\x12M\n" +
+	"\x0fconsent_changed\x18\x05 \x01(\v2\".barista.profile.v1.ConsentChangedH\x00R\x0econsentChanged\x12;\n" +
+	"\x06erased\x18\x06 \x01(\v2!.barista.profile.v1.ProfileErasedH\x00R\x06erasedB\b\n" +
+	"\x06change\"\xa5\x01\n" +
+	"\rProfileMerged\x12\x1a\n" +
+	"\bsurvivor\x18\x01 \x01(\tR\bsurvivor\x12%\n" +
+	"\x0emerged_profile\x18\x02 \x01(\tR\rmergedProfile\x12=\n" +
+	"\videntifiers\x18\x03 \x03(\v2\x1b.barista.type.v1.IdentifierR\videntifiers\x12\x12\n" +
+	"\x04rule\x18\x04 \x01(\tR\x04rule\"\xd6\x01\n" +
+	"\x0fProfileUnmerged\x12\x18\n" +
+	"\aprofile\x18\x01 \x01(\tR\aprofile\x12\x1a\n" +
+	"\bsurvivor\x18\x02 \x01(\tR\bsurvivor\x12=\n" +
+	"\videntifiers\x18\x03 \x03(\v2\x1b.barista.type.v1.IdentifierR\videntifiers\x12N\n" +
+	"\x14survivor_identifiers\x18\x04 \x03(\v2\x1b.barista.type.v1.IdentifierR\x13survivorIdentifiers\"c\n" +
+	"\x0eConsentChanged\x12\x18\n" +
+	"\aprofile\x18\x01 \x01(\tR\aprofile\x127\n" +
+	"\bconsents\x18\x02 \x03(\v2\x1b.barista.profile.v1.ConsentR\bconsents\")\n" +
+	"\rProfileErased\x12\x18\n" +
+	"\aprofile\x18\x01 \x01(\tR\aprofile\"_\n" +
+	"\x16ResolveProfilesRequest\x12E\n" +
+	"\brequests\x18\x01 \x03(\v2).barista.profile.v1.ResolveProfileRequestR\brequests\"^\n" +
+	"\x17ResolveProfilesResponse\x12C\n" +
+	"\aresults\x18\x01 \x03(\v2).barista.profile.v1.ResolveProfilesResultR\aresults\"\xa5\x01\n" +
+	"\x15ResolveProfilesResult\x12H\n" +
+	"\bresponse\x18\x01 \x01(\v2*.barista.profile.v1.ResolveProfileResponseH\x00R\bresponse\x128\n" +
+	"\x05error\x18\x02 \x01(\v2 .barista.profile.v1.ResultStatusH\x00R\x05errorB\b\n" +
+	"\x06result\"l\n" +
+	"\fResultStatus\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12.\n" +
+	"\adetails\x18\x03 \x03(\v2\x14.google.protobuf.AnyR\adetails*f\n" +
 	"\rConsentStatus\x12\x1e\n" +
 	"\x1aCONSENT_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16CONSENT_STATUS_GRANTED\x10\x01\x12\x19\n" +
-	"\x15CONSENT_STATUS_DENIED\x10\x022\xdd\b\n" +
+	"\x15CONSENT_STATUS_DENIED\x10\x02*\xc9\x01\n" +
+	"\x13MatchCandidateState\x12%\n" +
+	"!MATCH_CANDIDATE_STATE_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x1dMATCH_CANDIDATE_STATE_PENDING\x10\x01\x12 \n" +
+	"\x1cMATCH_CANDIDATE_STATE_MERGED\x10\x02\x12\"\n" +
+	"\x1eMATCH_CANDIDATE_STATE_ACCEPTED\x10\x03\x12\"\n" +
+	"\x1eMATCH_CANDIDATE_STATE_REJECTED\x10\x042\x85\x0e\n" +
 	"\x0eProfileService\x12g\n" +
-	"\x0eResolveProfile\x12).barista.profile.v1.ResolveProfileRequest\x1a*.barista.profile.v1.ResolveProfileResponse\x12[\n" +
+	"\x0eResolveProfile\x12).barista.profile.v1.ResolveProfileRequest\x1a*.barista.profile.v1.ResolveProfileResponse\x12j\n" +
+	"\x0fResolveProfiles\x12*.barista.profile.v1.ResolveProfilesRequest\x1a+.barista.profile.v1.ResolveProfilesResponse\x12[\n" +
 	"\n" +
 	"GetProfile\x12%.barista.profile.v1.GetProfileRequest\x1a&.barista.profile.v1.GetProfileResponse\x12d\n" +
 	"\rLookupProfile\x12(.barista.profile.v1.LookupProfileRequest\x1a).barista.profile.v1.LookupProfileResponse\x12a\n" +
@@ -2025,7 +3896,12 @@ const file_barista_profile_v1_profile_proto_rawDesc = "" +
 	"\n" +
 	"SetConsent\x12%.barista.profile.v1.SetConsentRequest\x1a&.barista.profile.v1.SetConsentResponse\x12[\n" +
 	"\n" +
-	"GetConsent\x12%.barista.profile.v1.GetConsentRequest\x1a&.barista.profile.v1.GetConsentResponseB\xd5\x01\n" +
+	"GetConsent\x12%.barista.profile.v1.GetConsentRequest\x1a&.barista.profile.v1.GetConsentResponse\x12d\n" +
+	"\rDeleteProfile\x12(.barista.profile.v1.DeleteProfileRequest\x1a).barista.profile.v1.DeleteProfileResponse\x12d\n" +
+	"\rExportProfile\x12(.barista.profile.v1.ExportProfileRequest\x1a).barista.profile.v1.ExportProfileResponse\x12v\n" +
+	"\x13ListMatchCandidates\x12..barista.profile.v1.ListMatchCandidatesRequest\x1a/.barista.profile.v1.ListMatchCandidatesResponse\x12y\n" +
+	"\x14ReviewMatchCandidate\x12/.barista.profile.v1.ReviewMatchCandidateRequest\x1a0.barista.profile.v1.ReviewMatchCandidateResponse\x12{\n" +
+	"\x14StreamProfileChanges\x12/.barista.profile.v1.StreamProfileChangesRequest\x1a0.barista.profile.v1.StreamProfileChangesResponse0\x01B\xd5\x01\n" +
 	"\x16com.barista.profile.v1B\fProfileProtoP\x01ZCgithub.com/barista-cdp/barista/pkg/gen/barista/profile/v1;profilev1\xa2\x02\x03BPX\xaa\x02\x12Barista.Profile.V1\xca\x02\x12Barista\\Profile\\V1\xe2\x02\x1eBarista\\Profile\\V1\\GPBMetadata\xea\x02\x14Barista::Profile::V1b\x06proto3"
 
 var (
@@ -2040,112 +3916,190 @@ func file_barista_profile_v1_profile_proto_rawDescGZIP() []byte {
 	return file_barista_profile_v1_profile_proto_rawDescData
 }
 
-var file_barista_profile_v1_profile_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_barista_profile_v1_profile_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_barista_profile_v1_profile_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_barista_profile_v1_profile_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_barista_profile_v1_profile_proto_goTypes = []any{
-	(ConsentStatus)(0),                // 0: barista.profile.v1.ConsentStatus
-	(*Profile)(nil),                   // 1: barista.profile.v1.Profile
-	(*ResolveProfileRequest)(nil),     // 2: barista.profile.v1.ResolveProfileRequest
-	(*ResolveProfileResponse)(nil),    // 3: barista.profile.v1.ResolveProfileResponse
-	(*IgnoredIdentifier)(nil),         // 4: barista.profile.v1.IgnoredIdentifier
-	(*GetProfileRequest)(nil),         // 5: barista.profile.v1.GetProfileRequest
-	(*LookupProfileRequest)(nil),      // 6: barista.profile.v1.LookupProfileRequest
-	(*ListProfilesRequest)(nil),       // 7: barista.profile.v1.ListProfilesRequest
-	(*ListProfilesResponse)(nil),      // 8: barista.profile.v1.ListProfilesResponse
-	(*GetProfileResponse)(nil),        // 9: barista.profile.v1.GetProfileResponse
-	(*LookupProfileResponse)(nil),     // 10: barista.profile.v1.LookupProfileResponse
-	(*GetMergeRulesRequest)(nil),      // 11: barista.profile.v1.GetMergeRulesRequest
-	(*GetMergeRulesResponse)(nil),     // 12: barista.profile.v1.GetMergeRulesResponse
-	(*MergeRules)(nil),                // 13: barista.profile.v1.MergeRules
-	(*IdentifierLimit)(nil),           // 14: barista.profile.v1.IdentifierLimit
-	(*BlockedValue)(nil),              // 15: barista.profile.v1.BlockedValue
-	(*ListMergesRequest)(nil),         // 16: barista.profile.v1.ListMergesRequest
-	(*ListMergesResponse)(nil),        // 17: barista.profile.v1.ListMergesResponse
-	(*Merge)(nil),                     // 18: barista.profile.v1.Merge
-	(*MergeProfilesRequest)(nil),      // 19: barista.profile.v1.MergeProfilesRequest
-	(*MergeProfilesResponse)(nil),     // 20: barista.profile.v1.MergeProfilesResponse
-	(*PreviewMergeRulesRequest)(nil),  // 21: barista.profile.v1.PreviewMergeRulesRequest
-	(*PreviewMergeRulesResponse)(nil), // 22: barista.profile.v1.PreviewMergeRulesResponse
-	(*UnmergeProfileRequest)(nil),     // 23: barista.profile.v1.UnmergeProfileRequest
-	(*UnmergeProfileResponse)(nil),    // 24: barista.profile.v1.UnmergeProfileResponse
-	(*Consent)(nil),                   // 25: barista.profile.v1.Consent
-	(*SetConsentRequest)(nil),         // 26: barista.profile.v1.SetConsentRequest
-	(*SetConsentResponse)(nil),        // 27: barista.profile.v1.SetConsentResponse
-	(*GetConsentRequest)(nil),         // 28: barista.profile.v1.GetConsentRequest
-	(*GetConsentResponse)(nil),        // 29: barista.profile.v1.GetConsentResponse
-	(*v1.Identifier)(nil),             // 30: barista.type.v1.Identifier
-	(*structpb.Struct)(nil),           // 31: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),     // 32: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),       // 33: google.protobuf.Duration
+	(ConsentStatus)(0),                   // 0: barista.profile.v1.ConsentStatus
+	(MatchCandidateState)(0),             // 1: barista.profile.v1.MatchCandidateState
+	(*Profile)(nil),                      // 2: barista.profile.v1.Profile
+	(*ResolveProfileRequest)(nil),        // 3: barista.profile.v1.ResolveProfileRequest
+	(*ResolveProfileResponse)(nil),       // 4: barista.profile.v1.ResolveProfileResponse
+	(*IgnoredIdentifier)(nil),            // 5: barista.profile.v1.IgnoredIdentifier
+	(*GetProfileRequest)(nil),            // 6: barista.profile.v1.GetProfileRequest
+	(*LookupProfileRequest)(nil),         // 7: barista.profile.v1.LookupProfileRequest
+	(*ListProfilesRequest)(nil),          // 8: barista.profile.v1.ListProfilesRequest
+	(*ListProfilesResponse)(nil),         // 9: barista.profile.v1.ListProfilesResponse
+	(*GetProfileResponse)(nil),           // 10: barista.profile.v1.GetProfileResponse
+	(*LookupProfileResponse)(nil),        // 11: barista.profile.v1.LookupProfileResponse
+	(*GetMergeRulesRequest)(nil),         // 12: barista.profile.v1.GetMergeRulesRequest
+	(*GetMergeRulesResponse)(nil),        // 13: barista.profile.v1.GetMergeRulesResponse
+	(*MergeRules)(nil),                   // 14: barista.profile.v1.MergeRules
+	(*IdentifierLimit)(nil),              // 15: barista.profile.v1.IdentifierLimit
+	(*BlockedValue)(nil),                 // 16: barista.profile.v1.BlockedValue
+	(*ListMergesRequest)(nil),            // 17: barista.profile.v1.ListMergesRequest
+	(*ListMergesResponse)(nil),           // 18: barista.profile.v1.ListMergesResponse
+	(*Merge)(nil),                        // 19: barista.profile.v1.Merge
+	(*MergeProfilesRequest)(nil),         // 20: barista.profile.v1.MergeProfilesRequest
+	(*MergeProfilesResponse)(nil),        // 21: barista.profile.v1.MergeProfilesResponse
+	(*PreviewMergeRulesRequest)(nil),     // 22: barista.profile.v1.PreviewMergeRulesRequest
+	(*PreviewMergeRulesResponse)(nil),    // 23: barista.profile.v1.PreviewMergeRulesResponse
+	(*UnmergeProfileRequest)(nil),        // 24: barista.profile.v1.UnmergeProfileRequest
+	(*UnmergeProfileResponse)(nil),       // 25: barista.profile.v1.UnmergeProfileResponse
+	(*Consent)(nil),                      // 26: barista.profile.v1.Consent
+	(*SetConsentRequest)(nil),            // 27: barista.profile.v1.SetConsentRequest
+	(*SetConsentResponse)(nil),           // 28: barista.profile.v1.SetConsentResponse
+	(*GetConsentRequest)(nil),            // 29: barista.profile.v1.GetConsentRequest
+	(*GetConsentResponse)(nil),           // 30: barista.profile.v1.GetConsentResponse
+	(*MatchSignals)(nil),                 // 31: barista.profile.v1.MatchSignals
+	(*MatchCandidate)(nil),               // 32: barista.profile.v1.MatchCandidate
+	(*ListMatchCandidatesRequest)(nil),   // 33: barista.profile.v1.ListMatchCandidatesRequest
+	(*ListMatchCandidatesResponse)(nil),  // 34: barista.profile.v1.ListMatchCandidatesResponse
+	(*ReviewMatchCandidateRequest)(nil),  // 35: barista.profile.v1.ReviewMatchCandidateRequest
+	(*ReviewMatchCandidateResponse)(nil), // 36: barista.profile.v1.ReviewMatchCandidateResponse
+	(*DeleteProfileRequest)(nil),         // 37: barista.profile.v1.DeleteProfileRequest
+	(*DeleteProfileResponse)(nil),        // 38: barista.profile.v1.DeleteProfileResponse
+	(*ExportProfileRequest)(nil),         // 39: barista.profile.v1.ExportProfileRequest
+	(*ExportProfileResponse)(nil),        // 40: barista.profile.v1.ExportProfileResponse
+	(*IdentifierLink)(nil),               // 41: barista.profile.v1.IdentifierLink
+	(*MergedProfile)(nil),                // 42: barista.profile.v1.MergedProfile
+	(*RecordedConsent)(nil),              // 43: barista.profile.v1.RecordedConsent
+	(*StreamProfileChangesRequest)(nil),  // 44: barista.profile.v1.StreamProfileChangesRequest
+	(*StreamProfileChangesResponse)(nil), // 45: barista.profile.v1.StreamProfileChangesResponse
+	(*ProfileChange)(nil),                // 46: barista.profile.v1.ProfileChange
+	(*ProfileMerged)(nil),                // 47: barista.profile.v1.ProfileMerged
+	(*ProfileUnmerged)(nil),              // 48: barista.profile.v1.ProfileUnmerged
+	(*ConsentChanged)(nil),               // 49: barista.profile.v1.ConsentChanged
+	(*ProfileErased)(nil),                // 50: barista.profile.v1.ProfileErased
+	(*ResolveProfilesRequest)(nil),       // 51: barista.profile.v1.ResolveProfilesRequest
+	(*ResolveProfilesResponse)(nil),      // 52: barista.profile.v1.ResolveProfilesResponse
+	(*ResolveProfilesResult)(nil),        // 53: barista.profile.v1.ResolveProfilesResult
+	(*ResultStatus)(nil),                 // 54: barista.profile.v1.ResultStatus
+	(*v1.Identifier)(nil),                // 55: barista.type.v1.Identifier
+	(*structpb.Struct)(nil),              // 56: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),        // 57: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),          // 58: google.protobuf.Duration
+	(*anypb.Any)(nil),                    // 59: google.protobuf.Any
 }
 var file_barista_profile_v1_profile_proto_depIdxs = []int32{
-	30, // 0: barista.profile.v1.Profile.identifiers:type_name -> barista.type.v1.Identifier
-	31, // 1: barista.profile.v1.Profile.traits:type_name -> google.protobuf.Struct
-	32, // 2: barista.profile.v1.Profile.create_time:type_name -> google.protobuf.Timestamp
-	32, // 3: barista.profile.v1.Profile.update_time:type_name -> google.protobuf.Timestamp
-	30, // 4: barista.profile.v1.Profile.shared_identifiers:type_name -> barista.type.v1.Identifier
-	25, // 5: barista.profile.v1.Profile.consents:type_name -> barista.profile.v1.Consent
-	30, // 6: barista.profile.v1.ResolveProfileRequest.identifiers:type_name -> barista.type.v1.Identifier
-	31, // 7: barista.profile.v1.ResolveProfileRequest.traits:type_name -> google.protobuf.Struct
-	32, // 8: barista.profile.v1.ResolveProfileRequest.observe_time:type_name -> google.protobuf.Timestamp
-	1,  // 9: barista.profile.v1.ResolveProfileResponse.profile:type_name -> barista.profile.v1.Profile
-	4,  // 10: barista.profile.v1.ResolveProfileResponse.ignored_identifiers:type_name -> barista.profile.v1.IgnoredIdentifier
-	30, // 11: barista.profile.v1.IgnoredIdentifier.identifier:type_name -> barista.type.v1.Identifier
-	30, // 12: barista.profile.v1.LookupProfileRequest.identifier:type_name -> barista.type.v1.Identifier
-	1,  // 13: barista.profile.v1.ListProfilesResponse.profiles:type_name -> barista.profile.v1.Profile
-	1,  // 14: barista.profile.v1.GetProfileResponse.profile:type_name -> barista.profile.v1.Profile
-	1,  // 15: barista.profile.v1.LookupProfileResponse.profile:type_name -> barista.profile.v1.Profile
-	13, // 16: barista.profile.v1.GetMergeRulesResponse.rules:type_name -> barista.profile.v1.MergeRules
-	14, // 17: barista.profile.v1.MergeRules.limits:type_name -> barista.profile.v1.IdentifierLimit
-	15, // 18: barista.profile.v1.MergeRules.blocked:type_name -> barista.profile.v1.BlockedValue
-	15, // 19: barista.profile.v1.MergeRules.builtin_blocked:type_name -> barista.profile.v1.BlockedValue
-	33, // 20: barista.profile.v1.IdentifierLimit.window:type_name -> google.protobuf.Duration
-	18, // 21: barista.profile.v1.ListMergesResponse.merges:type_name -> barista.profile.v1.Merge
-	30, // 22: barista.profile.v1.Merge.trigger_identifiers:type_name -> barista.type.v1.Identifier
-	30, // 23: barista.profile.v1.Merge.identifiers:type_name -> barista.type.v1.Identifier
-	32, // 24: barista.profile.v1.Merge.merge_time:type_name -> google.protobuf.Timestamp
-	32, // 25: barista.profile.v1.Merge.observe_time:type_name -> google.protobuf.Timestamp
-	32, // 26: barista.profile.v1.Merge.unmerge_time:type_name -> google.protobuf.Timestamp
-	30, // 27: barista.profile.v1.MergeProfilesRequest.identifiers:type_name -> barista.type.v1.Identifier
-	1,  // 28: barista.profile.v1.MergeProfilesResponse.profile:type_name -> barista.profile.v1.Profile
-	18, // 29: barista.profile.v1.MergeProfilesResponse.merge:type_name -> barista.profile.v1.Merge
-	13, // 30: barista.profile.v1.PreviewMergeRulesResponse.rules:type_name -> barista.profile.v1.MergeRules
-	1,  // 31: barista.profile.v1.UnmergeProfileResponse.profile:type_name -> barista.profile.v1.Profile
-	1,  // 32: barista.profile.v1.UnmergeProfileResponse.survivor:type_name -> barista.profile.v1.Profile
-	0,  // 33: barista.profile.v1.Consent.status:type_name -> barista.profile.v1.ConsentStatus
-	32, // 34: barista.profile.v1.Consent.consent_time:type_name -> google.protobuf.Timestamp
-	30, // 35: barista.profile.v1.SetConsentRequest.identifier:type_name -> barista.type.v1.Identifier
-	25, // 36: barista.profile.v1.SetConsentRequest.consents:type_name -> barista.profile.v1.Consent
-	25, // 37: barista.profile.v1.SetConsentResponse.consents:type_name -> barista.profile.v1.Consent
-	30, // 38: barista.profile.v1.GetConsentRequest.identifier:type_name -> barista.type.v1.Identifier
-	25, // 39: barista.profile.v1.GetConsentResponse.consents:type_name -> barista.profile.v1.Consent
-	2,  // 40: barista.profile.v1.ProfileService.ResolveProfile:input_type -> barista.profile.v1.ResolveProfileRequest
-	5,  // 41: barista.profile.v1.ProfileService.GetProfile:input_type -> barista.profile.v1.GetProfileRequest
-	6,  // 42: barista.profile.v1.ProfileService.LookupProfile:input_type -> barista.profile.v1.LookupProfileRequest
-	7,  // 43: barista.profile.v1.ProfileService.ListProfiles:input_type -> barista.profile.v1.ListProfilesRequest
-	11, // 44: barista.profile.v1.ProfileService.GetMergeRules:input_type -> barista.profile.v1.GetMergeRulesRequest
-	16, // 45: barista.profile.v1.ProfileService.ListMerges:input_type -> barista.profile.v1.ListMergesRequest
-	19, // 46: barista.profile.v1.ProfileService.MergeProfiles:input_type -> barista.profile.v1.MergeProfilesRequest
-	21, // 47: barista.profile.v1.ProfileService.PreviewMergeRules:input_type -> barista.profile.v1.PreviewMergeRulesRequest
-	23, // 48: barista.profile.v1.ProfileService.UnmergeProfile:input_type -> barista.profile.v1.UnmergeProfileRequest
-	26, // 49: barista.profile.v1.ProfileService.SetConsent:input_type -> barista.profile.v1.SetConsentRequest
-	28, // 50: barista.profile.v1.ProfileService.GetConsent:input_type -> barista.profile.v1.GetConsentRequest
-	3,  // 51: barista.profile.v1.ProfileService.ResolveProfile:output_type -> barista.profile.v1.ResolveProfileResponse
-	9,  // 52: barista.profile.v1.ProfileService.GetProfile:output_type -> barista.profile.v1.GetProfileResponse
-	10, // 53: barista.profile.v1.ProfileService.LookupProfile:output_type -> barista.profile.v1.LookupProfileResponse
-	8,  // 54: barista.profile.v1.ProfileService.ListProfiles:output_type -> barista.profile.v1.ListProfilesResponse
-	12, // 55: barista.profile.v1.ProfileService.GetMergeRules:output_type -> barista.profile.v1.GetMergeRulesResponse
-	17, // 56: barista.profile.v1.ProfileService.ListMerges:output_type -> barista.profile.v1.ListMergesResponse
-	20, // 57: barista.profile.v1.ProfileService.MergeProfiles:output_type -> barista.profile.v1.MergeProfilesResponse
-	22, // 58: barista.profile.v1.ProfileService.PreviewMergeRules:output_type -> barista.profile.v1.PreviewMergeRulesResponse
-	24, // 59: barista.profile.v1.ProfileService.UnmergeProfile:output_type -> barista.profile.v1.UnmergeProfileResponse
-	27, // 60: barista.profile.v1.ProfileService.SetConsent:output_type -> barista.profile.v1.SetConsentResponse
-	29, // 61: barista.profile.v1.ProfileService.GetConsent:output_type -> barista.profile.v1.GetConsentResponse
-	51, // [51:62] is the sub-list for method output_type
-	40, // [40:51] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	55, // 0: barista.profile.v1.Profile.identifiers:type_name -> barista.type.v1.Identifier
+	56, // 1: barista.profile.v1.Profile.traits:type_name -> google.protobuf.Struct
+	57, // 2: barista.profile.v1.Profile.create_time:type_name -> google.protobuf.Timestamp
+	57, // 3: barista.profile.v1.Profile.update_time:type_name -> google.protobuf.Timestamp
+	55, // 4: barista.profile.v1.Profile.shared_identifiers:type_name -> barista.type.v1.Identifier
+	26, // 5: barista.profile.v1.Profile.consents:type_name -> barista.profile.v1.Consent
+	55, // 6: barista.profile.v1.ResolveProfileRequest.identifiers:type_name -> barista.type.v1.Identifier
+	56, // 7: barista.profile.v1.ResolveProfileRequest.traits:type_name -> google.protobuf.Struct
+	57, // 8: barista.profile.v1.ResolveProfileRequest.observe_time:type_name -> google.protobuf.Timestamp
+	31, // 9: barista.profile.v1.ResolveProfileRequest.signals:type_name -> barista.profile.v1.MatchSignals
+	2,  // 10: barista.profile.v1.ResolveProfileResponse.profile:type_name -> barista.profile.v1.Profile
+	5,  // 11: barista.profile.v1.ResolveProfileResponse.ignored_identifiers:type_name -> barista.profile.v1.IgnoredIdentifier
+	55, // 12: barista.profile.v1.IgnoredIdentifier.identifier:type_name -> barista.type.v1.Identifier
+	55, // 13: barista.profile.v1.LookupProfileRequest.identifier:type_name -> barista.type.v1.Identifier
+	2,  // 14: barista.profile.v1.ListProfilesResponse.profiles:type_name -> barista.profile.v1.Profile
+	2,  // 15: barista.profile.v1.GetProfileResponse.profile:type_name -> barista.profile.v1.Profile
+	2,  // 16: barista.profile.v1.LookupProfileResponse.profile:type_name -> barista.profile.v1.Profile
+	14, // 17: barista.profile.v1.GetMergeRulesResponse.rules:type_name -> barista.profile.v1.MergeRules
+	15, // 18: barista.profile.v1.MergeRules.limits:type_name -> barista.profile.v1.IdentifierLimit
+	16, // 19: barista.profile.v1.MergeRules.blocked:type_name -> barista.profile.v1.BlockedValue
+	16, // 20: barista.profile.v1.MergeRules.builtin_blocked:type_name -> barista.profile.v1.BlockedValue
+	58, // 21: barista.profile.v1.IdentifierLimit.window:type_name -> google.protobuf.Duration
+	19, // 22: barista.profile.v1.ListMergesResponse.merges:type_name -> barista.profile.v1.Merge
+	55, // 23: barista.profile.v1.Merge.trigger_identifiers:type_name -> barista.type.v1.Identifier
+	55, // 24: barista.profile.v1.Merge.identifiers:type_name -> barista.type.v1.Identifier
+	57, // 25: barista.profile.v1.Merge.merge_time:type_name -> google.protobuf.Timestamp
+	57, // 26: barista.profile.v1.Merge.observe_time:type_name -> google.protobuf.Timestamp
+	57, // 27: barista.profile.v1.Merge.unmerge_time:type_name -> google.protobuf.Timestamp
+	55, // 28: barista.profile.v1.MergeProfilesRequest.identifiers:type_name -> barista.type.v1.Identifier
+	2,  // 29: barista.profile.v1.MergeProfilesResponse.profile:type_name -> barista.profile.v1.Profile
+	19, // 30: barista.profile.v1.MergeProfilesResponse.merge:type_name -> barista.profile.v1.Merge
+	14, // 31: barista.profile.v1.PreviewMergeRulesResponse.rules:type_name -> barista.profile.v1.MergeRules
+	2,  // 32: barista.profile.v1.UnmergeProfileResponse.profile:type_name -> barista.profile.v1.Profile
+	2,  // 33: barista.profile.v1.UnmergeProfileResponse.survivor:type_name -> barista.profile.v1.Profile
+	0,  // 34: barista.profile.v1.Consent.status:type_name -> barista.profile.v1.ConsentStatus
+	57, // 35: barista.profile.v1.Consent.consent_time:type_name -> google.protobuf.Timestamp
+	55, // 36: barista.profile.v1.SetConsentRequest.identifier:type_name -> barista.type.v1.Identifier
+	26, // 37: barista.profile.v1.SetConsentRequest.consents:type_name -> barista.profile.v1.Consent
+	26, // 38: barista.profile.v1.SetConsentResponse.consents:type_name -> barista.profile.v1.Consent
+	55, // 39: barista.profile.v1.GetConsentRequest.identifier:type_name -> barista.type.v1.Identifier
+	26, // 40: barista.profile.v1.GetConsentResponse.consents:type_name -> barista.profile.v1.Consent
+	1,  // 41: barista.profile.v1.MatchCandidate.state:type_name -> barista.profile.v1.MatchCandidateState
+	57, // 42: barista.profile.v1.MatchCandidate.create_time:type_name -> google.protobuf.Timestamp
+	57, // 43: barista.profile.v1.MatchCandidate.review_time:type_name -> google.protobuf.Timestamp
+	1,  // 44: barista.profile.v1.ListMatchCandidatesRequest.state:type_name -> barista.profile.v1.MatchCandidateState
+	32, // 45: barista.profile.v1.ListMatchCandidatesResponse.match_candidates:type_name -> barista.profile.v1.MatchCandidate
+	32, // 46: barista.profile.v1.ReviewMatchCandidateResponse.match_candidate:type_name -> barista.profile.v1.MatchCandidate
+	2,  // 47: barista.profile.v1.ReviewMatchCandidateResponse.profile:type_name -> barista.profile.v1.Profile
+	19, // 48: barista.profile.v1.ReviewMatchCandidateResponse.merge:type_name -> barista.profile.v1.Merge
+	55, // 49: barista.profile.v1.DeleteProfileRequest.identifier:type_name -> barista.type.v1.Identifier
+	55, // 50: barista.profile.v1.DeleteProfileResponse.identifiers:type_name -> barista.type.v1.Identifier
+	57, // 51: barista.profile.v1.DeleteProfileResponse.erase_time:type_name -> google.protobuf.Timestamp
+	55, // 52: barista.profile.v1.ExportProfileRequest.identifier:type_name -> barista.type.v1.Identifier
+	2,  // 53: barista.profile.v1.ExportProfileResponse.profile:type_name -> barista.profile.v1.Profile
+	41, // 54: barista.profile.v1.ExportProfileResponse.identifier_links:type_name -> barista.profile.v1.IdentifierLink
+	42, // 55: barista.profile.v1.ExportProfileResponse.merged_profiles:type_name -> barista.profile.v1.MergedProfile
+	43, // 56: barista.profile.v1.ExportProfileResponse.consents:type_name -> barista.profile.v1.RecordedConsent
+	19, // 57: barista.profile.v1.ExportProfileResponse.merges:type_name -> barista.profile.v1.Merge
+	57, // 58: barista.profile.v1.ExportProfileResponse.export_time:type_name -> google.protobuf.Timestamp
+	55, // 59: barista.profile.v1.IdentifierLink.identifier:type_name -> barista.type.v1.Identifier
+	57, // 60: barista.profile.v1.IdentifierLink.observe_time:type_name -> google.protobuf.Timestamp
+	56, // 61: barista.profile.v1.MergedProfile.traits:type_name -> google.protobuf.Struct
+	57, // 62: barista.profile.v1.MergedProfile.create_time:type_name -> google.protobuf.Timestamp
+	57, // 63: barista.profile.v1.MergedProfile.update_time:type_name -> google.protobuf.Timestamp
+	26, // 64: barista.profile.v1.RecordedConsent.consent:type_name -> barista.profile.v1.Consent
+	46, // 65: barista.profile.v1.StreamProfileChangesResponse.changes:type_name -> barista.profile.v1.ProfileChange
+	57, // 66: barista.profile.v1.ProfileChange.change_time:type_name -> google.protobuf.Timestamp
+	47, // 67: barista.profile.v1.ProfileChange.merged:type_name -> barista.profile.v1.ProfileMerged
+	48, // 68: barista.profile.v1.ProfileChange.unmerged:type_name -> barista.profile.v1.ProfileUnmerged
+	49, // 69: barista.profile.v1.ProfileChange.consent_changed:type_name -> barista.profile.v1.ConsentChanged
+	50, // 70: barista.profile.v1.ProfileChange.erased:type_name -> barista.profile.v1.ProfileErased
+	55, // 71: barista.profile.v1.ProfileMerged.identifiers:type_name -> barista.type.v1.Identifier
+	55, // 72: barista.profile.v1.ProfileUnmerged.identifiers:type_name -> barista.type.v1.Identifier
+	55, // 73: barista.profile.v1.ProfileUnmerged.survivor_identifiers:type_name -> barista.type.v1.Identifier
+	26, // 74: barista.profile.v1.ConsentChanged.consents:type_name -> barista.profile.v1.Consent
+	3,  // 75: barista.profile.v1.ResolveProfilesRequest.requests:type_name -> barista.profile.v1.ResolveProfileRequest
+	53, // 76: barista.profile.v1.ResolveProfilesResponse.results:type_name -> barista.profile.v1.ResolveProfilesResult
+	4,  // 77: barista.profile.v1.ResolveProfilesResult.response:type_name -> barista.profile.v1.ResolveProfileResponse
+	54, // 78: barista.profile.v1.ResolveProfilesResult.error:type_name -> barista.profile.v1.ResultStatus
+	59, // 79: barista.profile.v1.ResultStatus.details:type_name -> google.protobuf.Any
+	3,  // 80: barista.profile.v1.ProfileService.ResolveProfile:input_type -> barista.profile.v1.ResolveProfileRequest
+	51, // 81: barista.profile.v1.ProfileService.ResolveProfiles:input_type -> barista.profile.v1.ResolveProfilesRequest
+	6,  // 82: barista.profile.v1.ProfileService.GetProfile:input_type -> barista.profile.v1.GetProfileRequest
+	7,  // 83: barista.profile.v1.ProfileService.LookupProfile:input_type -> barista.profile.v1.LookupProfileRequest
+	8,  // 84: barista.profile.v1.ProfileService.ListProfiles:input_type -> barista.profile.v1.ListProfilesRequest
+	12, // 85: barista.profile.v1.ProfileService.GetMergeRules:input_type -> barista.profile.v1.GetMergeRulesRequest
+	17, // 86: barista.profile.v1.ProfileService.ListMerges:input_type -> barista.profile.v1.ListMergesRequest
+	20, // 87: barista.profile.v1.ProfileService.MergeProfiles:input_type -> barista.profile.v1.MergeProfilesRequest
+	22, // 88: barista.profile.v1.ProfileService.PreviewMergeRules:input_type -> barista.profile.v1.PreviewMergeRulesRequest
+	24, // 89: barista.profile.v1.ProfileService.UnmergeProfile:input_type -> barista.profile.v1.UnmergeProfileRequest
+	27, // 90: barista.profile.v1.ProfileService.SetConsent:input_type -> barista.profile.v1.SetConsentRequest
+	29, // 91: barista.profile.v1.ProfileService.GetConsent:input_type -> barista.profile.v1.GetConsentRequest
+	37, // 92: barista.profile.v1.ProfileService.DeleteProfile:input_type -> barista.profile.v1.DeleteProfileRequest
+	39, // 93: barista.profile.v1.ProfileService.ExportProfile:input_type -> barista.profile.v1.ExportProfileRequest
+	33, // 94: barista.profile.v1.ProfileService.ListMatchCandidates:input_type -> barista.profile.v1.ListMatchCandidatesRequest
+	35, // 95: barista.profile.v1.ProfileService.ReviewMatchCandidate:input_type -> barista.profile.v1.ReviewMatchCandidateRequest
+	44, // 96: barista.profile.v1.ProfileService.StreamProfileChanges:input_type -> barista.profile.v1.StreamProfileChangesRequest
+	4,  // 97: barista.profile.v1.ProfileService.ResolveProfile:output_type -> barista.profile.v1.ResolveProfileResponse
+	52, // 98: barista.profile.v1.ProfileService.ResolveProfiles:output_type -> barista.profile.v1.ResolveProfilesResponse
+	10, // 99: barista.profile.v1.ProfileService.GetProfile:output_type -> barista.profile.v1.GetProfileResponse
+	11, // 100: barista.profile.v1.ProfileService.LookupProfile:output_type -> barista.profile.v1.LookupProfileResponse
+	9,  // 101: barista.profile.v1.ProfileService.ListProfiles:output_type -> barista.profile.v1.ListProfilesResponse
+	13, // 102: barista.profile.v1.ProfileService.GetMergeRules:output_type -> barista.profile.v1.GetMergeRulesResponse
+	18, // 103: barista.profile.v1.ProfileService.ListMerges:output_type -> barista.profile.v1.ListMergesResponse
+	21, // 104: barista.profile.v1.ProfileService.MergeProfiles:output_type -> barista.profile.v1.MergeProfilesResponse
+	23, // 105: barista.profile.v1.ProfileService.PreviewMergeRules:output_type -> barista.profile.v1.PreviewMergeRulesResponse
+	25, // 106: barista.profile.v1.ProfileService.UnmergeProfile:output_type -> barista.profile.v1.UnmergeProfileResponse
+	28, // 107: barista.profile.v1.ProfileService.SetConsent:output_type -> barista.profile.v1.SetConsentResponse
+	30, // 108: barista.profile.v1.ProfileService.GetConsent:output_type -> barista.profile.v1.GetConsentResponse
+	38, // 109: barista.profile.v1.ProfileService.DeleteProfile:output_type -> barista.profile.v1.DeleteProfileResponse
+	40, // 110: barista.profile.v1.ProfileService.ExportProfile:output_type -> barista.profile.v1.ExportProfileResponse
+	34, // 111: barista.profile.v1.ProfileService.ListMatchCandidates:output_type -> barista.profile.v1.ListMatchCandidatesResponse
+	36, // 112: barista.profile.v1.ProfileService.ReviewMatchCandidate:output_type -> barista.profile.v1.ReviewMatchCandidateResponse
+	45, // 113: barista.profile.v1.ProfileService.StreamProfileChanges:output_type -> barista.profile.v1.StreamProfileChangesResponse
+	97, // [97:114] is the sub-list for method output_type
+	80, // [80:97] is the sub-list for method input_type
+	80, // [80:80] is the sub-list for extension type_name
+	80, // [80:80] is the sub-list for extension extendee
+	0,  // [0:80] is the sub-list for field type_name
 }
 
 func init() { file_barista_profile_v1_profile_proto_init() }
@@ -2153,13 +4107,23 @@ func file_barista_profile_v1_profile_proto_init() {
 	if File_barista_profile_v1_profile_proto != nil {
 		return
 	}
+	file_barista_profile_v1_profile_proto_msgTypes[44].OneofWrappers = []any{
+		(*ProfileChange_Merged)(nil),
+		(*ProfileChange_Unmerged)(nil),
+		(*ProfileChange_ConsentChanged)(nil),
+		(*ProfileChange_Erased)(nil),
+	}
+	file_barista_profile_v1_profile_proto_msgTypes[51].OneofWrappers = []any{
+		(*ResolveProfilesResult_Response)(nil),
+		(*ResolveProfilesResult_Error)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_barista_profile_v1_profile_proto_rawDesc), len(file_barista_profile_v1_profile_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   29,
+			NumEnums:      2,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,17 +19,23 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ProfileService_ResolveProfile_FullMethodName    = "/barista.profile.v1.ProfileService/ResolveProfile"
-	ProfileService_GetProfile_FullMethodName        = "/barista.profile.v1.ProfileService/GetProfile"
-	ProfileService_LookupProfile_FullMethodName     = "/barista.profile.v1.ProfileService/LookupProfile"
-	ProfileService_ListProfiles_FullMethodName      = "/barista.profile.v1.ProfileService/ListProfiles"
-	ProfileService_GetMergeRules_FullMethodName     = "/barista.profile.v1.ProfileService/GetMergeRules"
-	ProfileService_ListMerges_FullMethodName        = "/barista.profile.v1.ProfileService/ListMerges"
-	ProfileService_MergeProfiles_FullMethodName     = "/barista.profile.v1.ProfileService/MergeProfiles"
-	ProfileService_PreviewMergeRules_FullMethodName = "/barista.profile.v1.ProfileService/PreviewMergeRules"
-	ProfileService_UnmergeProfile_FullMethodName    = "/barista.profile.v1.ProfileService/UnmergeProfile"
-	ProfileService_SetConsent_FullMethodName        = "/barista.profile.v1.ProfileService/SetConsent"
-	ProfileService_GetConsent_FullMethodName        = "/barista.profile.v1.ProfileService/GetConsent"
+	ProfileService_ResolveProfile_FullMethodName       = "/barista.profile.v1.ProfileService/ResolveProfile"
+	ProfileService_ResolveProfiles_FullMethodName      = "/barista.profile.v1.ProfileService/ResolveProfiles"
+	ProfileService_GetProfile_FullMethodName           = "/barista.profile.v1.ProfileService/GetProfile"
+	ProfileService_LookupProfile_FullMethodName        = "/barista.profile.v1.ProfileService/LookupProfile"
+	ProfileService_ListProfiles_FullMethodName         = "/barista.profile.v1.ProfileService/ListProfiles"
+	ProfileService_GetMergeRules_FullMethodName        = "/barista.profile.v1.ProfileService/GetMergeRules"
+	ProfileService_ListMerges_FullMethodName           = "/barista.profile.v1.ProfileService/ListMerges"
+	ProfileService_MergeProfiles_FullMethodName        = "/barista.profile.v1.ProfileService/MergeProfiles"
+	ProfileService_PreviewMergeRules_FullMethodName    = "/barista.profile.v1.ProfileService/PreviewMergeRules"
+	ProfileService_UnmergeProfile_FullMethodName       = "/barista.profile.v1.ProfileService/UnmergeProfile"
+	ProfileService_SetConsent_FullMethodName           = "/barista.profile.v1.ProfileService/SetConsent"
+	ProfileService_GetConsent_FullMethodName           = "/barista.profile.v1.ProfileService/GetConsent"
+	ProfileService_DeleteProfile_FullMethodName        = "/barista.profile.v1.ProfileService/DeleteProfile"
+	ProfileService_ExportProfile_FullMethodName        = "/barista.profile.v1.ProfileService/ExportProfile"
+	ProfileService_ListMatchCandidates_FullMethodName  = "/barista.profile.v1.ProfileService/ListMatchCandidates"
+	ProfileService_ReviewMatchCandidate_FullMethodName = "/barista.profile.v1.ProfileService/ReviewMatchCandidate"
+	ProfileService_StreamProfileChanges_FullMethodName = "/barista.profile.v1.ProfileService/StreamProfileChanges"
 )
 
 // ProfileServiceClient is the client API for ProfileService service.
@@ -43,6 +49,12 @@ type ProfileServiceClient interface {
 	// holds them, creates one when none does, links new identifiers to it and
 	// merges profiles that the identifiers join, within the merge rules.
 	ResolveProfile(ctx context.Context, in *ResolveProfileRequest, opts ...grpc.CallOption) (*ResolveProfileResponse, error)
+	// Resolves many identifier sets in one call, with the same result as
+	// calling ResolveProfile for each request one after the other, in order.
+	// Each request gets its own result: one that fails does not fail the
+	// others. Known identifiers that change nothing are answered from one
+	// snapshot, without a write.
+	ResolveProfiles(ctx context.Context, in *ResolveProfilesRequest, opts ...grpc.CallOption) (*ResolveProfilesResponse, error)
 	// Gets a profile by resource name.
 	GetProfile(ctx context.Context, in *GetProfileRequest, opts ...grpc.CallOption) (*GetProfileResponse, error)
 	// Gets the profile that holds an identifier.
@@ -63,7 +75,8 @@ type ProfileServiceClient interface {
 	// Splits a merged profile back out of the profile it was merged into:
 	// the identifiers that moved with the merge go back, it is live again
 	// with its traits, and the survivor's traits are restored where the
-	// merge changed them. Only the profile service's state changes.
+	// merge changed them. The other services learn of it from the profile
+	// change log (StreamProfileChanges) and split their state too.
 	UnmergeProfile(ctx context.Context, in *UnmergeProfileRequest, opts ...grpc.CallOption) (*UnmergeProfileResponse, error)
 	// Records consents of a profile, per purpose, with their source and time.
 	// For each purpose the latest consent wins.
@@ -71,6 +84,27 @@ type ProfileServiceClient interface {
 	// Gets the consents of a profile: per purpose the latest, over the
 	// profile and the profiles merged into it.
 	GetConsent(ctx context.Context, in *GetConsentRequest, opts ...grpc.CallOption) (*GetConsentResponse, error)
+	// Erases a person: the live profile and every profile merged into it,
+	// their identifiers, traits, consents and the merge log entries naming
+	// them. The erased identifiers are suppressed (kept only as keyed
+	// hashes): they never create or join a profile again. The other services
+	// delete the person's state when they read the erasure from the profile
+	// change log.
+	DeleteProfile(ctx context.Context, in *DeleteProfileRequest, opts ...grpc.CallOption) (*DeleteProfileResponse, error)
+	// Exports everything the profile service holds on a person: the profile,
+	// the profiles merged into it, identifiers with when they were first seen,
+	// every recorded consent and the merge log.
+	ExportProfile(ctx context.Context, in *ExportProfileRequest, opts ...grpc.CallOption) (*ExportProfileResponse, error)
+	// Lists probable matches between profiles found by probabilistic
+	// matching, by state, oldest first.
+	ListMatchCandidates(ctx context.Context, in *ListMatchCandidatesRequest, opts ...grpc.CallOption) (*ListMatchCandidatesResponse, error)
+	// Accepts a pending match candidate, merging its profiles with rule
+	// "probabilistic", or rejects it, so that the pair is not proposed again.
+	ReviewMatchCandidate(ctx context.Context, in *ReviewMatchCandidateRequest, opts ...grpc.CallOption) (*ReviewMatchCandidateResponse, error)
+	// Streams the profile change log (merges, unmerges, consent changes and
+	// erasures) after a cursor, in order, and then follows it. Each change is
+	// appended in the transaction that makes it, so none is lost or invented.
+	StreamProfileChanges(ctx context.Context, in *StreamProfileChangesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamProfileChangesResponse], error)
 }
 
 type profileServiceClient struct {
@@ -85,6 +119,16 @@ func (c *profileServiceClient) ResolveProfile(ctx context.Context, in *ResolvePr
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ResolveProfileResponse)
 	err := c.cc.Invoke(ctx, ProfileService_ResolveProfile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *profileServiceClient) ResolveProfiles(ctx context.Context, in *ResolveProfilesRequest, opts ...grpc.CallOption) (*ResolveProfilesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResolveProfilesResponse)
+	err := c.cc.Invoke(ctx, ProfileService_ResolveProfiles_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -191,6 +235,65 @@ func (c *profileServiceClient) GetConsent(ctx context.Context, in *GetConsentReq
 	return out, nil
 }
 
+func (c *profileServiceClient) DeleteProfile(ctx context.Context, in *DeleteProfileRequest, opts ...grpc.CallOption) (*DeleteProfileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteProfileResponse)
+	err := c.cc.Invoke(ctx, ProfileService_DeleteProfile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *profileServiceClient) ExportProfile(ctx context.Context, in *ExportProfileRequest, opts ...grpc.CallOption) (*ExportProfileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExportProfileResponse)
+	err := c.cc.Invoke(ctx, ProfileService_ExportProfile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *profileServiceClient) ListMatchCandidates(ctx context.Context, in *ListMatchCandidatesRequest, opts ...grpc.CallOption) (*ListMatchCandidatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMatchCandidatesResponse)
+	err := c.cc.Invoke(ctx, ProfileService_ListMatchCandidates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *profileServiceClient) ReviewMatchCandidate(ctx context.Context, in *ReviewMatchCandidateRequest, opts ...grpc.CallOption) (*ReviewMatchCandidateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReviewMatchCandidateResponse)
+	err := c.cc.Invoke(ctx, ProfileService_ReviewMatchCandidate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *profileServiceClient) StreamProfileChanges(ctx context.Context, in *StreamProfileChangesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamProfileChangesResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ProfileService_ServiceDesc.Streams[0], ProfileService_StreamProfileChanges_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[StreamProfileChangesRequest, StreamProfileChangesResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProfileService_StreamProfileChangesClient = grpc.ServerStreamingClient[StreamProfileChangesResponse]
+
 // ProfileServiceServer is the server API for ProfileService service.
 // All implementations must embed UnimplementedProfileServiceServer
 // for forward compatibility.
@@ -202,6 +305,12 @@ type ProfileServiceServer interface {
 	// holds them, creates one when none does, links new identifiers to it and
 	// merges profiles that the identifiers join, within the merge rules.
 	ResolveProfile(context.Context, *ResolveProfileRequest) (*ResolveProfileResponse, error)
+	// Resolves many identifier sets in one call, with the same result as
+	// calling ResolveProfile for each request one after the other, in order.
+	// Each request gets its own result: one that fails does not fail the
+	// others. Known identifiers that change nothing are answered from one
+	// snapshot, without a write.
+	ResolveProfiles(context.Context, *ResolveProfilesRequest) (*ResolveProfilesResponse, error)
 	// Gets a profile by resource name.
 	GetProfile(context.Context, *GetProfileRequest) (*GetProfileResponse, error)
 	// Gets the profile that holds an identifier.
@@ -222,7 +331,8 @@ type ProfileServiceServer interface {
 	// Splits a merged profile back out of the profile it was merged into:
 	// the identifiers that moved with the merge go back, it is live again
 	// with its traits, and the survivor's traits are restored where the
-	// merge changed them. Only the profile service's state changes.
+	// merge changed them. The other services learn of it from the profile
+	// change log (StreamProfileChanges) and split their state too.
 	UnmergeProfile(context.Context, *UnmergeProfileRequest) (*UnmergeProfileResponse, error)
 	// Records consents of a profile, per purpose, with their source and time.
 	// For each purpose the latest consent wins.
@@ -230,6 +340,27 @@ type ProfileServiceServer interface {
 	// Gets the consents of a profile: per purpose the latest, over the
 	// profile and the profiles merged into it.
 	GetConsent(context.Context, *GetConsentRequest) (*GetConsentResponse, error)
+	// Erases a person: the live profile and every profile merged into it,
+	// their identifiers, traits, consents and the merge log entries naming
+	// them. The erased identifiers are suppressed (kept only as keyed
+	// hashes): they never create or join a profile again. The other services
+	// delete the person's state when they read the erasure from the profile
+	// change log.
+	DeleteProfile(context.Context, *DeleteProfileRequest) (*DeleteProfileResponse, error)
+	// Exports everything the profile service holds on a person: the profile,
+	// the profiles merged into it, identifiers with when they were first seen,
+	// every recorded consent and the merge log.
+	ExportProfile(context.Context, *ExportProfileRequest) (*ExportProfileResponse, error)
+	// Lists probable matches between profiles found by probabilistic
+	// matching, by state, oldest first.
+	ListMatchCandidates(context.Context, *ListMatchCandidatesRequest) (*ListMatchCandidatesResponse, error)
+	// Accepts a pending match candidate, merging its profiles with rule
+	// "probabilistic", or rejects it, so that the pair is not proposed again.
+	ReviewMatchCandidate(context.Context, *ReviewMatchCandidateRequest) (*ReviewMatchCandidateResponse, error)
+	// Streams the profile change log (merges, unmerges, consent changes and
+	// erasures) after a cursor, in order, and then follows it. Each change is
+	// appended in the transaction that makes it, so none is lost or invented.
+	StreamProfileChanges(*StreamProfileChangesRequest, grpc.ServerStreamingServer[StreamProfileChangesResponse]) error
 	mustEmbedUnimplementedProfileServiceServer()
 }
 
@@ -242,6 +373,9 @@ type UnimplementedProfileServiceServer struct{}
 
 func (UnimplementedProfileServiceServer) ResolveProfile(context.Context, *ResolveProfileRequest) (*ResolveProfileResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResolveProfile not implemented")
+}
+func (UnimplementedProfileServiceServer) ResolveProfiles(context.Context, *ResolveProfilesRequest) (*ResolveProfilesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResolveProfiles not implemented")
 }
 func (UnimplementedProfileServiceServer) GetProfile(context.Context, *GetProfileRequest) (*GetProfileResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetProfile not implemented")
@@ -272,6 +406,21 @@ func (UnimplementedProfileServiceServer) SetConsent(context.Context, *SetConsent
 }
 func (UnimplementedProfileServiceServer) GetConsent(context.Context, *GetConsentRequest) (*GetConsentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetConsent not implemented")
+}
+func (UnimplementedProfileServiceServer) DeleteProfile(context.Context, *DeleteProfileRequest) (*DeleteProfileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteProfile not implemented")
+}
+func (UnimplementedProfileServiceServer) ExportProfile(context.Context, *ExportProfileRequest) (*ExportProfileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExportProfile not implemented")
+}
+func (UnimplementedProfileServiceServer) ListMatchCandidates(context.Context, *ListMatchCandidatesRequest) (*ListMatchCandidatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMatchCandidates not implemented")
+}
+func (UnimplementedProfileServiceServer) ReviewMatchCandidate(context.Context, *ReviewMatchCandidateRequest) (*ReviewMatchCandidateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReviewMatchCandidate not implemented")
+}
+func (UnimplementedProfileServiceServer) StreamProfileChanges(*StreamProfileChangesRequest, grpc.ServerStreamingServer[StreamProfileChangesResponse]) error {
+	return status.Error(codes.Unimplemented, "method StreamProfileChanges not implemented")
 }
 func (UnimplementedProfileServiceServer) mustEmbedUnimplementedProfileServiceServer() {}
 func (UnimplementedProfileServiceServer) testEmbeddedByValue()                        {}
@@ -308,6 +457,24 @@ func _ProfileService_ResolveProfile_Handler(srv interface{}, ctx context.Context
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ProfileServiceServer).ResolveProfile(ctx, req.(*ResolveProfileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProfileService_ResolveProfiles_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResolveProfilesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProfileServiceServer).ResolveProfiles(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProfileService_ResolveProfiles_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProfileServiceServer).ResolveProfiles(ctx, req.(*ResolveProfilesRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -492,6 +659,89 @@ func _ProfileService_GetConsent_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProfileService_DeleteProfile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteProfileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProfileServiceServer).DeleteProfile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProfileService_DeleteProfile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProfileServiceServer).DeleteProfile(ctx, req.(*DeleteProfileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProfileService_ExportProfile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExportProfileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProfileServiceServer).ExportProfile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProfileService_ExportProfile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProfileServiceServer).ExportProfile(ctx, req.(*ExportProfileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProfileService_ListMatchCandidates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMatchCandidatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProfileServiceServer).ListMatchCandidates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProfileService_ListMatchCandidates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProfileServiceServer).ListMatchCandidates(ctx, req.(*ListMatchCandidatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProfileService_ReviewMatchCandidate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReviewMatchCandidateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProfileServiceServer).ReviewMatchCandidate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProfileService_ReviewMatchCandidate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProfileServiceServer).ReviewMatchCandidate(ctx, req.(*ReviewMatchCandidateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProfileService_StreamProfileChanges_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(StreamProfileChangesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ProfileServiceServer).StreamProfileChanges(m, &grpc.GenericServerStream[StreamProfileChangesRequest, StreamProfileChangesResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProfileService_StreamProfileChangesServer = grpc.ServerStreamingServer[StreamProfileChangesResponse]
+
 // ProfileService_ServiceDesc is the grpc.ServiceDesc for ProfileService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -502,6 +752,10 @@ var ProfileService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResolveProfile",
 			Handler:    _ProfileService_ResolveProfile_Handler,
+		},
+		{
+			MethodName: "ResolveProfiles",
+			Handler:    _ProfileService_ResolveProfiles_Handler,
 		},
 		{
 			MethodName: "GetProfile",
@@ -543,7 +797,29 @@ var ProfileService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetConsent",
 			Handler:    _ProfileService_GetConsent_Handler,
 		},
+		{
+			MethodName: "DeleteProfile",
+			Handler:    _ProfileService_DeleteProfile_Handler,
+		},
+		{
+			MethodName: "ExportProfile",
+			Handler:    _ProfileService_ExportProfile_Handler,
+		},
+		{
+			MethodName: "ListMatchCandidates",
+			Handler:    _ProfileService_ListMatchCandidates_Handler,
+		},
+		{
+			MethodName: "ReviewMatchCandidate",
+			Handler:    _ProfileService_ReviewMatchCandidate_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "StreamProfileChanges",
+			Handler:       _ProfileService_StreamProfileChanges_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "barista/profile/v1/profile.proto",
 }

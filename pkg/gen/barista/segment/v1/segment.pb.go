@@ -1711,9 +1711,14 @@ type Trigger struct {
 	// Key of the HMAC-SHA256 signature. Input only: never returned.
 	Secret string `protobuf:"bytes,6,opt,name=secret,proto3" json:"secret,omitempty"`
 	// When the trigger was created. Output only.
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Purpose the profile must have consented to when the webhook is sent
+	// ("analytics", "email", "sms" or "personalization"); empty for none.
+	// Activation respects consent: a profile without it (denied or never
+	// given) is skipped, and the delivery log says why.
+	RequiredConsent string `protobuf:"bytes,8,opt,name=required_consent,json=requiredConsent,proto3" json:"required_consent,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Trigger) Reset() {
@@ -1793,6 +1798,13 @@ func (x *Trigger) GetCreateTime() *timestamppb.Timestamp {
 		return x.CreateTime
 	}
 	return nil
+}
+
+func (x *Trigger) GetRequiredConsent() string {
+	if x != nil {
+		return x.RequiredConsent
+	}
+	return ""
 }
 
 // CreateTriggerRequest creates a trigger.
@@ -2734,7 +2746,7 @@ const file_barista_segment_v1_segment_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"\x89\x01\n" +
 	"\x1cListSegmentTemplatesResponse\x12A\n" +
 	"\ttemplates\x18\x01 \x03(\v2#.barista.segment.v1.SegmentTemplateR\ttemplates\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8a\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb5\x02\n" +
 	"\aTrigger\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\asegment\x18\x02 \x01(\tR\asegment\x129\n" +
@@ -2743,7 +2755,8 @@ const file_barista_segment_v1_segment_proto_rawDesc = "" +
 	"\x03url\x18\x05 \x01(\tR\x03url\x12\x16\n" +
 	"\x06secret\x18\x06 \x01(\tR\x06secret\x12;\n" +
 	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"l\n" +
+	"createTime\x12)\n" +
+	"\x10required_consent\x18\b \x01(\tR\x0frequiredConsent\"l\n" +
 	"\x14CreateTriggerRequest\x12\x1d\n" +
 	"\n" +
 	"trigger_id\x18\x01 \x01(\tR\ttriggerId\x125\n" +

@@ -375,6 +375,16 @@ export declare type DeliveredEvent = Message<"barista.event.v1.DeliveredEvent"> 
    * @generated from field: map<string, string> trace_context = 3;
    */
   traceContext: { [key: string]: string };
+
+  /**
+   * A change of the identity graph, set instead of event: the event service
+   * applied it to the events it holds (re-keyed, moved back or deleted
+   * them) at this position of the log, so consumers apply it in order with
+   * the events and rebuild or delete the state of the profiles it names.
+   *
+   * @generated from field: barista.event.v1.ProfileUpdate profile_update = 4;
+   */
+  profileUpdate?: ProfileUpdate | undefined;
 };
 
 /**
@@ -537,6 +547,90 @@ export declare type GetNormalizationRulesResponse = Message<"barista.event.v1.Ge
 export declare const GetNormalizationRulesResponseSchema: GenMessage<GetNormalizationRulesResponse>;
 
 /**
+ * ProfileUpdate is a change of the identity graph, in the event log.
+ *
+ * @generated from message barista.event.v1.ProfileUpdate
+ */
+export declare type ProfileUpdate = Message<"barista.event.v1.ProfileUpdate"> & {
+  /**
+   * What happened.
+   *
+   * @generated from field: barista.event.v1.ProfileUpdateKind kind = 1;
+   */
+  kind: ProfileUpdateKind;
+
+  /**
+   * The profiles affected, "profiles/{profile}": the survivor first, then
+   * the profile merged away or split out.
+   *
+   * @generated from field: repeated string profiles = 2;
+   */
+  profiles: string[];
+
+  /**
+   * For PROFILE_UPDATE_KIND_CONSENT, the profile's consents after the
+   * change, per purpose the latest.
+   *
+   * @generated from field: repeated barista.event.v1.ProfileConsent consents = 3;
+   */
+  consents: ProfileConsent[];
+
+  /**
+   * When the change happened in the profile service.
+   *
+   * @generated from field: google.protobuf.Timestamp update_time = 4;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message barista.event.v1.ProfileUpdate.
+ * Use `create(ProfileUpdateSchema)` to create a new message.
+ */
+export declare const ProfileUpdateSchema: GenMessage<ProfileUpdate>;
+
+/**
+ * ProfileConsent is a person's answer for one purpose.
+ *
+ * @generated from message barista.event.v1.ProfileConsent
+ */
+export declare type ProfileConsent = Message<"barista.event.v1.ProfileConsent"> & {
+  /**
+   * The purpose: "analytics", "email", "sms" or "personalization".
+   *
+   * @generated from field: string purpose = 1;
+   */
+  purpose: string;
+
+  /**
+   * Whether the person agreed.
+   *
+   * @generated from field: bool granted = 2;
+   */
+  granted: boolean;
+
+  /**
+   * Where the answer came from.
+   *
+   * @generated from field: string source = 3;
+   */
+  source: string;
+
+  /**
+   * When the person answered.
+   *
+   * @generated from field: google.protobuf.Timestamp consent_time = 4;
+   */
+  consentTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message barista.event.v1.ProfileConsent.
+ * Use `create(ProfileConsentSchema)` to create a new message.
+ */
+export declare const ProfileConsentSchema: GenMessage<ProfileConsent>;
+
+/**
  * EventType is the Segment call an event came from.
  *
  * @generated from enum barista.event.v1.EventType
@@ -594,6 +688,55 @@ export enum EventType {
  * Describes the enum barista.event.v1.EventType.
  */
 export declare const EventTypeSchema: GenEnum<EventType>;
+
+/**
+ * ProfileUpdateKind is what happened to the profiles of a ProfileUpdate.
+ *
+ * @generated from enum barista.event.v1.ProfileUpdateKind
+ */
+export enum ProfileUpdateKind {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: PROFILE_UPDATE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * profiles[1] was merged into profiles[0]; its events now belong to
+   * profiles[0].
+   *
+   * @generated from enum value: PROFILE_UPDATE_KIND_MERGED = 1;
+   */
+  MERGED = 1,
+
+  /**
+   * profiles[1] was split back out of profiles[0]; the events of its
+   * identifiers belong to it again.
+   *
+   * @generated from enum value: PROFILE_UPDATE_KIND_UNMERGED = 2;
+   */
+  UNMERGED = 2,
+
+  /**
+   * The consents of profiles[0] changed; consents holds all of them.
+   *
+   * @generated from enum value: PROFILE_UPDATE_KIND_CONSENT = 3;
+   */
+  CONSENT = 3,
+
+  /**
+   * profiles[0] was erased with all of its events.
+   *
+   * @generated from enum value: PROFILE_UPDATE_KIND_ERASED = 4;
+   */
+  ERASED = 4,
+}
+
+/**
+ * Describes the enum barista.event.v1.ProfileUpdateKind.
+ */
+export declare const ProfileUpdateKindSchema: GenEnum<ProfileUpdateKind>;
 
 /**
  * EventService owns the append-only event log: it validates and stores what

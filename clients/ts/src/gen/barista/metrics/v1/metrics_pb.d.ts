@@ -1447,6 +1447,115 @@ export declare type GetProfileValueResponse = Message<"barista.metrics.v1.GetPro
 export declare const GetProfileValueResponseSchema: GenMessage<GetProfileValueResponse>;
 
 /**
+ * ListProfileScoresRequest names a window of days and a page.
+ *
+ * @generated from message barista.metrics.v1.ListProfileScoresRequest
+ */
+export declare type ListProfileScoresRequest = Message<"barista.metrics.v1.ListProfileScoresRequest"> & {
+  /**
+   * Last day of the window (UTC), YYYY-MM-DD, included; default today.
+   *
+   * @generated from field: string end_date = 1;
+   */
+  endDate: string;
+
+  /**
+   * Days in the window, ending with end_date; default 365, at most 3660.
+   *
+   * @generated from field: int32 window_days = 2;
+   */
+  windowDays: number;
+
+  /**
+   * Most profiles to return; default 1000, at most 10000.
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * Token of the page to return, from next_page_token; the request's other
+   * fields are then ignored: every page scores the window of the first.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message barista.metrics.v1.ListProfileScoresRequest.
+ * Use `create(ListProfileScoresRequestSchema)` to create a new message.
+ */
+export declare const ListProfileScoresRequestSchema: GenMessage<ListProfileScoresRequest>;
+
+/**
+ * ProfileScores is one profile's RFM scores.
+ *
+ * @generated from message barista.metrics.v1.ProfileScores
+ */
+export declare type ProfileScores = Message<"barista.metrics.v1.ProfileScores"> & {
+  /**
+   * Profile, "profiles/{profile}".
+   *
+   * @generated from field: string profile = 1;
+   */
+  profile: string;
+
+  /**
+   * RFM scores over the window; has_orders is always true.
+   *
+   * @generated from field: barista.metrics.v1.RFM rfm = 2;
+   */
+  rfm?: RFM | undefined;
+};
+
+/**
+ * Describes the message barista.metrics.v1.ProfileScores.
+ * Use `create(ProfileScoresSchema)` to create a new message.
+ */
+export declare const ProfileScoresSchema: GenMessage<ProfileScores>;
+
+/**
+ * ListProfileScoresResponse carries a page of scores.
+ *
+ * The scores of every page come from one computation over the orders at the
+ * time of the first page's request, kept while its pages are read: a later
+ * page whose computation was replaced by another request's is computed
+ * again, and may then see newer orders.
+ *
+ * @generated from message barista.metrics.v1.ListProfileScoresResponse
+ */
+export declare type ListProfileScoresResponse = Message<"barista.metrics.v1.ListProfileScoresResponse"> & {
+  /**
+   * The profiles with at least one order in the window, by profile
+   * (bytewise), each once across the pages.
+   *
+   * @generated from field: repeated barista.metrics.v1.ProfileScores scores = 1;
+   */
+  scores: ProfileScores[];
+
+  /**
+   * The store's statistics over the same window, on every page.
+   *
+   * @generated from field: barista.metrics.v1.StoreStatistics statistics = 2;
+   */
+  statistics?: StoreStatistics | undefined;
+
+  /**
+   * Token of the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 3;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message barista.metrics.v1.ListProfileScoresResponse.
+ * Use `create(ListProfileScoresResponseSchema)` to create a new message.
+ */
+export declare const ListProfileScoresResponseSchema: GenMessage<ListProfileScoresResponse>;
+
+/**
  * MetricsService reports how segments perform over time.
  *
  * @generated from service barista.metrics.v1.MetricsService
@@ -1555,6 +1664,17 @@ export declare const MetricsService: GenService<{
     methodKind: "unary";
     input: typeof GetProfileValueRequestSchema;
     output: typeof GetProfileValueResponseSchema;
+  },
+  /**
+   * Lists the RFM scores of every profile with orders in a window of days,
+   * by profile, with the store's statistics over the same window.
+   *
+   * @generated from rpc barista.metrics.v1.MetricsService.ListProfileScores
+   */
+  listProfileScores: {
+    methodKind: "unary";
+    input: typeof ListProfileScoresRequestSchema;
+    output: typeof ListProfileScoresResponseSchema;
   },
 }>;
 

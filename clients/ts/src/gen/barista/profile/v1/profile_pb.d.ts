@@ -5,7 +5,7 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 import type { Identifier } from "../../type/v1/identifier_pb.js";
-import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import type { Any, Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 
 /**
  * Describes the file barista/profile/v1/profile.proto.
@@ -103,6 +103,15 @@ export declare type ResolveProfileRequest = Message<"barista.profile.v1.ResolveP
    * @generated from field: google.protobuf.Timestamp observe_time = 3;
    */
   observeTime?: Timestamp | undefined;
+
+  /**
+   * Weak evidence from the event's context (IP, user agent, device
+   * fingerprint), kept per profile for probabilistic matching only; it never
+   * links identifiers by itself.
+   *
+   * @generated from field: barista.profile.v1.MatchSignals signals = 4;
+   */
+  signals?: MatchSignals | undefined;
 };
 
 /**
@@ -168,7 +177,8 @@ export declare type IgnoredIdentifier = Message<"barista.profile.v1.IgnoredIdent
   identifier?: Identifier | undefined;
 
   /**
-   * The rule: "blocked", "limit" or "shared".
+   * The rule: "blocked", "limit", "shared" or "suppressed" (an identifier
+   * of an erased person).
    *
    * @generated from field: string rule = 2;
    */
@@ -961,6 +971,885 @@ export declare type GetConsentResponse = Message<"barista.profile.v1.GetConsentR
 export declare const GetConsentResponseSchema: GenMessage<GetConsentResponse>;
 
 /**
+ * MatchSignals are weak, non-identifying evidence about who is behind an
+ * event. Name and postcode come from the profile's traits.
+ *
+ * @generated from message barista.profile.v1.MatchSignals
+ */
+export declare type MatchSignals = Message<"barista.profile.v1.MatchSignals"> & {
+  /**
+   * The client's IP address.
+   *
+   * @generated from field: string ip = 1;
+   */
+  ip: string;
+
+  /**
+   * The client's user agent.
+   *
+   * @generated from field: string user_agent = 2;
+   */
+  userAgent: string;
+
+  /**
+   * A device fingerprint from the event's context; not the device id, which
+   * is an identifier and goes through the merge rules.
+   *
+   * @generated from field: string device_fingerprint = 3;
+   */
+  deviceFingerprint: string;
+};
+
+/**
+ * Describes the message barista.profile.v1.MatchSignals.
+ * Use `create(MatchSignalsSchema)` to create a new message.
+ */
+export declare const MatchSignalsSchema: GenMessage<MatchSignals>;
+
+/**
+ * MatchCandidate is a pair of profiles that probabilistic matching thinks
+ * may be one person.
+ *
+ * @generated from message barista.profile.v1.MatchCandidate
+ */
+export declare type MatchCandidate = Message<"barista.profile.v1.MatchCandidate"> & {
+  /**
+   * Resource name, "matchCandidates/{candidate}".
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * The two profiles, "profiles/{profile}", as they were when scored.
+   *
+   * @generated from field: repeated string profiles = 2;
+   */
+  profiles: string[];
+
+  /**
+   * The Fellegi-Sunter match weight: the log2 likelihood ratio of "same
+   * person" over "different people" given the comparisons.
+   *
+   * @generated from field: double score = 3;
+   */
+  score: number;
+
+  /**
+   * The comparisons that agreed, such as "device_fingerprint" or "name".
+   *
+   * @generated from field: repeated string agreements = 4;
+   */
+  agreements: string[];
+
+  /**
+   * Hard identifiers on which the profiles conflict, such as "email".
+   *
+   * @generated from field: repeated string conflicts = 5;
+   */
+  conflicts: string[];
+
+  /**
+   * Where the candidate stands.
+   *
+   * @generated from field: barista.profile.v1.MatchCandidateState state = 6;
+   */
+  state: MatchCandidateState;
+
+  /**
+   * When the pair was first proposed.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 7;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * When it was merged, accepted or rejected; unset while pending.
+   *
+   * @generated from field: google.protobuf.Timestamp review_time = 8;
+   */
+  reviewTime?: Timestamp | undefined;
+
+  /**
+   * The reviewer's note on accepting or rejecting.
+   *
+   * @generated from field: string review_reason = 9;
+   */
+  reviewReason: string;
+};
+
+/**
+ * Describes the message barista.profile.v1.MatchCandidate.
+ * Use `create(MatchCandidateSchema)` to create a new message.
+ */
+export declare const MatchCandidateSchema: GenMessage<MatchCandidate>;
+
+/**
+ * ListMatchCandidatesRequest pages through match candidates.
+ *
+ * @generated from message barista.profile.v1.ListMatchCandidatesRequest
+ */
+export declare type ListMatchCandidatesRequest = Message<"barista.profile.v1.ListMatchCandidatesRequest"> & {
+  /**
+   * Only candidates in this state; unspecified lists all.
+   *
+   * @generated from field: barista.profile.v1.MatchCandidateState state = 1;
+   */
+  state: MatchCandidateState;
+
+  /**
+   * Maximum number of candidates to return; default 50, at most 1000.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * Token from a previous response.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message barista.profile.v1.ListMatchCandidatesRequest.
+ * Use `create(ListMatchCandidatesRequestSchema)` to create a new message.
+ */
+export declare const ListMatchCandidatesRequestSchema: GenMessage<ListMatchCandidatesRequest>;
+
+/**
+ * ListMatchCandidatesResponse is one page of match candidates.
+ *
+ * @generated from message barista.profile.v1.ListMatchCandidatesResponse
+ */
+export declare type ListMatchCandidatesResponse = Message<"barista.profile.v1.ListMatchCandidatesResponse"> & {
+  /**
+   * Candidates, oldest first.
+   *
+   * @generated from field: repeated barista.profile.v1.MatchCandidate match_candidates = 1;
+   */
+  matchCandidates: MatchCandidate[];
+
+  /**
+   * Token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message barista.profile.v1.ListMatchCandidatesResponse.
+ * Use `create(ListMatchCandidatesResponseSchema)` to create a new message.
+ */
+export declare const ListMatchCandidatesResponseSchema: GenMessage<ListMatchCandidatesResponse>;
+
+/**
+ * ReviewMatchCandidateRequest accepts or rejects a pending candidate.
+ *
+ * @generated from message barista.profile.v1.ReviewMatchCandidateRequest
+ */
+export declare type ReviewMatchCandidateRequest = Message<"barista.profile.v1.ReviewMatchCandidateRequest"> & {
+  /**
+   * The candidate, "matchCandidates/{candidate}".
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * True merges the two profiles; false rejects the pair for good.
+   *
+   * @generated from field: bool accept = 2;
+   */
+  accept: boolean;
+
+  /**
+   * Why; recorded on the candidate and, on accept, in the merge log.
+   * Required.
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message barista.profile.v1.ReviewMatchCandidateRequest.
+ * Use `create(ReviewMatchCandidateRequestSchema)` to create a new message.
+ */
+export declare const ReviewMatchCandidateRequestSchema: GenMessage<ReviewMatchCandidateRequest>;
+
+/**
+ * ReviewMatchCandidateResponse carries the reviewed candidate.
+ *
+ * @generated from message barista.profile.v1.ReviewMatchCandidateResponse
+ */
+export declare type ReviewMatchCandidateResponse = Message<"barista.profile.v1.ReviewMatchCandidateResponse"> & {
+  /**
+   * The candidate, accepted or rejected.
+   *
+   * @generated from field: barista.profile.v1.MatchCandidate match_candidate = 1;
+   */
+  matchCandidate?: MatchCandidate | undefined;
+
+  /**
+   * On accept, the surviving profile as it is after the merge.
+   *
+   * @generated from field: barista.profile.v1.Profile profile = 2;
+   */
+  profile?: Profile | undefined;
+
+  /**
+   * On accept, the merge log entry; unset when the profiles had already
+   * been merged.
+   *
+   * @generated from field: barista.profile.v1.Merge merge = 3;
+   */
+  merge?: Merge | undefined;
+};
+
+/**
+ * Describes the message barista.profile.v1.ReviewMatchCandidateResponse.
+ * Use `create(ReviewMatchCandidateResponseSchema)` to create a new message.
+ */
+export declare const ReviewMatchCandidateResponseSchema: GenMessage<ReviewMatchCandidateResponse>;
+
+/**
+ * DeleteProfileRequest names the person to erase by profile or by identifier
+ * (exactly one).
+ *
+ * @generated from message barista.profile.v1.DeleteProfileRequest
+ */
+export declare type DeleteProfileRequest = Message<"barista.profile.v1.DeleteProfileRequest"> & {
+  /**
+   * The profile, "profiles/{profile}"; the name of a merged profile erases
+   * the live profile it was merged into.
+   *
+   * @generated from field: string profile = 1;
+   */
+  profile: string;
+
+  /**
+   * An identifier the profile holds.
+   *
+   * @generated from field: barista.type.v1.Identifier identifier = 2;
+   */
+  identifier?: Identifier | undefined;
+};
+
+/**
+ * Describes the message barista.profile.v1.DeleteProfileRequest.
+ * Use `create(DeleteProfileRequestSchema)` to create a new message.
+ */
+export declare const DeleteProfileRequestSchema: GenMessage<DeleteProfileRequest>;
+
+/**
+ * DeleteProfileResponse says what was erased.
+ *
+ * @generated from message barista.profile.v1.DeleteProfileResponse
+ */
+export declare type DeleteProfileResponse = Message<"barista.profile.v1.DeleteProfileResponse"> & {
+  /**
+   * The live profile erased, "profiles/{profile}".
+   *
+   * @generated from field: string profile = 1;
+   */
+  profile: string;
+
+  /**
+   * Every profile erased: the live one and those merged into it.
+   *
+   * @generated from field: repeated string erased_profiles = 2;
+   */
+  erasedProfiles: string[];
+
+  /**
+   * The identifiers erased; each is now suppressed.
+   *
+   * @generated from field: repeated barista.type.v1.Identifier identifiers = 3;
+   */
+  identifiers: Identifier[];
+
+  /**
+   * Number of consent records erased.
+   *
+   * @generated from field: int32 consents_erased = 4;
+   */
+  consentsErased: number;
+
+  /**
+   * Number of merge log entries erased.
+   *
+   * @generated from field: int32 merges_erased = 5;
+   */
+  mergesErased: number;
+
+  /**
+   * Number of merge log entries of other profiles from which erased
+   * identifiers were removed.
+   *
+   * @generated from field: int32 merges_scrubbed = 6;
+   */
+  mergesScrubbed: number;
+
+  /**
+   * When the erasure happened.
+   *
+   * @generated from field: google.protobuf.Timestamp erase_time = 7;
+   */
+  eraseTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message barista.profile.v1.DeleteProfileResponse.
+ * Use `create(DeleteProfileResponseSchema)` to create a new message.
+ */
+export declare const DeleteProfileResponseSchema: GenMessage<DeleteProfileResponse>;
+
+/**
+ * ExportProfileRequest names the person to export by profile or by
+ * identifier (exactly one).
+ *
+ * @generated from message barista.profile.v1.ExportProfileRequest
+ */
+export declare type ExportProfileRequest = Message<"barista.profile.v1.ExportProfileRequest"> & {
+  /**
+   * The profile, "profiles/{profile}".
+   *
+   * @generated from field: string profile = 1;
+   */
+  profile: string;
+
+  /**
+   * An identifier the profile holds.
+   *
+   * @generated from field: barista.type.v1.Identifier identifier = 2;
+   */
+  identifier?: Identifier | undefined;
+};
+
+/**
+ * Describes the message barista.profile.v1.ExportProfileRequest.
+ * Use `create(ExportProfileRequestSchema)` to create a new message.
+ */
+export declare const ExportProfileRequestSchema: GenMessage<ExportProfileRequest>;
+
+/**
+ * ExportProfileResponse is everything the profile service holds on a person.
+ *
+ * @generated from message barista.profile.v1.ExportProfileResponse
+ */
+export declare type ExportProfileResponse = Message<"barista.profile.v1.ExportProfileResponse"> & {
+  /**
+   * The live profile, with its latest consents.
+   *
+   * @generated from field: barista.profile.v1.Profile profile = 1;
+   */
+  profile?: Profile | undefined;
+
+  /**
+   * When each identifier was first seen, and whether it became shared.
+   *
+   * @generated from field: repeated barista.profile.v1.IdentifierLink identifier_links = 2;
+   */
+  identifierLinks: IdentifierLink[];
+
+  /**
+   * The profiles merged into it, directly or not, with the traits they had.
+   *
+   * @generated from field: repeated barista.profile.v1.MergedProfile merged_profiles = 3;
+   */
+  mergedProfiles: MergedProfile[];
+
+  /**
+   * Every consent recorded on the profile or a merged profile, not only
+   * the latest per purpose.
+   *
+   * @generated from field: repeated barista.profile.v1.RecordedConsent consents = 4;
+   */
+  consents: RecordedConsent[];
+
+  /**
+   * The merge log entries naming the profile or a merged profile.
+   *
+   * @generated from field: repeated barista.profile.v1.Merge merges = 5;
+   */
+  merges: Merge[];
+
+  /**
+   * When the export was taken.
+   *
+   * @generated from field: google.protobuf.Timestamp export_time = 6;
+   */
+  exportTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message barista.profile.v1.ExportProfileResponse.
+ * Use `create(ExportProfileResponseSchema)` to create a new message.
+ */
+export declare const ExportProfileResponseSchema: GenMessage<ExportProfileResponse>;
+
+/**
+ * IdentifierLink is what the identity graph keeps about one identifier.
+ *
+ * @generated from message barista.profile.v1.IdentifierLink
+ */
+export declare type IdentifierLink = Message<"barista.profile.v1.IdentifierLink"> & {
+  /**
+   * The identifier.
+   *
+   * @generated from field: barista.type.v1.Identifier identifier = 1;
+   */
+  identifier?: Identifier | undefined;
+
+  /**
+   * When it was seen on the call that linked it.
+   *
+   * @generated from field: google.protobuf.Timestamp observe_time = 2;
+   */
+  observeTime?: Timestamp | undefined;
+
+  /**
+   * Whether it was seen with several user ids and no longer resolves.
+   *
+   * @generated from field: bool shared = 3;
+   */
+  shared: boolean;
+};
+
+/**
+ * Describes the message barista.profile.v1.IdentifierLink.
+ * Use `create(IdentifierLinkSchema)` to create a new message.
+ */
+export declare const IdentifierLinkSchema: GenMessage<IdentifierLink>;
+
+/**
+ * MergedProfile is a profile that was merged into another, as it was left.
+ *
+ * @generated from message barista.profile.v1.MergedProfile
+ */
+export declare type MergedProfile = Message<"barista.profile.v1.MergedProfile"> & {
+  /**
+   * Resource name, "profiles/{profile}".
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Its traits when it was merged.
+   *
+   * @generated from field: google.protobuf.Struct traits = 2;
+   */
+  traits?: JsonObject | undefined;
+
+  /**
+   * When it was created.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 3;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * When it last changed (was merged).
+   *
+   * @generated from field: google.protobuf.Timestamp update_time = 4;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message barista.profile.v1.MergedProfile.
+ * Use `create(MergedProfileSchema)` to create a new message.
+ */
+export declare const MergedProfileSchema: GenMessage<MergedProfile>;
+
+/**
+ * RecordedConsent is a consent as recorded on one profile.
+ *
+ * @generated from message barista.profile.v1.RecordedConsent
+ */
+export declare type RecordedConsent = Message<"barista.profile.v1.RecordedConsent"> & {
+  /**
+   * The profile it was recorded on, "profiles/{profile}".
+   *
+   * @generated from field: string profile = 1;
+   */
+  profile: string;
+
+  /**
+   * The consent, with its source and time.
+   *
+   * @generated from field: barista.profile.v1.Consent consent = 2;
+   */
+  consent?: Consent | undefined;
+};
+
+/**
+ * Describes the message barista.profile.v1.RecordedConsent.
+ * Use `create(RecordedConsentSchema)` to create a new message.
+ */
+export declare const RecordedConsentSchema: GenMessage<RecordedConsent>;
+
+/**
+ * StreamProfileChangesRequest says where delivery starts.
+ *
+ * @generated from message barista.profile.v1.StreamProfileChangesRequest
+ */
+export declare type StreamProfileChangesRequest = Message<"barista.profile.v1.StreamProfileChangesRequest"> & {
+  /**
+   * Cursor of the last change already applied by the consumer; empty to
+   * start at the beginning of the log.
+   *
+   * @generated from field: string after_cursor = 1;
+   */
+  afterCursor: string;
+
+  /**
+   * Maximum number of changes per response message; default 500.
+   *
+   * @generated from field: int32 max_batch_size = 2;
+   */
+  maxBatchSize: number;
+};
+
+/**
+ * Describes the message barista.profile.v1.StreamProfileChangesRequest.
+ * Use `create(StreamProfileChangesRequestSchema)` to create a new message.
+ */
+export declare const StreamProfileChangesRequestSchema: GenMessage<StreamProfileChangesRequest>;
+
+/**
+ * StreamProfileChangesResponse is a batch of changes in log order.
+ *
+ * @generated from message barista.profile.v1.StreamProfileChangesResponse
+ */
+export declare type StreamProfileChangesResponse = Message<"barista.profile.v1.StreamProfileChangesResponse"> & {
+  /**
+   * Changes in log order.
+   *
+   * @generated from field: repeated barista.profile.v1.ProfileChange changes = 1;
+   */
+  changes: ProfileChange[];
+};
+
+/**
+ * Describes the message barista.profile.v1.StreamProfileChangesResponse.
+ * Use `create(StreamProfileChangesResponseSchema)` to create a new message.
+ */
+export declare const StreamProfileChangesResponseSchema: GenMessage<StreamProfileChangesResponse>;
+
+/**
+ * ProfileChange is one entry of the profile change log.
+ *
+ * @generated from message barista.profile.v1.ProfileChange
+ */
+export declare type ProfileChange = Message<"barista.profile.v1.ProfileChange"> & {
+  /**
+   * Cursor of this change; resume after it.
+   *
+   * @generated from field: string cursor = 1;
+   */
+  cursor: string;
+
+  /**
+   * When the change happened.
+   *
+   * @generated from field: google.protobuf.Timestamp change_time = 2;
+   */
+  changeTime?: Timestamp | undefined;
+
+  /**
+   * What changed.
+   *
+   * @generated from oneof barista.profile.v1.ProfileChange.change
+   */
+  change: {
+    /**
+     * A profile was merged into another.
+     *
+     * @generated from field: barista.profile.v1.ProfileMerged merged = 3;
+     */
+    value: ProfileMerged;
+    case: "merged";
+  } | {
+    /**
+     * A merged profile was split back out.
+     *
+     * @generated from field: barista.profile.v1.ProfileUnmerged unmerged = 4;
+     */
+    value: ProfileUnmerged;
+    case: "unmerged";
+  } | {
+    /**
+     * A profile's consents changed.
+     *
+     * @generated from field: barista.profile.v1.ConsentChanged consent_changed = 5;
+     */
+    value: ConsentChanged;
+    case: "consentChanged";
+  } | {
+    /**
+     * A person was erased.
+     *
+     * @generated from field: barista.profile.v1.ProfileErased erased = 6;
+     */
+    value: ProfileErased;
+    case: "erased";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message barista.profile.v1.ProfileChange.
+ * Use `create(ProfileChangeSchema)` to create a new message.
+ */
+export declare const ProfileChangeSchema: GenMessage<ProfileChange>;
+
+/**
+ * ProfileMerged says that merged_profile was merged into survivor.
+ *
+ * @generated from message barista.profile.v1.ProfileMerged
+ */
+export declare type ProfileMerged = Message<"barista.profile.v1.ProfileMerged"> & {
+  /**
+   * The surviving profile, "profiles/{profile}".
+   *
+   * @generated from field: string survivor = 1;
+   */
+  survivor: string;
+
+  /**
+   * The profile merged away, "profiles/{profile}".
+   *
+   * @generated from field: string merged_profile = 2;
+   */
+  mergedProfile: string;
+
+  /**
+   * The identifiers that moved to the survivor.
+   *
+   * @generated from field: repeated barista.type.v1.Identifier identifiers = 3;
+   */
+  identifiers: Identifier[];
+
+  /**
+   * The rule that merged them, as in the merge log.
+   *
+   * @generated from field: string rule = 4;
+   */
+  rule: string;
+};
+
+/**
+ * Describes the message barista.profile.v1.ProfileMerged.
+ * Use `create(ProfileMergedSchema)` to create a new message.
+ */
+export declare const ProfileMergedSchema: GenMessage<ProfileMerged>;
+
+/**
+ * ProfileUnmerged says that profile was split back out of survivor.
+ *
+ * @generated from message barista.profile.v1.ProfileUnmerged
+ */
+export declare type ProfileUnmerged = Message<"barista.profile.v1.ProfileUnmerged"> & {
+  /**
+   * The profile live again, "profiles/{profile}".
+   *
+   * @generated from field: string profile = 1;
+   */
+  profile: string;
+
+  /**
+   * The profile it had been merged into, "profiles/{profile}".
+   *
+   * @generated from field: string survivor = 2;
+   */
+  survivor: string;
+
+  /**
+   * The identifiers that went back to profile.
+   *
+   * @generated from field: repeated barista.type.v1.Identifier identifiers = 3;
+   */
+  identifiers: Identifier[];
+
+  /**
+   * The identifiers the survivor still holds.
+   *
+   * @generated from field: repeated barista.type.v1.Identifier survivor_identifiers = 4;
+   */
+  survivorIdentifiers: Identifier[];
+};
+
+/**
+ * Describes the message barista.profile.v1.ProfileUnmerged.
+ * Use `create(ProfileUnmergedSchema)` to create a new message.
+ */
+export declare const ProfileUnmergedSchema: GenMessage<ProfileUnmerged>;
+
+/**
+ * ConsentChanged carries a profile's consents after a change.
+ *
+ * @generated from message barista.profile.v1.ConsentChanged
+ */
+export declare type ConsentChanged = Message<"barista.profile.v1.ConsentChanged"> & {
+  /**
+   * The live profile, "profiles/{profile}".
+   *
+   * @generated from field: string profile = 1;
+   */
+  profile: string;
+
+  /**
+   * All its consents, per purpose the latest.
+   *
+   * @generated from field: repeated barista.profile.v1.Consent consents = 2;
+   */
+  consents: Consent[];
+};
+
+/**
+ * Describes the message barista.profile.v1.ConsentChanged.
+ * Use `create(ConsentChangedSchema)` to create a new message.
+ */
+export declare const ConsentChangedSchema: GenMessage<ConsentChanged>;
+
+/**
+ * ProfileErased says that a person was erased: the profile and every
+ * profile merged into it.
+ *
+ * @generated from message barista.profile.v1.ProfileErased
+ */
+export declare type ProfileErased = Message<"barista.profile.v1.ProfileErased"> & {
+  /**
+   * The erased profile, "profiles/{profile}".
+   *
+   * @generated from field: string profile = 1;
+   */
+  profile: string;
+};
+
+/**
+ * Describes the message barista.profile.v1.ProfileErased.
+ * Use `create(ProfileErasedSchema)` to create a new message.
+ */
+export declare const ProfileErasedSchema: GenMessage<ProfileErased>;
+
+/**
+ * ResolveProfilesRequest carries identifier sets to resolve in order.
+ *
+ * @generated from message barista.profile.v1.ResolveProfilesRequest
+ */
+export declare type ResolveProfilesRequest = Message<"barista.profile.v1.ResolveProfilesRequest"> & {
+  /**
+   * The resolutions, at most 1000, applied in order.
+   *
+   * @generated from field: repeated barista.profile.v1.ResolveProfileRequest requests = 1;
+   */
+  requests: ResolveProfileRequest[];
+};
+
+/**
+ * Describes the message barista.profile.v1.ResolveProfilesRequest.
+ * Use `create(ResolveProfilesRequestSchema)` to create a new message.
+ */
+export declare const ResolveProfilesRequestSchema: GenMessage<ResolveProfilesRequest>;
+
+/**
+ * ResolveProfilesResponse holds one result per request, in request order.
+ *
+ * @generated from message barista.profile.v1.ResolveProfilesResponse
+ */
+export declare type ResolveProfilesResponse = Message<"barista.profile.v1.ResolveProfilesResponse"> & {
+  /**
+   * results[i] is the outcome of requests[i].
+   *
+   * @generated from field: repeated barista.profile.v1.ResolveProfilesResult results = 1;
+   */
+  results: ResolveProfilesResult[];
+};
+
+/**
+ * Describes the message barista.profile.v1.ResolveProfilesResponse.
+ * Use `create(ResolveProfilesResponseSchema)` to create a new message.
+ */
+export declare const ResolveProfilesResponseSchema: GenMessage<ResolveProfilesResponse>;
+
+/**
+ * ResolveProfilesResult is the outcome of one request of ResolveProfiles.
+ *
+ * @generated from message barista.profile.v1.ResolveProfilesResult
+ */
+export declare type ResolveProfilesResult = Message<"barista.profile.v1.ResolveProfilesResult"> & {
+  /**
+   * What ResolveProfile would have answered.
+   *
+   * @generated from oneof barista.profile.v1.ResolveProfilesResult.result
+   */
+  result: {
+    /**
+     * The resolution, as ResolveProfile returns it.
+     *
+     * @generated from field: barista.profile.v1.ResolveProfileResponse response = 1;
+     */
+    value: ResolveProfileResponse;
+    case: "response";
+  } | {
+    /**
+     * The error ResolveProfile would have returned.
+     *
+     * @generated from field: barista.profile.v1.ResultStatus error = 2;
+     */
+    value: ResultStatus;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message barista.profile.v1.ResolveProfilesResult.
+ * Use `create(ResolveProfilesResultSchema)` to create a new message.
+ */
+export declare const ResolveProfilesResultSchema: GenMessage<ResolveProfilesResult>;
+
+/**
+ * ResultStatus is the error of one item of a batch. It has the fields and
+ * wire format of google.rpc.Status (code, message, details such as
+ * google.rpc.BadRequest), so clients decode it as one.
+ *
+ * @generated from message barista.profile.v1.ResultStatus
+ */
+export declare type ResultStatus = Message<"barista.profile.v1.ResultStatus"> & {
+  /**
+   * The google.rpc.Code, such as 3 (INVALID_ARGUMENT).
+   *
+   * @generated from field: int32 code = 1;
+   */
+  code: number;
+
+  /**
+   * A message for developers.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * Error details, such as google.rpc.BadRequest.
+   *
+   * @generated from field: repeated google.protobuf.Any details = 3;
+   */
+  details: Any[];
+};
+
+/**
+ * Describes the message barista.profile.v1.ResultStatus.
+ * Use `create(ResultStatusSchema)` to create a new message.
+ */
+export declare const ResultStatusSchema: GenMessage<ResultStatus>;
+
+/**
  * ConsentStatus is whether a person agreed to a purpose.
  *
  * @generated from enum barista.profile.v1.ConsentStatus
@@ -994,6 +1883,56 @@ export enum ConsentStatus {
 export declare const ConsentStatusSchema: GenEnum<ConsentStatus>;
 
 /**
+ * MatchCandidateState is where a match candidate stands.
+ *
+ * @generated from enum barista.profile.v1.MatchCandidateState
+ */
+export enum MatchCandidateState {
+  /**
+   * Not set; in ListMatchCandidatesRequest, any state.
+   *
+   * @generated from enum value: MATCH_CANDIDATE_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Scored between the review and the merge thresholds, or above the merge
+   * threshold with conflicting emails or with automatic merges off;
+   * waiting for review.
+   *
+   * @generated from enum value: MATCH_CANDIDATE_STATE_PENDING = 1;
+   */
+  PENDING = 1,
+
+  /**
+   * Merged automatically: scored above the merge threshold with no
+   * conflicting hard identifiers.
+   *
+   * @generated from enum value: MATCH_CANDIDATE_STATE_MERGED = 2;
+   */
+  MERGED = 2,
+
+  /**
+   * Accepted by a reviewer and merged.
+   *
+   * @generated from enum value: MATCH_CANDIDATE_STATE_ACCEPTED = 3;
+   */
+  ACCEPTED = 3,
+
+  /**
+   * Rejected by a reviewer; the pair is never proposed again.
+   *
+   * @generated from enum value: MATCH_CANDIDATE_STATE_REJECTED = 4;
+   */
+  REJECTED = 4,
+}
+
+/**
+ * Describes the enum barista.profile.v1.MatchCandidateState.
+ */
+export declare const MatchCandidateStateSchema: GenEnum<MatchCandidateState>;
+
+/**
  * ProfileService owns profiles, their traits and the identity graph that maps
  * identifiers to profiles.
  *
@@ -1011,6 +1950,20 @@ export declare const ProfileService: GenService<{
     methodKind: "unary";
     input: typeof ResolveProfileRequestSchema;
     output: typeof ResolveProfileResponseSchema;
+  },
+  /**
+   * Resolves many identifier sets in one call, with the same result as
+   * calling ResolveProfile for each request one after the other, in order.
+   * Each request gets its own result: one that fails does not fail the
+   * others. Known identifiers that change nothing are answered from one
+   * snapshot, without a write.
+   *
+   * @generated from rpc barista.profile.v1.ProfileService.ResolveProfiles
+   */
+  resolveProfiles: {
+    methodKind: "unary";
+    input: typeof ResolveProfilesRequestSchema;
+    output: typeof ResolveProfilesResponseSchema;
   },
   /**
    * Gets a profile by resource name.
@@ -1089,7 +2042,8 @@ export declare const ProfileService: GenService<{
    * Splits a merged profile back out of the profile it was merged into:
    * the identifiers that moved with the merge go back, it is live again
    * with its traits, and the survivor's traits are restored where the
-   * merge changed them. Only the profile service's state changes.
+   * merge changed them. The other services learn of it from the profile
+   * change log (StreamProfileChanges) and split their state too.
    *
    * @generated from rpc barista.profile.v1.ProfileService.UnmergeProfile
    */
@@ -1119,6 +2073,67 @@ export declare const ProfileService: GenService<{
     methodKind: "unary";
     input: typeof GetConsentRequestSchema;
     output: typeof GetConsentResponseSchema;
+  },
+  /**
+   * Erases a person: the live profile and every profile merged into it,
+   * their identifiers, traits, consents and the merge log entries naming
+   * them. The erased identifiers are suppressed (kept only as keyed
+   * hashes): they never create or join a profile again. The other services
+   * delete the person's state when they read the erasure from the profile
+   * change log.
+   *
+   * @generated from rpc barista.profile.v1.ProfileService.DeleteProfile
+   */
+  deleteProfile: {
+    methodKind: "unary";
+    input: typeof DeleteProfileRequestSchema;
+    output: typeof DeleteProfileResponseSchema;
+  },
+  /**
+   * Exports everything the profile service holds on a person: the profile,
+   * the profiles merged into it, identifiers with when they were first seen,
+   * every recorded consent and the merge log.
+   *
+   * @generated from rpc barista.profile.v1.ProfileService.ExportProfile
+   */
+  exportProfile: {
+    methodKind: "unary";
+    input: typeof ExportProfileRequestSchema;
+    output: typeof ExportProfileResponseSchema;
+  },
+  /**
+   * Lists probable matches between profiles found by probabilistic
+   * matching, by state, oldest first.
+   *
+   * @generated from rpc barista.profile.v1.ProfileService.ListMatchCandidates
+   */
+  listMatchCandidates: {
+    methodKind: "unary";
+    input: typeof ListMatchCandidatesRequestSchema;
+    output: typeof ListMatchCandidatesResponseSchema;
+  },
+  /**
+   * Accepts a pending match candidate, merging its profiles with rule
+   * "probabilistic", or rejects it, so that the pair is not proposed again.
+   *
+   * @generated from rpc barista.profile.v1.ProfileService.ReviewMatchCandidate
+   */
+  reviewMatchCandidate: {
+    methodKind: "unary";
+    input: typeof ReviewMatchCandidateRequestSchema;
+    output: typeof ReviewMatchCandidateResponseSchema;
+  },
+  /**
+   * Streams the profile change log (merges, unmerges, consent changes and
+   * erasures) after a cursor, in order, and then follows it. Each change is
+   * appended in the transaction that makes it, so none is lost or invented.
+   *
+   * @generated from rpc barista.profile.v1.ProfileService.StreamProfileChanges
+   */
+  streamProfileChanges: {
+    methodKind: "server_streaming";
+    input: typeof StreamProfileChangesRequestSchema;
+    output: typeof StreamProfileChangesResponseSchema;
   },
 }>;
 

@@ -935,6 +935,16 @@ export declare type Trigger = Message<"barista.segment.v1.Trigger"> & {
    * @generated from field: google.protobuf.Timestamp create_time = 7;
    */
   createTime?: Timestamp | undefined;
+
+  /**
+   * Purpose the profile must have consented to when the webhook is sent
+   * ("analytics", "email", "sms" or "personalization"); empty for none.
+   * Activation respects consent: a profile without it (denied or never
+   * given) is skipped, and the delivery log says why.
+   *
+   * @generated from field: string required_consent = 8;
+   */
+  requiredConsent: string;
 };
 
 /**
