@@ -30,23 +30,7 @@ func EventConsumer(tracker *metrics.Tracker, events eventv1.EventServiceClient, 
 			return events.StreamEvents(ctx, &eventv1.StreamEventsRequest{AfterCursor: after})
 		},
 		Apply: func(ctx context.Context, msg *eventv1.StreamEventsResponse) error {
-			evs := make([]metrics.Event, 0, len(msg.GetEvents()))
-			var cursor int64
-			for _, d := range msg.GetEvents() {
-				ev, ok, err := eventFromProto(d)
-				if err != nil {
-					return err
-				}
-				cursor = max(cursor, ev.Seq)
-				if ok {
-					evs = append(evs, ev)
-				}
-			}
-			if cursor == 0 {
-				return nil
-			}
-			_, err := tracker.ApplyEvents(ctx, evs, cursor)
-			return err
+			return applyEventBatch(ctx, tracker, events, msg)
 		},
 	}
 }

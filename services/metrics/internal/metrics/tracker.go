@@ -28,6 +28,7 @@ type Segments interface {
 type Tracker struct {
 	store    Store
 	models   modelCache
+	scores   scoresCache
 	segments Segments
 }
 

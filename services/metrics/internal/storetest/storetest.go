@@ -39,8 +39,10 @@ func Run(t *testing.T, newStore func(t *testing.T) metrics.Store) {
 		{"ConcurrentEventAppliersCountOnce", testConcurrentEvents},
 		{"KeepsExperiments", testExperiments},
 		{"StoreStatisticsAndRFM", testStatistics},
+		{"ScoresOfEveryCustomer", testScores},
 		{"ProfileValueWithoutEnoughHistory", testValueThinHistory},
 		{"ProfileValuePredictsFromTheOrderHistory", testValuePrediction},
+		{"ProfileUpdates", testProfileUpdates},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })

@@ -1,0 +1,92 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/barista-cdp/barista/pkg/pg"
+	"github.com/barista-cdp/barista/services/metrics/internal/metrics"
+)
+
+var _ metrics.ProfileStore = (*Store)(nil)
+
+const (
+	deleteProfileDaysSQL = `-- name: DeleteProfileDays
+DELETE FROM metrics.profile_days WHERE profile = ANY($1::text[])`
+
+	deleteProfilesSQL = `-- name: DeleteProfiles
+DELETE FROM metrics.profiles WHERE profile = ANY($1::text[])`
+
+	eraseMembershipChangesSQL = `-- name: EraseMembershipChanges
+DELETE FROM metrics.membership_changes WHERE profile = ANY($1::text[])`
+)
+
+// RewriteProfiles applies a marker in one transaction, with the event
+// feed's cursor locked as ApplyEvents locks it.
+func (s *Store) RewriteProfiles(ctx context.Context, r metrics.ProfileRewrite) (bool, error) {
+	applied := false
+	err := pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		applied = false
+		var stored int64
+		if err := tx.QueryRow(ctx, lockCursorSQL, eventFeed).Scan(&stored); err != nil {
+			return fmt.Errorf("lock event feed cursor: %w", err)
+		}
+		if r.Seq <= stored {
+			return nil
+		}
+		var batch pgx.Batch
+		gone := append(append([]string{}, r.Delete...), r.Erase...)
+		if len(gone) > 0 {
+			batch.Queue(deleteProfileDaysSQL, gone)
+			batch.Queue(deleteProfilesSQL, gone)
+		}
+		if len(r.Erase) > 0 {
+			batch.Queue(eraseMembershipChangesSQL, r.Erase)
+		}
+		var rebuilt []string
+		var events []metrics.Event
+		for p, evs := range r.Rebuild {
+			rebuilt = append(rebuilt, p)
+			for _, ev := range evs {
+				ev.Profile = p
+				events = append(events, ev)
+			}
+		}
+		if len(rebuilt) > 0 {
+			batch.Queue(deleteProfileDaysSQL, rebuilt)
+		}
+		delta := metrics.SummarizeEvents(events)
+		if len(delta.FirstSeen) > 0 {
+			profiles := make([]string, 0, len(delta.FirstSeen))
+			times := make([]time.Time, 0, len(delta.FirstSeen))
+			for p, t := range delta.FirstSeen {
+				profiles = append(profiles, p)
+				times = append(times, t)
+			}
+			batch.Queue(seenSQL, profiles, times)
+		}
+		if n := len(delta.Days); n > 0 {
+			var (
+				profiles                            = make([]string, n)
+				days                                = make([]time.Time, n)
+				revenue                             = make([]float64, n)
+				orders, opens, clicks, unsubscribes = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+			)
+			for i, d := range delta.Days {
+				profiles[i], days[i], revenue[i] = d.Profile, d.Date, d.Revenue
+				orders[i], opens[i], clicks[i], unsubscribes[i] = d.Orders, d.Opens, d.Clicks, d.Unsubscribes
+			}
+			batch.Queue(addProfileDaysSQL, profiles, days, orders, revenue, opens, clicks, unsubscribes)
+		}
+		batch.Queue(setCursorSQL, eventFeed, r.Seq)
+		if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
+			return fmt.Errorf("rewrite profiles at %d: %w", r.Seq, err)
+		}
+		applied = true
+		return nil
+	})
+	return applied, err
+}
