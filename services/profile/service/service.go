@@ -10,6 +10,7 @@ import (
 	"github.com/barista-cdp/barista/pkg/app"
 	profilev1 "github.com/barista-cdp/barista/pkg/gen/barista/profile/v1"
 	"github.com/barista-cdp/barista/services/profile/internal/api"
+	"github.com/barista-cdp/barista/services/profile/internal/match"
 	"github.com/barista-cdp/barista/services/profile/internal/memory"
 	"github.com/barista-cdp/barista/services/profile/internal/postgres"
 	"github.com/barista-cdp/barista/services/profile/internal/profile"
@@ -24,13 +25,22 @@ const RulesFlag = "rules"
 // Spec describes the profile service to app.Main and the dev server. It
 // calls no other service.
 var Spec = app.Spec{
-	Name:       "profile",
-	GRPCAddr:   "127.0.0.1:7072",
-	Flags:      map[string]string{RulesFlag: "merge rules file, YAML or JSON; empty applies the built-in defaults"},
+	Name:     "profile",
+	GRPCAddr: "127.0.0.1:7072",
+	Flags: map[string]string{
+		RulesFlag:          "merge rules file, YAML or JSON; empty applies the built-in defaults",
+		SuppressionKeyFlag: "secret keying the hashes of erased identifiers, at least 32 bytes; empty uses a random secret kept in the database",
+	},
 	Migrations: migrations.FS,
 	New: func(ctx context.Context, env app.Env) (app.Service, error) {
 		policy, err := profile.LoadRules(env.Flags[RulesFlag])
 		if err != nil {
+			return nil, err
+		}
+		if _, err := matchOptions(env.Flags); err != nil {
+			return nil, err
+		}
+		if err := checkSuppressionKey(env.Flags[SuppressionKeyFlag]); err != nil {
 			return nil, err
 		}
 		return New(ctx, env, policy), nil
@@ -46,12 +56,14 @@ func New(_ context.Context, env app.Env, policy *profile.Policy) app.Service {
 	} else {
 		store = memory.New()
 	}
-	graph := profile.NewGraph(store, profile.Options{Logger: env.Logger, Policy: policy})
-	return &service{api: api.New(graph)}
+	graph := profile.NewGraph(store, profile.Options{Logger: env.Logger, Policy: policy, SuppressionKey: suppressionKey(env)})
+	server := api.New(graph)
+	return &service{api: server, matcher: newMatcher(env, graph, server)}
 }
 
 type service struct {
-	api *api.Server
+	api     *api.Server
+	matcher *match.Matcher // nil when matching is off
 }
 
 // Register adds ProfileService to s.
@@ -59,8 +71,11 @@ func (s *service) Register(r grpc.ServiceRegistrar) {
 	profilev1.RegisterProfileServiceServer(r, s.api)
 }
 
-// Run returns when ctx ends: the profile service has no background work.
+// Run runs probabilistic matching, when on, until ctx ends.
 func (s *service) Run(ctx context.Context) error {
+	if s.matcher != nil {
+		return s.matcher.Run(ctx)
+	}
 	<-ctx.Done()
 	return nil
 }

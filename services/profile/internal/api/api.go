@@ -18,6 +18,7 @@ import (
 	typev1 "github.com/barista-cdp/barista/pkg/gen/barista/type/v1"
 	"github.com/barista-cdp/barista/pkg/ident"
 	"github.com/barista-cdp/barista/pkg/page"
+	"github.com/barista-cdp/barista/services/profile/internal/match"
 	"github.com/barista-cdp/barista/services/profile/internal/profile"
 )
 
@@ -35,7 +36,8 @@ const namePrefix = "profiles/"
 // Server implements profilev1.ProfileServiceServer over a profile.Graph.
 type Server struct {
 	profilev1.UnimplementedProfileServiceServer
-	graph *profile.Graph
+	graph   *profile.Graph
+	matcher *match.Matcher // nil when probabilistic matching is off (matches.go)
 }
 
 // New returns a Server over graph.
@@ -49,10 +51,14 @@ func (s *Server) ResolveProfile(ctx context.Context, req *profilev1.ResolveProfi
 	if err != nil {
 		return nil, err
 	}
+	if err := checkSignals("signals", req.GetSignals()); err != nil {
+		return nil, err
+	}
 	res, err := s.graph.Resolve(ctx, r)
 	if err != nil {
 		return nil, err
 	}
+	s.observe(ctx, res, req.GetSignals())
 	p, err := toProto(res.Profile)
 	if err != nil {
 		return nil, err

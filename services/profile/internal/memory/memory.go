@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/barista-cdp/barista/services/profile/internal/profile"
 )
@@ -21,6 +22,9 @@ type Store struct {
 	order    []string // ids of all profiles, sorted
 	merges   []profile.Merge
 	consents map[string]map[string]profile.Consent // by profile, then purpose
+	notices  []profile.Notice                      // the change log; Seq is index+1
+	privacy  privacy                               // suppressions and erasures
+	match    matchState                            // probabilistic matching (match.go)
 }
 
 type record struct {
@@ -169,6 +173,11 @@ func (s *Store) apply(change profile.Change) {
 		m.Trigger = slices.Clone(m.Trigger)
 		m.Seq = int64(len(s.merges) + 1)
 		s.merges = append(s.merges, m)
+		s.appendNotice(profile.Notice{Kind: profile.NoticeMerged, Time: m.Time, Profile: u.ProfileID, Other: m.Merged,
+			Identifiers: m.Identifiers, Rule: m.Rule})
+		if len(s.consentsLocked(m.Merged)) > 0 {
+			s.appendConsentNotice(u.ProfileID, profile.Notice{Time: m.Time})
+		}
 	}
 	target.Traits = maps.Clone(u.Traits)
 	target.UpdateTime = u.Time
@@ -287,6 +296,10 @@ func (s *Store) Unmerge(_ context.Context, id string, plan func(survivor, merged
 	survivor.UpdateTime, r.profile.UpdateTime = split.Time, split.Time
 	r.mergedInto = ""
 	s.merges[at].UnmergeTime = split.Time
+	s.appendNotice(profile.Notice{Kind: profile.NoticeUnmerged, Time: split.Time, Profile: sr.profile.ID, Other: id,
+		Identifiers: split.Move, Kept: slices.SortedFunc(slices.Values(survivor.Identifiers), profile.Compare)})
+	s.appendConsentNotice(sr.profile.ID, profile.Notice{Time: split.Time})
+	s.appendConsentNotice(id, profile.Notice{Time: split.Time})
 	return nil
 }
 
@@ -308,6 +321,17 @@ func (s *Store) SetConsents(_ context.Context, id string, consents []profile.Con
 			byPurpose[c.Purpose] = c
 		}
 	}
+	root := id
+	for s.profiles[root].mergedInto != "" {
+		root = s.profiles[root].mergedInto
+	}
+	var at time.Time
+	for _, c := range consents {
+		if c.Time.After(at) {
+			at = c.Time
+		}
+	}
+	s.appendConsentNotice(root, profile.Notice{Time: at})
 	return nil
 }
 
@@ -316,6 +340,12 @@ func (s *Store) SetConsents(_ context.Context, id string, consents []profile.Con
 func (s *Store) Consents(_ context.Context, id string) ([]profile.Consent, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	return s.consentsLocked(id), nil
+}
+
+// consentsLocked returns the newest consent per purpose over the profile
+// and the profiles merged into it. s.mu must be held.
+func (s *Store) consentsLocked(id string) []profile.Consent {
 	var all []profile.Consent
 	for pid, byPurpose := range s.consents {
 		if s.within(pid, id) {
@@ -324,7 +354,7 @@ func (s *Store) Consents(_ context.Context, id string) ([]profile.Consent, error
 			}
 		}
 	}
-	return profile.LatestConsents(all), nil
+	return profile.LatestConsents(all)
 }
 
 // within reports whether profile pid is root or was merged into it,

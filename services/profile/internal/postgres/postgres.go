@@ -200,7 +200,10 @@ func apply(ctx context.Context, tx pgx.Tx, change profile.Change) error {
 	if b.Len() == 0 {
 		return nil
 	}
-	return sendChecked(ctx, tx, b, checks)
+	if err := sendChecked(ctx, tx, b, checks); err != nil {
+		return err
+	}
+	return announceMerges(ctx, tx, change)
 }
 
 // sendChecked sends b in one round trip and checks that statement i
@@ -415,7 +418,10 @@ func unmerge(ctx context.Context, tx pgx.Tx, id string, plan func(survivor, merg
 	queue(1, reviveSQL, id, sp.Time)
 	queue(1, updateProfileSQL, into, traitsOrEmpty(sp.SurvivorTraits), sp.Time)
 	queue(1, markUnmergedSQL, m.Seq, sp.Time)
-	return sendChecked(ctx, tx, b, checks)
+	if err := sendChecked(ctx, tx, b, checks); err != nil {
+		return err
+	}
+	return announceUnmerge(ctx, tx, survivor, id, sp)
 }
 
 func oneProfile(ctx context.Context, q querier, sql string, args ...any) (profile.Profile, error) {
@@ -556,7 +562,12 @@ func (s *Store) SetConsents(ctx context.Context, id string, consents []profile.C
 	for i, c := range consents {
 		purposes[i], granted[i], sources[i], times[i] = c.Purpose, c.Granted, c.Source, c.Time
 	}
-	_, err := s.pool.Exec(ctx, setConsentsSQL, id, purposes, granted, sources, times)
+	err := pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, setConsentsSQL, id, purposes, granted, sources, times); err != nil {
+			return err
+		}
+		return announceConsents(ctx, tx, id, consents)
+	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
 		return profile.ErrNotFound
@@ -573,7 +584,13 @@ func (s *Store) Consents(ctx context.Context, id string) ([]profile.Consent, err
 	if uuid.Validate(id) != nil {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, consentsSQL, id)
+	return readConsents(ctx, s.pool, id)
+}
+
+// readConsents returns the newest consent per purpose over the profile and
+// the profiles merged into it, as q sees them.
+func readConsents(ctx context.Context, q querier, id string) ([]profile.Consent, error) {
+	rows, err := q.Query(ctx, consentsSQL, id)
 	if err != nil {
 		return nil, fmt.Errorf("read consents: %w", err)
 	}

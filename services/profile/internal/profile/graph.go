@@ -58,6 +58,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Policy is the merge rules; DefaultPolicy when nil.
 	Policy *Policy
+	// SuppressionKey keys the hashes of erased identifiers; the store's
+	// own secret when nil.
+	SuppressionKey []byte
 }
 
 // Graph resolves identifiers to profiles under the merge rules and reads
@@ -67,11 +70,13 @@ type Graph struct {
 	policy      *Policy
 	now         func() time.Time
 	resolutions metric.Int64Counter
+	suppress    suppression
 }
 
 // NewGraph returns a Graph over store.
 func NewGraph(store Store, opts Options) *Graph {
 	g := &Graph{store: store, now: opts.Now, policy: opts.Policy}
+	g.suppress.key = opts.SuppressionKey
 	if g.now == nil {
 		g.now = time.Now
 	}
@@ -155,6 +160,15 @@ func (g *Graph) Resolve(ctx context.Context, req Request) (Resolution, error) {
 	if err != nil {
 		return Resolution{}, err
 	}
+	kept, suppressed, err := g.screen(ctx, req.Identifiers, holders, invalid)
+	if err != nil {
+		return Resolution{}, err
+	}
+	if len(kept) == 0 {
+		return Resolution{}, invalid
+	}
+	req.Identifiers, blocked = kept, append(blocked, suppressed...)
+	snapshot := holders
 	res, change := g.policy.Decide(req, holders, g.clock(), newID)
 	if change.Create == nil && change.Update == nil {
 		g.count(ctx, "unchanged")
@@ -162,6 +176,9 @@ func (g *Graph) Resolve(ctx context.Context, req Request) (Resolution, error) {
 		return res, nil
 	}
 	err = g.store.Resolve(ctx, req.Identifiers, func(holders []Profile) (Change, error) {
+		if err := vanished(req.Identifiers, snapshot, holders); err != nil {
+			return Change{}, err
+		}
 		// The clock is read under the locks, so that a profile's update
 		// time never goes back.
 		res, change = g.policy.Decide(req, holders, g.clock(), newID)
@@ -334,6 +351,12 @@ func (g *Graph) Policy() *Policy { return g.policy }
 // returns the survivor and the merge, or nil when a and b already share a
 // profile. Profiles of two different user ids never merge.
 func (g *Graph) MergeProfiles(ctx context.Context, a, b Identifier, reason string) (Profile, *Merge, error) {
+	return g.mergePair(ctx, a, b, RuleManual, "manual merge: "+reason, nil)
+}
+
+// mergePair merges the profiles holding a and b under rule, for reason,
+// after check (when not nil) accepts the two locked profiles.
+func (g *Graph) mergePair(ctx context.Context, a, b Identifier, rule, reason string, check func(a, b Profile) error) (Profile, *Merge, error) {
 	var (
 		result Profile
 		merge  *Merge
@@ -359,6 +382,11 @@ func (g *Graph) MergeProfiles(ctx context.Context, a, b Identifier, reason strin
 		if ua, ub := pa.UserID(), pb.UserID(); ua != "" && ub != "" {
 			return Change{}, fmt.Errorf("%w: %s and %s belong to different user ids (%s, %s); a profile is one user", ErrConflict, a, b, ua, ub)
 		}
+		if check != nil {
+			if err := check(*pa, *pb); err != nil {
+				return Change{}, err
+			}
+		}
 		now := g.clock()
 		group := []*Profile{pa, pb}
 		slices.SortFunc(group, func(x, y *Profile) int {
@@ -374,8 +402,8 @@ func (g *Graph) MergeProfiles(ctx context.Context, a, b Identifier, reason strin
 		merge = &Merge{
 			Survivor:       survivor.ID,
 			Merged:         absorbed.ID,
-			Rule:           RuleManual,
-			Reason:         "manual merge: " + reason,
+			Rule:           rule,
+			Reason:         reason,
 			Trigger:        []Identifier{a, b},
 			Identifiers:    slices.Clone(absorbed.Identifiers),
 			Time:           now,

@@ -202,6 +202,9 @@ type Update struct {
 // and isolated: the conformance suite in internal/storetest checks it.
 type Store interface {
 	ConsentStore
+	MatchStore
+	NoticeLog
+	PrivacyStore
 	// Holders returns the live profiles that hold any of ids, read from one
 	// consistent snapshot without taking locks.
 	Holders(ctx context.Context, ids []Identifier) ([]Profile, error)

@@ -59,6 +59,11 @@ func Run(t *testing.T, newStore func(t *testing.T) profile.Store) {
 		{"Unmerge", testUnmerge, nil},
 		{"UnmergeChain", testUnmergeChain, nil},
 		{"Consent", testConsent, nil},
+		{"MatchSignals", testMatchSignals, nil},
+		{"MatchCandidates", testMatchCandidates, nil},
+		{"Matching", testMatching, nil},
+		{"Notices", testNotices, nil},
+		{"NoticesConcurrent", testNoticesConcurrent, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,6 +77,7 @@ func Run(t *testing.T, newStore func(t *testing.T) profile.Store) {
 			tt.run(t, profile.NewGraph(newStore(t), profile.Options{Now: clock.now, Policy: policy}))
 		})
 	}
+	runResolveBatch(t, newStore)
 }
 
 // clock advances one second on every reading, so that every change gets a

@@ -1,0 +1,205 @@
+package profile
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/barista-cdp/barista/pkg/apierror"
+)
+
+// Limits of ResolveBatch.
+const (
+	// MaxResolveBatch is the most requests one ResolveBatch call takes.
+	MaxResolveBatch = 1000
+	// resolveBatchParallelism bounds the changing resolutions of one batch
+	// that run at once.
+	resolveBatchParallelism = 8
+)
+
+// BatchResult is the outcome of one request of ResolveBatch: what Resolve
+// would have returned for it.
+type BatchResult struct {
+	Resolution Resolution
+	Err        error
+}
+
+// ResolveBatch resolves reqs with the results of calling Resolve for each of
+// them one after the other, in order, and returns one BatchResult per
+// request; a request that fails does not fail the others. The error is for
+// the call as a whole: nothing was resolved.
+//
+// Most requests of a batch change nothing (known visitors' next events), so
+// ResolveBatch reads the holders of all the batch's identifiers in one
+// lock-free snapshot and decides every request on it. A request whose
+// decision changes nothing, and that shares no identifier and no profile
+// with an earlier request that changes something, is answered from the
+// snapshot, exactly as Resolve answers it from its own snapshot. The others
+// go through Resolve (see resolveInOrder): in batch order within each part
+// of the graph they touch, so that requests that join or merge profiles
+// apply as one by one, while unrelated parts run in parallel.
+func (g *Graph) ResolveBatch(ctx context.Context, reqs []Request) ([]BatchResult, error) {
+	if len(reqs) > MaxResolveBatch {
+		return nil, apierror.Invalid("requests", "at most %d requests can be resolved together, got %d", MaxResolveBatch, len(reqs))
+	}
+	out := make([]BatchResult, len(reqs))
+	checked := make([]Request, len(reqs))
+	blocked := make([][]Ignored, len(reqs))
+	valid := make([]bool, len(reqs))
+	var all []Identifier
+	seen := map[Identifier]bool{}
+	for i, req := range reqs {
+		var err error
+		if checked[i], blocked[i], err = g.check(req); err != nil {
+			out[i].Err = err
+			continue
+		}
+		valid[i] = true
+		for _, id := range checked[i].Identifiers {
+			if !seen[id] {
+				seen[id] = true
+				all = append(all, id)
+			}
+		}
+	}
+	if len(all) == 0 {
+		return out, nil
+	}
+	holders, err := g.store.Holders(ctx, all)
+	if err != nil {
+		return nil, err
+	}
+	holderOf := make(map[Identifier]int, len(all))
+	for k := range holders {
+		for _, id := range holders[k].Identifiers {
+			holderOf[id] = k
+		}
+	}
+
+	// Decide on the snapshot, in order; dirty holds the identifiers and
+	// profiles of the requests that must go through Resolve.
+	now := g.clock()
+	dirty := map[string]bool{}
+	var slow []int
+	var keys [][]string
+	for i, req := range checked {
+		if !valid[i] {
+			continue
+		}
+		var mine []Profile
+		var touched []string
+		taken := map[int]bool{}
+		dependent := false
+		for _, id := range req.Identifiers {
+			key := "identifier\x00" + id.String()
+			touched = append(touched, key)
+			dependent = dependent || dirty[key]
+			if k, ok := holderOf[id]; ok && !taken[k] {
+				taken[k] = true
+				mine = append(mine, holders[k])
+				key := "profile\x00" + holders[k].ID
+				touched = append(touched, key)
+				dependent = dependent || dirty[key]
+			}
+		}
+		if !dependent {
+			res, change := g.policy.Decide(req, mine, now, newID)
+			if change.Create == nil && change.Update == nil {
+				g.count(ctx, "unchanged")
+				res.Ignored = append(blocked[i], res.Ignored...)
+				out[i].Resolution = res
+				continue
+			}
+		}
+		for _, key := range touched {
+			dirty[key] = true
+		}
+		slow = append(slow, i)
+		keys = append(keys, touched)
+	}
+	g.resolveInOrder(ctx, reqs, slow, keys, out)
+	return out, nil
+}
+
+// check validates and completes req as Resolve does: it drops repeated and
+// blocked identifiers (returned as Ignored) and sets the observe time.
+func (g *Graph) check(req Request) (Request, []Ignored, error) {
+	req.Identifiers = dedup(req.Identifiers)
+	if len(req.Identifiers) == 0 {
+		return req, nil, apierror.Invalid("identifiers", "at least one identifier is required")
+	}
+	var blocked []Ignored
+	kept := req.Identifiers[:0:0]
+	invalid := &apierror.InvalidError{}
+	for i, id := range req.Identifiers {
+		if g.policy.Blocked(id) {
+			blocked = append(blocked, Ignored{Identifier: id, Rule: RuleBlocked, Reason: "the value is blocked by the merge rules"})
+			invalid.Add(fmt.Sprintf("identifiers[%d]", i), "%s %s is blocked by the merge rules (junk or test value)", id.Type, id.Value)
+			continue
+		}
+		kept = append(kept, id)
+	}
+	if len(kept) == 0 {
+		return req, nil, invalid
+	}
+	req.Identifiers = kept
+	if req.ObserveTime.IsZero() {
+		req.ObserveTime = g.clock()
+	}
+	req.ObserveTime = req.ObserveTime.UTC().Truncate(time.Microsecond)
+	return req, blocked, nil
+}
+
+// resolveInOrder runs Resolve for reqs[idx[k]] in order, except that
+// requests in unrelated parts of the graph run in parallel, at most
+// resolveBatchParallelism at once.
+//
+// Two requests are related when they share a key (an identifier or a
+// snapshot holder), or are both related to a third: a request that links
+// identifiers joins their parts of the graph, so a later request on any of
+// them may see its profile, not only one on the same identifier. Each part
+// (a union of keys) runs its requests one after the other.
+func (g *Graph) resolveInOrder(ctx context.Context, reqs []Request, idx []int, keys [][]string, out []BatchResult) {
+	parent := map[string]string{}
+	var find func(string) string
+	find = func(k string) string {
+		p, ok := parent[k]
+		if !ok || p == k {
+			return k
+		}
+		root := find(p)
+		parent[k] = root
+		return root
+	}
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, resolveBatchParallelism)
+	last := map[string]chan struct{}{}
+	for k, i := range idx {
+		var deps []chan struct{}
+		root := ""
+		for _, key := range keys[k] {
+			r := find(key)
+			if d, ok := last[r]; ok {
+				deps = append(deps, d)
+				delete(last, r)
+			}
+			if root == "" {
+				root = r
+			}
+			parent[r] = root
+		}
+		done := make(chan struct{})
+		last[root] = done
+		wg.Go(func() {
+			defer close(done)
+			for _, d := range deps {
+				<-d
+			}
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			out[i].Resolution, out[i].Err = g.Resolve(ctx, reqs[i])
+		})
+	}
+	wg.Wait()
+}
