@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/barista-cdp/barista/pkg/app"
+	"github.com/barista-cdp/barista/pkg/feed"
 	eventv1 "github.com/barista-cdp/barista/pkg/gen/barista/event/v1"
 	profilev1 "github.com/barista-cdp/barista/pkg/gen/barista/profile/v1"
 	"github.com/barista-cdp/barista/services/event/internal/api"
@@ -30,6 +31,8 @@ var Spec = app.Spec{
 	Peers:    []string{"profile"},
 	Flags: map[string]string{
 		NormalizationFlag: "normalization rules file, JSON or YAML; empty applies the built-in rules",
+		RetentionFlag:     "how long events are kept after they are received, such as 400d or 72h; 0 keeps them forever",
+		RetentionModeFlag: "what happens to events older than --retention: delete, or anonymize (keep them for aggregates without what ties them to a person)",
 	},
 	Migrations: migrations.FS,
 	New:        New,
@@ -69,16 +72,23 @@ func New(ctx context.Context, env app.Env) (app.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	log := event.NewLog(store, identity.New(profilev1.NewProfileServiceClient(conn)), env.Logger, event.WithNormalizer(normalizer))
+	retention, err := retentionJob(env, store)
+	if err != nil {
+		return nil, err
+	}
+	profiles := profilev1.NewProfileServiceClient(conn)
+	log := event.NewLog(store, identity.New(profiles), env.Logger, event.WithNormalizer(normalizer))
 	server := api.NewServer(log, api.Options{Normalizer: normalizer})
-	return &service{api: server, http: tracking.New(server, trackingOptions(env))}, nil
+	return &service{api: server, http: tracking.New(server, trackingOptions(env)), profiles: profileConsumer(log, profiles, env.Logger), retention: retention}, nil
 }
 
 var _ app.HTTPService = (*service)(nil)
 
 type service struct {
-	api  *api.Server
-	http http.Handler
+	api       *api.Server
+	http      http.Handler
+	profiles  feed.Consumer[*profilev1.StreamProfileChangesResponse]
+	retention func(context.Context) error
 }
 
 // HTTPHandler serves the Segment Tracking API (/v1/track, /v1/batch, ...).
@@ -88,10 +98,10 @@ func (s *service) Register(r grpc.ServiceRegistrar) {
 	eventv1.RegisterEventServiceServer(r, s.api)
 }
 
-// Run has no background work: the log is served on request.
+// Run applies the profile change log to the event log, and the retention
+// policy every hour, until ctx ends.
 func (s *service) Run(ctx context.Context) error {
-	<-ctx.Done()
-	return nil
+	return runAll(ctx, s.profiles.Run, s.retention)
 }
 
 // trackingOptions configures the Segment HTTP API: in production mode its

@@ -258,6 +258,10 @@ func (s *Server) StreamEvents(req *eventv1.StreamEventsRequest, stream eventv1.E
 	send := func(events []event.Event) error {
 		msg := &eventv1.StreamEventsResponse{Events: make([]*eventv1.DeliveredEvent, len(events))}
 		for i, ev := range events {
+			if ev.Update != nil {
+				msg.Events[i] = &eventv1.DeliveredEvent{Cursor: feed.EncodeCursor(ev.Seq), ProfileUpdate: updateToProto(ev.Update)}
+				continue
+			}
 			pe, err := toProto(ev)
 			if err != nil {
 				return err

@@ -110,7 +110,7 @@ func parseEvent(pe *eventv1.Event, now time.Time) (event.Event, *apierror.FieldV
 		if len(f.s.GetFields()) == 0 {
 			continue
 		}
-		b, err := protojson.Marshal(f.s)
+		b, err := structJSON(f.s)
 		if err != nil {
 			return bad(f.name, "not representable as JSON: %v", err)
 		}

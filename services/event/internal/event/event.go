@@ -60,6 +60,9 @@ type Event struct {
 	// TraceContext is the W3C trace context of the ingest call, so consumers
 	// continue its trace; nil when there was none.
 	TraceContext map[string]string
+	// Update is set, and nothing but Seq with it, on a marker of a profile
+	// change in the log (see ProfileUpdate).
+	Update *ProfileUpdate
 }
 
 // Appended is the outcome of appending one event.

@@ -258,7 +258,10 @@ func (l *Log) Commit(ctx context.Context, p *Prepared) ([]Outcome, error) {
 // often holds many events of one visitor); the profile service then sees
 // the time of the first of them.
 //
-// Resolutions run in parallel, but an event waits for every earlier event
+// When the resolver is a BatchResolver, the batch's resolutions go to the
+// profile service in one call (see resolveBatch), which applies them in
+// order. Otherwise, or when the profile service cannot resolve batches,
+// resolutions run in parallel, but an event waits for every earlier event
 // of the batch that shares an identifier with it. Events that may join or
 // merge profiles (an identify linking an anonymous id to a user id) are thus
 // resolved in batch order, exactly as if the batch had been sent one event at
@@ -266,6 +269,11 @@ func (l *Log) Commit(ctx context.Context, p *Prepared) ([]Outcome, error) {
 func (l *Log) resolve(parent context.Context, events []Event, idx []int, out []Outcome) error {
 	if len(idx) == 0 {
 		return nil
+	}
+	if b, ok := l.resolver.(BatchResolver); ok {
+		if err := l.resolveBatch(parent, b, events, idx, out); !errors.Is(err, ErrBatchUnsupported) {
+			return err
+		}
 	}
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
@@ -333,7 +341,7 @@ func (l *Log) resolve(parent context.Context, events []Event, idx []int, out []O
 			if ev.Type == TypeIdentify {
 				traits = ev.Traits
 			}
-			profile, err := l.resolver.Resolve(ctx, ev.Identifiers, traits, ev.OccurredAt)
+			profile, err := l.resolver.Resolve(WithEventContext(ctx, ev.Context), ev.Identifiers, traits, ev.OccurredAt)
 			var invalid *apierror.InvalidError
 			switch {
 			case err == nil:

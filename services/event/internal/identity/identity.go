@@ -13,9 +13,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/types/known/structpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/barista-cdp/barista/pkg/apierror"
 	profilev1 "github.com/barista-cdp/barista/pkg/gen/barista/profile/v1"
@@ -40,13 +37,11 @@ func New(profiles profilev1.ProfileServiceClient) *Client {
 
 // Resolve implements event.Resolver with ResolveProfile.
 func (c *Client) Resolve(ctx context.Context, ids []event.Identifier, traits json.RawMessage, at time.Time) (string, error) {
-	req := &profilev1.ResolveProfileRequest{Identifiers: toProto(ids), ObserveTime: timestamppb.New(at)}
-	if len(traits) > 0 {
-		req.Traits = &structpb.Struct{}
-		if err := protojson.Unmarshal(traits, req.Traits); err != nil {
-			return "", fmt.Errorf("decode stored traits: %w", err)
-		}
+	req, err := resolveRequest(event.Resolution{Identifiers: ids, Traits: traits, At: at})
+	if err != nil {
+		return "", err
 	}
+	req.Signals = matchSignals(event.EventContext(ctx))
 	resp, err := c.profiles.ResolveProfile(ctx, req)
 	if err != nil {
 		st := status.Convert(err)

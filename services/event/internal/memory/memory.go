@@ -18,6 +18,11 @@ type Store struct {
 	log       []event.Event
 	byMessage map[string]int
 	byProfile map[string][]int
+	// profileCursor is the last profile change applied.
+	profileCursor int64
+	// redirects maps profiles merged away to the profile their events now
+	// belong to.
+	redirects map[string]string
 }
 
 var _ event.Store = (*Store)(nil)
@@ -41,6 +46,9 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]event.Appen
 			continue
 		}
 		ev.Seq = int64(len(s.log)) + 1
+		if to, ok := s.redirects[ev.ProfileID]; ok {
+			ev.ProfileID = to
+		}
 		if len(ev.TraceContext) == 0 {
 			ev.TraceContext = nil
 		}
@@ -96,7 +104,14 @@ func (s *Store) ReadAfter(ctx context.Context, after int64, limit int) ([]event.
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	start := int(min(max(after, 0), int64(len(s.log))))
-	end := min(start+limit, len(s.log))
-	return append([]event.Event(nil), s.log[start:end]...), nil
+	var out []event.Event
+	for _, ev := range s.log[min(max(after, 0), int64(len(s.log))):] {
+		if len(out) == limit {
+			break
+		}
+		if !deleted(ev) {
+			out = append(out, ev)
+		}
+	}
+	return out, nil
 }

@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore func(t *testing.T) event.Store) {
 		{"ListProfilePages", testListProfile},
 		{"ReadAfter", testReadAfter},
 		{"ConcurrentWritersTailingReaderSeeEveryEventOnceInOrder", testNoGaps},
+		{"ProfileChanges", testProfileChanges},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

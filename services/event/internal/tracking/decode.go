@@ -87,9 +87,12 @@ func object(raw []byte, what string) (map[string]json.RawMessage, *fieldError) {
 		}
 		return nil, errorf("", "%s must be a JSON object, got %s", what, k)
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
+	if !json.Valid(raw) {
 		return nil, errorf("", "%s is malformed JSON: %s", what, syntaxError(raw))
+	}
+	m, err := members(raw)
+	if err != nil {
+		return nil, errorf("", "%s is malformed JSON: %v", what, err)
 	}
 	return m, nil
 }

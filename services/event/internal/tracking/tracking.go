@@ -186,8 +186,8 @@ func (h *Handler) batch(w http.ResponseWriter, r *http.Request) {
 		h.invalid(w, errorf("batch", "must be a JSON array, got %s", k))
 		return
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
+	items, err := elements(raw)
+	if err != nil {
 		h.invalid(w, errorf("batch", "not a valid JSON array: %v", err))
 		return
 	}

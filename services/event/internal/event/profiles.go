@@ -1,0 +1,137 @@
+package event
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// UpdateKind is what a ProfileUpdate announces.
+type UpdateKind int
+
+// Kinds of ProfileUpdate, numbered as barista.event.v1.ProfileUpdateKind.
+const (
+	// UpdateMerged: Profiles[1] was merged into Profiles[0].
+	UpdateMerged UpdateKind = iota + 1
+	// UpdateUnmerged: Profiles[1] was split back out of Profiles[0].
+	UpdateUnmerged
+	// UpdateConsent: the consents of Profiles[0] changed.
+	UpdateConsent
+	// UpdateErased: Profiles[0] was erased.
+	UpdateErased
+)
+
+// Consent is a person's answer for one purpose.
+type Consent struct {
+	Purpose string    `json:"purpose"`
+	Granted bool      `json:"granted"`
+	Source  string    `json:"source"`
+	Time    time.Time `json:"time"`
+}
+
+// ProfileUpdate is a marker in the event log: the identity graph changed
+// and the store applied the change to the events it holds at this position
+// of the log. A log entry is either an event or a marker: a marker has only
+// Seq and Update set.
+type ProfileUpdate struct {
+	Kind UpdateKind
+	// Profiles are the profiles affected: the survivor first, then the
+	// profile merged away or split out.
+	Profiles []string
+	// Consents are all of Profiles[0]'s consents, for UpdateConsent.
+	Consents []Consent
+	// Time is when the change happened in the profile service.
+	Time time.Time
+}
+
+// ProfileChange is one entry of the profile service's change log, as the
+// event service applies it.
+type ProfileChange struct {
+	// Seq is the entry's position in the profile change log.
+	Seq  int64
+	Kind UpdateKind
+	Time time.Time
+	// Profile is the survivor of a merge or an unmerge, the profile whose
+	// consents changed, or the profile erased.
+	Profile string
+	// Other is the profile merged away or split back out.
+	Other string
+	// Identifiers are those that went back to Other on an unmerge; Kept
+	// those Profile still holds.
+	Identifiers, Kept []Identifier
+	// Consents are Profile's consents after an UpdateConsent.
+	Consents []Consent
+}
+
+// ProfileChangeStore applies the profile change log to the event log.
+// Implementations are checked by the conformance suite in
+// internal/storetest.
+type ProfileChangeStore interface {
+	// ProfileCursor returns the Seq of the last profile change applied; 0
+	// when none was.
+	ProfileCursor(ctx context.Context) (int64, error)
+	// ApplyProfileChange applies c in one transaction: it moves the events
+	// (UpdateMerged: Other's events become Profile's; UpdateUnmerged:
+	// Profile's events that carry one of Identifiers and none of Kept
+	// become Other's; UpdateErased: Profile's events and their message ids
+	// are deleted), appends a marker (an Event with Update set) to the log,
+	// and stores c.Seq as the cursor. A change at or before the cursor is
+	// skipped, and applied reports false: applying is idempotent.
+	ApplyProfileChange(ctx context.Context, c ProfileChange) (applied bool, err error)
+}
+
+// Marker returns the ProfileUpdate the change appends to the log.
+func (c ProfileChange) Marker() *ProfileUpdate {
+	u := &ProfileUpdate{Kind: c.Kind, Profiles: []string{c.Profile}, Time: c.Time}
+	if c.Other != "" {
+		u.Profiles = append(u.Profiles, c.Other)
+	}
+	if c.Kind == UpdateConsent {
+		u.Consents = c.Consents
+	}
+	return u
+}
+
+// MovesBack reports whether an event with ids goes back to the restored
+// profile of an unmerge that moved identifiers back and left kept with the
+// survivor: it must carry one of moved and none of kept. An event that
+// carried identifiers of both (the one that joined them) stays with the
+// survivor.
+func MovesBack(ids []Identifier, moved, kept map[Identifier]bool) bool {
+	back := false
+	for _, id := range ids {
+		if kept[id] {
+			return false
+		}
+		back = back || moved[id]
+	}
+	return back
+}
+
+// ApplyProfileChange applies a change of the profile change log and wakes
+// readers of the log, which now holds its marker.
+func (l *Log) ApplyProfileChange(ctx context.Context, c ProfileChange) error {
+	store, ok := l.store.(ProfileChangeStore)
+	if !ok {
+		return errProfileChangesUnsupported
+	}
+	applied, err := store.ApplyProfileChange(ctx, c)
+	if err != nil {
+		return err
+	}
+	if applied {
+		l.signal.Notify()
+	}
+	return nil
+}
+
+// ProfileCursor returns the position of the last profile change applied.
+func (l *Log) ProfileCursor(ctx context.Context) (int64, error) {
+	store, ok := l.store.(ProfileChangeStore)
+	if !ok {
+		return 0, errProfileChangesUnsupported
+	}
+	return store.ProfileCursor(ctx)
+}
+
+var errProfileChangesUnsupported = errors.New("the event store does not apply profile changes")

@@ -1,0 +1,141 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/barista-cdp/barista/services/event/internal/event"
+)
+
+// logTexts describes log entries in one line each: "message-id@profile" for
+// an event, "kind[profiles]" for a marker.
+func logTexts(entries []event.Event) []string {
+	out := make([]string, len(entries))
+	for i, ev := range entries {
+		if ev.Update != nil {
+			out[i] = fmt.Sprintf("%d%v", ev.Update.Kind, ev.Update.Profiles)
+			continue
+		}
+		out[i] = ev.MessageID + "@" + ev.ProfileID
+	}
+	return out
+}
+
+func profileTexts(t *testing.T, s event.Store, profileID string) []string {
+	t.Helper()
+	events, err := s.ListProfile(context.Background(), profileID, 0, 1000)
+	require.NoError(t, err)
+	return messageIDs(events)
+}
+
+func withIDs(ev event.Event, ids ...string) event.Event {
+	ev.Identifiers = nil
+	for _, id := range ids {
+		ev.Identifiers = append(ev.Identifiers, event.Identifier{Type: "anonymous_id", Value: id})
+	}
+	return ev
+}
+
+func idents(values ...string) []event.Identifier {
+	out := make([]event.Identifier, len(values))
+	for i, v := range values {
+		out[i] = event.Identifier{Type: "anonymous_id", Value: v}
+	}
+	return out
+}
+
+// testProfileChanges applies a merge, an unmerge, a consent change and an
+// erasure, each twice (as a redelivery does), and checks the events, the
+// markers in the log and the cursor after each.
+func testProfileChanges(t *testing.T, s event.Store) {
+	ctx := context.Background()
+	ps, ok := s.(event.ProfileChangeStore)
+	require.True(t, ok, "the store applies profile changes")
+	apply := func(c event.ProfileChange) {
+		t.Helper()
+		applied, err := ps.ApplyProfileChange(ctx, c)
+		require.NoError(t, err)
+		require.True(t, applied)
+		again, err := ps.ApplyProfileChange(ctx, c)
+		require.NoError(t, err)
+		require.False(t, again, "a change at or before the cursor is skipped")
+		cursor, err := ps.ProfileCursor(ctx)
+		require.NoError(t, err)
+		require.Equal(t, c.Seq, cursor)
+	}
+	cursor, err := ps.ProfileCursor(ctx)
+	require.NoError(t, err)
+	require.Zero(t, cursor)
+
+	appendOK(t, s,
+		withIDs(newEvent("a1", "A"), "a"),
+		withIDs(newEvent("b1", "B"), "b"),
+		withIDs(newEvent("b2", "B"), "b", "x"),
+		withIDs(newEvent("c1", "C"), "c"))
+	apply(event.ProfileChange{Seq: 3, Kind: event.UpdateMerged, Time: base, Profile: "A", Other: "B"})
+	require.Equal(t, []string{"a1", "b1", "b2"}, profileTexts(t, s, "A"), "the merged profile's events are the survivor's, in log order")
+	require.Empty(t, profileTexts(t, s, "B"))
+	byID, err := s.ByMessageIDs(ctx, []string{"b1"})
+	require.NoError(t, err)
+	require.Equal(t, "A", byID["b1"].ProfileID)
+	entries := readAll(t, s)
+	require.Equal(t, []string{"a1@A", "b1@A", "b2@A", "c1@C", "1[A B]"}, logTexts(entries))
+	require.Equal(t, base, entries[4].Update.Time)
+	require.Greater(t, entries[4].Seq, entries[3].Seq, "the marker takes the next position of the log")
+
+	// An event resolved to B before the merge and appended after it is
+	// stored under A.
+	late := appendOK(t, s, withIDs(newEvent("late", "B"), "b"))
+	require.Equal(t, "A", late[0].Event.ProfileID, "an append for a profile merged away goes to the survivor")
+	appendOK(t, s, withIDs(newEvent("j1", "A"), "a", "b"), withIDs(newEvent("b3", "A"), "b"), withIDs(newEvent("a2", "A"), "a"))
+	apply(event.ProfileChange{Seq: 4, Kind: event.UpdateUnmerged, Time: base, Profile: "A", Other: "B",
+		Identifiers: idents("b", "x"), Kept: idents("a")})
+	require.Equal(t, []string{"a1", "j1", "a2"}, profileTexts(t, s, "A"), "an event with identifiers of both stays with the survivor")
+	require.Equal(t, []string{"b1", "b2", "late", "b3"}, profileTexts(t, s, "B"))
+	again := appendOK(t, s, withIDs(newEvent("b4", "B"), "b"))
+	require.Equal(t, "B", again[0].Event.ProfileID, "after the unmerge, B's events are B's again")
+	byID, err = s.ByMessageIDs(ctx, []string{"b3", "j1"})
+	require.NoError(t, err)
+	require.Equal(t, "B", byID["b3"].ProfileID)
+	require.Equal(t, "A", byID["j1"].ProfileID)
+
+	consents := []event.Consent{{Purpose: "email", Granted: true, Source: "signup", Time: base}}
+	apply(event.ProfileChange{Seq: 7, Kind: event.UpdateConsent, Time: base, Profile: "A", Consents: consents})
+	entries = readAll(t, s)
+	last := entries[len(entries)-1]
+	require.Equal(t, &event.ProfileUpdate{Kind: event.UpdateConsent, Profiles: []string{"A"}, Consents: consents, Time: base}, last.Update)
+	require.Equal(t, event.Event{Seq: last.Seq, Update: last.Update}, last, "a marker carries nothing else")
+
+	apply(event.ProfileChange{Seq: 8, Kind: event.UpdateConsent, Time: base, Profile: "B", Consents: consents})
+	apply(event.ProfileChange{Seq: 9, Kind: event.UpdateErased, Time: base, Profile: "B"})
+	require.Empty(t, profileTexts(t, s, "B"))
+	byID, err = s.ByMessageIDs(ctx, []string{"b1", "b2", "b3"})
+	require.NoError(t, err)
+	require.Empty(t, byID, "an erased profile's message ids are forgotten")
+	entries = readAll(t, s)
+	require.Equal(t, []string{"a1@A", "c1@C", "1[A B]", "j1@A", "a2@A", "2[A B]", "3[A]", "3[B]", "4[B]"}, logTexts(entries))
+	require.Equal(t, consents, entries[6].Update.Consents, "the consents of others stay")
+	require.Nil(t, entries[7].Update.Consents, "an erased profile's consents (their sources may name the person) are dropped")
+	for i := 1; i < len(entries); i++ {
+		require.Greater(t, entries[i].Seq, entries[i-1].Seq)
+	}
+	// Reading one entry at a time past the holes the erasure left finds
+	// every entry.
+	var paged []event.Event
+	for after := int64(0); ; {
+		page, err := s.ReadAfter(ctx, after, 1)
+		require.NoError(t, err)
+		if len(page) == 0 {
+			break
+		}
+		paged = append(paged, page...)
+		after = page[0].Seq
+	}
+	require.Equal(t, logTexts(entries), logTexts(paged))
+
+	res := appendOK(t, s, withIDs(newEvent("b1", "B2"), "b"))
+	require.False(t, res[0].Duplicate, "an erased message id can be stored again")
+}
