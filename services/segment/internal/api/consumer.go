@@ -26,15 +26,7 @@ func Consumer(engine *segment.Engine, events eventv1.EventServiceClient, logger 
 			return events.StreamEvents(ctx, &eventv1.StreamEventsRequest{AfterCursor: after})
 		},
 		Apply: func(ctx context.Context, msg *eventv1.StreamEventsResponse) error {
-			evs := make([]segment.Event, 0, len(msg.GetEvents()))
-			for _, d := range msg.GetEvents() {
-				ev, err := eventFromProto(d, time.Now)
-				if err != nil {
-					return err
-				}
-				evs = append(evs, ev)
-			}
-			return engine.ApplyEvents(ctx, evs)
+			return applyDelivered(ctx, engine, events, msg)
 		},
 	}
 }

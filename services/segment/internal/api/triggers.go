@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -64,10 +65,13 @@ func (s *Server) CreateTrigger(ctx context.Context, req *segmentv1.CreateTrigger
 	if n := utf8.RuneCountInString(in.GetSecret()); n < MinSecret || n > MaxSecret {
 		invalid.Add("trigger.secret", "is %d characters long; want %d to %d, random, such as the output of openssl rand -hex 32", n, MinSecret, MaxSecret)
 	}
+	if c := in.GetRequiredConsent(); c != "" && !slices.Contains(segment.ConsentPurposes, c) {
+		invalid.Add("trigger.required_consent", "%q is not a purpose: want one of %s, or empty for none", c, strings.Join(segment.ConsentPurposes, ", "))
+	}
 	if err := invalid.OrNil(); err != nil {
 		return nil, err
 	}
-	t, err := s.engine.CreateTrigger(ctx, segment.Trigger{ID: req.GetTriggerId(), Segment: seg, On: on, Delay: delay, URL: in.GetUrl(), Secret: in.GetSecret()})
+	t, err := s.engine.CreateTrigger(ctx, segment.Trigger{ID: req.GetTriggerId(), Segment: seg, On: on, Delay: delay, URL: in.GetUrl(), Secret: in.GetSecret(), RequiredConsent: in.GetRequiredConsent()})
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +155,7 @@ func kindProto(k segment.Kind) segmentv1.MembershipChange_Kind {
 func triggerProto(t segment.Trigger) *segmentv1.Trigger {
 	return &segmentv1.Trigger{
 		Name: triggerPrefix + t.ID, Segment: segmentPrefix + t.Segment, On: kindProto(t.On),
-		Delay: durationpb.New(t.Delay), Url: t.URL, CreateTime: timestamppb.New(t.CreateTime),
+		Delay: durationpb.New(t.Delay), Url: t.URL, CreateTime: timestamppb.New(t.CreateTime), RequiredConsent: t.RequiredConsent,
 	}
 }
 

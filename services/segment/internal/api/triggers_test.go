@@ -21,7 +21,7 @@ func TestTriggers(t *testing.T) {
 	require.NoError(t, err)
 
 	_, err = f.client.CreateTrigger(ctx, &segmentv1.CreateTriggerRequest{TriggerId: "Bad", Trigger: &segmentv1.Trigger{
-		Segment: "buyers", Delay: durationpb.New(-time.Second), Url: "ftp://x", Secret: "short",
+		Segment: "buyers", Delay: durationpb.New(-time.Second), Url: "ftp://x", Secret: "short", RequiredConsent: "newsletter",
 	}})
 	v := violations(t, err)
 	require.Contains(t, v["trigger_id"], `"Bad" is not a trigger id`)
@@ -30,14 +30,16 @@ func TestTriggers(t *testing.T) {
 	require.Contains(t, v["trigger.delay"], "is -1s; want 0 to 8760h0m0s")
 	require.Contains(t, v["trigger.url"], `"ftp://x" is not an http or https URL`)
 	require.Contains(t, v["trigger.secret"], "is 5 characters long; want 16 to 256")
+	require.Contains(t, v["trigger.required_consent"], `"newsletter" is not a purpose: want one of analytics, email, sms, personalization`)
 
 	in := &segmentv1.Trigger{Segment: "segments/buyers", On: segmentv1.MembershipChange_KIND_ENTERED, Delay: durationpb.New(4 * time.Hour),
-		Url: "https://hooks.example.com/barista", Secret: "0123456789abcdef0123"}
+		Url: "https://hooks.example.com/barista", Secret: "0123456789abcdef0123", RequiredConsent: "email"}
 	resp, err := f.client.CreateTrigger(ctx, &segmentv1.CreateTriggerRequest{TriggerId: "reminder", Trigger: in})
 	require.NoError(t, err)
 	require.Equal(t, "triggers/reminder", resp.GetTrigger().GetName())
 	require.Empty(t, resp.GetTrigger().GetSecret(), "the secret is never returned")
 	require.Equal(t, 4*time.Hour, resp.GetTrigger().GetDelay().AsDuration())
+	require.Equal(t, "email", resp.GetTrigger().GetRequiredConsent())
 	_, err = f.client.CreateTrigger(ctx, &segmentv1.CreateTriggerRequest{TriggerId: "reminder", Trigger: in})
 	require.Equal(t, codes.AlreadyExists, status.Code(err))
 	in.Segment = "segments/nope"

@@ -2,7 +2,9 @@
 // expressions over one profile's behavior (its events) and traits, extended
 // with a small library of behavioral functions such as count, sum and
 // days_since_last, with optional windows ("90d", "30d..90d") and property
-// filters ({"category": "shoes"}).
+// filters ({"category": "shoes"}), and with the scores the metrics service
+// computes: the profile's RFM (rfm.recency, rfm.cell...) and the store's
+// order statistics (store.avg_order_value...).
 //
 // Every argument of a behavioral function is a literal, checked when the
 // condition compiles, so the calls of a condition are known statically:
@@ -52,6 +54,7 @@ func mustEnv() *cel.Env {
 		cel.ParserExpressionSizeLimit(MaxLength),
 		cel.ASTValidators(literalArgs{}, cel.ValidateComprehensionNestingLimit(maxComprehensionNesting)),
 	}
+	opts = append(opts, scoreDeclarations()...)
 	e, err := cel.NewEnv(append(opts, declarations()...)...)
 	if err != nil {
 		panic(fmt.Sprintf("condition: building the CEL environment: %v", err))
@@ -97,6 +100,9 @@ type Condition struct {
 	calls    []Call
 	names    []string
 	segments []string
+	// usesRFM and usesStore tell whether the condition reads rfm.* and
+	// store.*.
+	usesRFM, usesStore bool
 }
 
 // Issue is one problem found compiling a condition, at a 1-based line and
@@ -133,7 +139,7 @@ func Compile(src string) (*Condition, error) {
 	}
 	checked, iss := env.Compile(src)
 	if iss.Err() != nil {
-		return nil, issuesError(iss)
+		return nil, scoreFieldIssues(src, issuesError(iss))
 	}
 	if t := checked.OutputType(); !t.IsExactType(types.BoolType) && !t.IsExactType(types.DynType) {
 		return nil, &Error{Issues: []Issue{{Line: 1, Column: 1, Message: fmt.Sprintf("a condition must be a bool, this one is %s", t)}}}
@@ -143,6 +149,7 @@ func Compile(src string) (*Condition, error) {
 		return nil, fmt.Errorf("condition: %w", err)
 	}
 	c := &Condition{source: src, prog: prog}
+	c.usesRFM, c.usesStore = scoreUses(checked.NativeRep())
 	seen := map[string]bool{}
 	names := map[string]bool{}
 	for _, call := range behavioralCalls(checked.NativeRep()) {
@@ -203,7 +210,14 @@ type Facts struct {
 	// InSegment tells in_segment whether the profile is a member of a
 	// segment; nil means of none.
 	InSegment func(id string) bool
-	byName    map[string][]Event
+	// Consents are the profile's latest consents, granted or not, by
+	// purpose; consent() is false for a purpose absent.
+	Consents map[string]bool
+	// RFM is the profile's RFM and Store the store's statistics, as of the
+	// latest refresh from the metrics service.
+	RFM    RFM
+	Store  StoreStatistics
+	byName map[string][]Event
 }
 
 // Add records events of the profile.
@@ -249,7 +263,9 @@ func (c *Condition) Eval(facts *Facts, now time.Time) (bool, error) {
 	if traits == nil {
 		traits = map[string]any{}
 	}
-	act, err := cel.FunctionVars(map[string]any{TraitsVariable: traits}, funcs)
+	vars := map[string]any{TraitsVariable: traits}
+	c.addScoreVariables(vars, facts)
+	act, err := cel.FunctionVars(vars, funcs)
 	if err != nil {
 		return false, fmt.Errorf("condition: %w", err)
 	}

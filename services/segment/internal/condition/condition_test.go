@@ -362,7 +362,7 @@ func TestCompileLanguageErrors(t *testing.T) {
 
 func TestFunctionsAreDocumented(t *testing.T) {
 	docs := condition.Functions()
-	require.Len(t, docs, 12)
+	require.Len(t, docs, 13)
 	for _, d := range docs {
 		require.NotEmpty(t, d.Doc, d.Signature)
 		name, _, ok := strings.Cut(d.Signature, "(")

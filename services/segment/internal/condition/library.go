@@ -231,7 +231,7 @@ var library = withOverloads(append([]function{
 			return types.Int(daysBetween(t, now)), ok
 		},
 	},
-}, append(sequenceFunctions(), membershipFunctions()...)...))
+}, append(append(sequenceFunctions(), membershipFunctions()...), consentFunctions()...)...))
 
 // withOverloads fills in the overloads of each function: its base
 // arguments, then an optional window (for windowed functions), then an

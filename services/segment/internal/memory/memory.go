@@ -25,6 +25,8 @@ type Store struct {
 	// revisions holds each segment's revisions; revision n at index n-1.
 	revisions map[string][]segment.Segment
 	traits    map[string]map[string]any
+	// consents holds each profile's consents by purpose.
+	consents map[string]map[string]bool
 	// facts holds each profile's facts sorted by sequence.
 	facts map[string][]segment.Fact
 	// members and memberOf index the memberships by segment and by profile.
@@ -36,6 +38,8 @@ type Store struct {
 
 	// triggers holds the triggers and their deliveries.
 	triggers *triggers
+	// scores holds the scores of the latest refresh.
+	scores scores
 }
 
 var _ segment.Store = (*Store)(nil)
@@ -46,6 +50,7 @@ func New() *Store {
 		segments:  map[string]segment.Segment{},
 		revisions: map[string][]segment.Segment{},
 		traits:    map[string]map[string]any{},
+		consents:  map[string]map[string]bool{},
 		facts:     map[string][]segment.Fact{},
 		members:   map[string]map[string]segment.Membership{},
 		memberOf:  map[string]map[string]segment.Membership{},
@@ -182,7 +187,7 @@ func (s *Store) ReadChanges(_ context.Context, after int64, limit int, segments 
 	var out []segment.Change
 	for i := max(after, 0); i < int64(len(s.changes)) && len(out) < limit; i++ {
 		c := s.changes[i]
-		if len(segments) == 0 || slices.Contains(segments, c.Segment) {
+		if !erased(c) && (len(segments) == 0 || slices.Contains(segments, c.Segment)) {
 			c.TraceContext = maps.Clone(c.TraceContext)
 			out = append(out, c)
 		}
@@ -198,7 +203,7 @@ func (s *Store) ListChanges(_ context.Context, seg, profile string, after int64,
 	var out []segment.Change
 	for i := max(after, 0); i < int64(len(s.changes)) && len(out) < limit; i++ {
 		c := s.changes[i]
-		if (seg == "" || c.Segment == seg) && (profile == "" || c.Profile == profile) {
+		if !erased(c) && (seg == "" || c.Segment == seg) && (profile == "" || c.Profile == profile) {
 			c.TraceContext = maps.Clone(c.TraceContext)
 			out = append(out, c)
 		}
@@ -298,7 +303,7 @@ func (s *Store) profilePage(after string, limit int, events []string) []*segment
 }
 
 func (s *Store) profile(name string, events []string) *segment.Profile {
-	p := &segment.Profile{Name: name, Traits: cloneValue(s.traits[name]).(map[string]any)}
+	p := &segment.Profile{Name: name, Traits: cloneValue(s.traits[name]).(map[string]any), Consents: maps.Clone(s.consents[name])}
 	p.NextCheck, _ = s.checks.get(name)
 	if len(events) == 0 {
 		return p

@@ -315,7 +315,7 @@ func (t *tx) Segments(ctx context.Context) ([]segment.Segment, error) {
 }
 
 const profilesSQL = `-- name: Profiles
-SELECT profile, traits, next_check FROM segment.profiles WHERE profile = ANY($1::text[])`
+SELECT profile, traits, next_check, consents FROM segment.profiles WHERE profile = ANY($1::text[])`
 
 func (t *tx) Profiles(ctx context.Context, names, events []string) (map[string]*segment.Profile, error) {
 	rows, _ := t.tx.Query(ctx, profilesSQL, names)
@@ -327,7 +327,7 @@ func (t *tx) Profiles(ctx context.Context, names, events []string) (map[string]*
 }
 
 const profilePageSQL = `-- name: ProfilePage
-SELECT profile, traits, next_check FROM segment.profiles WHERE profile > $1 ORDER BY profile LIMIT $2`
+SELECT profile, traits, next_check, consents FROM segment.profiles WHERE profile > $1 ORDER BY profile LIMIT $2`
 
 func (t *tx) ProfilePage(ctx context.Context, after string, limit int, events []string) ([]*segment.Profile, error) {
 	return profilePage(ctx, t.tx, after, limit, events)
@@ -470,13 +470,16 @@ func (t *tx) DueProfiles(ctx context.Context, now time.Time, limit int) ([]strin
 	return due, nil
 }
 
-// membershipsSQL joins the profiles rather than testing profile =
-// ANY($1): a prepared statement's generic plan tests = ANY row by row
-// against the whole array, which made each backfill page scan every
-// membership times every profile of the page.
+// membershipsSQL tests profile = ANY($1), and Memberships plans it for
+// each call (QueryExecModeExec): a plan cached while the table was small,
+// whether for a join with unnest($1) (a hash join with a sequential scan)
+// or for = ANY (a row-by-row test against the whole array), made each page
+// of a backfill scan every membership written before it in its
+// transaction; planned with the actual array and table size, it probes the
+// memberships_profile index.
 const membershipsSQL = `-- name: Memberships
 SELECT m.segment, m.profile, m.enter_time, m.segment_revision
-FROM unnest($1::text[]) AS u(profile) JOIN segment.memberships m ON m.profile = u.profile
+FROM segment.memberships m WHERE m.profile = ANY($1::text[])
 ORDER BY m.profile, m.segment`
 
 const membersSQL = `-- name: Members
@@ -492,7 +495,7 @@ func (t *tx) Members(ctx context.Context, seg string) ([]segment.Membership, err
 }
 
 func (t *tx) Memberships(ctx context.Context, profiles []string) ([]segment.Membership, error) {
-	rows, _ := t.tx.Query(ctx, membershipsSQL, profiles)
+	rows, _ := t.tx.Query(ctx, membershipsSQL, pgx.QueryExecModeExec, profiles)
 	ms, err := pgx.CollectRows(rows, scanMembership)
 	if err != nil {
 		return nil, fmt.Errorf("memberships: %w", err)
@@ -616,12 +619,15 @@ func scanMembership(row pgx.CollectableRow) (segment.Membership, error) {
 func scanProfile(row pgx.CollectableRow) (*segment.Profile, error) {
 	p := &segment.Profile{}
 	var next pgtype.Timestamptz
-	err := row.Scan(&p.Name, &p.Traits, &next)
+	err := row.Scan(&p.Name, &p.Traits, &next, &p.Consents)
 	if next.Valid {
 		p.NextCheck = next.Time.UTC()
 	}
 	if p.Traits == nil {
 		p.Traits = map[string]any{}
+	}
+	if len(p.Consents) == 0 {
+		p.Consents = nil
 	}
 	return p, err
 }

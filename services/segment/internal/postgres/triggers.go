@@ -12,15 +12,15 @@ import (
 	"github.com/barista-cdp/barista/services/segment/internal/segment"
 )
 
-const triggerColumns = `id, segment, kind, delay_ms, url, secret, create_time`
+const triggerColumns = `id, segment, kind, delay_ms, url, secret, create_time, required_consent`
 
 const createTriggerSQL = `-- name: CreateTrigger
-INSERT INTO segment.triggers (` + triggerColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO segment.triggers (` + triggerColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (id) DO NOTHING`
 
 // CreateTrigger stores a trigger.
 func (s *Store) CreateTrigger(ctx context.Context, t segment.Trigger) error {
-	tag, err := s.pool.Exec(ctx, createTriggerSQL, t.ID, t.Segment, int16(t.On), t.Delay.Milliseconds(), t.URL, t.Secret, t.CreateTime)
+	tag, err := s.pool.Exec(ctx, createTriggerSQL, t.ID, t.Segment, int16(t.On), t.Delay.Milliseconds(), t.URL, t.Secret, t.CreateTime, t.RequiredConsent)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
 		return fmt.Errorf("%w: segments/%s", segment.ErrNotFound, t.Segment)
@@ -38,7 +38,7 @@ func scanTrigger(row pgx.CollectableRow) (segment.Trigger, error) {
 	var t segment.Trigger
 	var kind int16
 	var delay int64
-	err := row.Scan(&t.ID, &t.Segment, &kind, &delay, &t.URL, &t.Secret, &t.CreateTime)
+	err := row.Scan(&t.ID, &t.Segment, &kind, &delay, &t.URL, &t.Secret, &t.CreateTime, &t.RequiredConsent)
 	t.On, t.Delay, t.CreateTime = segment.Kind(kind), time.Duration(delay)*time.Millisecond, t.CreateTime.UTC()
 	return t, err
 }

@@ -394,6 +394,9 @@ func (e *Engine) backfill(ctx context.Context, tx Tx, p *plan, affected map[stri
 			return result, err
 		}
 		states, err := e.states(ctx, tx, profiles)
+		if err == nil {
+			err = addScores(ctx, tx, p, states)
+		}
 		if err != nil {
 			return result, err
 		}
@@ -529,9 +532,18 @@ func (e *Engine) PreviewSegment(ctx context.Context, src string, sample int) (Pr
 		if len(profiles) == 0 {
 			return out, nil
 		}
+		names := make([]string, len(profiles))
+		for i, p := range profiles {
+			names[i] = p.Name
+		}
+		scores, err := loadScores(ctx, e.store, cond.UsesRFM(), cond.UsesStore(), names)
+		if err != nil {
+			return Preview{}, err
+		}
 		for _, p := range profiles {
 			out.Total++
 			facts := factsOf(p)
+			scores.add(facts, p.Name)
 			if len(cond.Segments()) > 0 {
 				ms, err := e.store.ProfileMemberships(ctx, p.Name)
 				if err != nil {
@@ -642,6 +654,9 @@ func (e *Engine) ApplyEvents(ctx context.Context, events []Event) error {
 			return err
 		}
 		states, order, err := e.load(ctx, tx, fresh, p.names)
+		if err == nil {
+			err = addScores(ctx, tx, p, states)
+		}
 		if err != nil {
 			return err
 		}
@@ -748,6 +763,10 @@ func (e *Engine) CheckDue(ctx context.Context) (int, error) {
 		if err != nil {
 			return err
 		}
+		scores, err := loadScores(ctx, tx, len(p.rfm) > 0, len(p.store) > 0, due)
+		if err != nil {
+			return err
+		}
 		byProfile := map[string]map[string]Membership{}
 		for _, m := range memberships {
 			if byProfile[m.Profile] == nil {
@@ -764,6 +783,7 @@ func (e *Engine) CheckDue(ctx context.Context) (int, error) {
 				continue
 			}
 			st := &profileState{profile: pr, facts: *factsOf(pr), memberships: byProfile[name]}
+			scores.add(&st.facts, name)
 			if st.memberships == nil {
 				st.memberships = map[string]Membership{}
 			}
@@ -971,7 +991,7 @@ func (e *Engine) matches(ctx context.Context, s Segment, cond *condition.Conditi
 }
 
 func factsOf(p *Profile) *condition.Facts {
-	f := &condition.Facts{Traits: p.Traits}
+	f := &condition.Facts{Traits: p.Traits, Consents: p.Consents}
 	for _, ev := range p.Events {
 		f.Add(ev.Event)
 	}

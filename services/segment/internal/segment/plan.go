@@ -24,6 +24,9 @@ type plan struct {
 	units [][]int
 	// names are the event names the conditions depend on.
 	names []string
+	// rfm and store are the ids of the segments whose conditions read
+	// rfm.* and store.*, the scores a refresh changes.
+	rfm, store []string
 }
 
 // dependency is one in_segment call: segment from tests segment to.
@@ -177,6 +180,12 @@ func newPlan(segments []Segment, conds []*condition.Condition, first string) (*p
 			p.conds = append(p.conds, conds[i])
 			if conds[i] == nil {
 				continue
+			}
+			if conds[i].UsesRFM() {
+				p.rfm = append(p.rfm, segments[i].ID)
+			}
+			if conds[i].UsesStore() {
+				p.store = append(p.store, segments[i].ID)
 			}
 			for _, n := range conds[i].EventNames() {
 				if !seen[n] {

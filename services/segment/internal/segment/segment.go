@@ -77,6 +77,10 @@ type Profile struct {
 	// passing can change one of its memberships; zero when nothing but a
 	// new event can.
 	NextCheck time.Time
+	// Consents are the profile's latest consents by purpose, granted or
+	// not, as the profile service last announced them. SaveProfiles leaves
+	// them as they are; SetConsents replaces them.
+	Consents map[string]bool
 }
 
 // Check schedules the next time-driven evaluation of a profile.
@@ -135,6 +139,7 @@ type Change struct {
 // Store keeps segments, facts, memberships and the change log.
 type Store interface {
 	TriggerStore
+	ScoreReader
 
 	// Update runs fn in a write transaction, committed when fn returns nil.
 	// Write transactions are serialized: each sees every earlier one
@@ -180,6 +185,9 @@ type Store interface {
 
 // Tx is a write transaction of a Store. Its reads see its own writes.
 type Tx interface {
+	ScoreTx
+	ProfileTx
+
 	// Cursor returns the position of the last event applied.
 	Cursor(ctx context.Context) (int64, error)
 	// SetCursor stores the position of the last event applied.

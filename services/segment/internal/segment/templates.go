@@ -14,17 +14,22 @@ type Template struct {
 // profile is in one stage at a time, the first it matches.
 const LifecycleGroup = "lifecycle"
 
+// RFMGroup is the exclusive group of the RFM cell templates: a customer is
+// in one cell at a time, the first it matches.
+const RFMGroup = "rfm"
+
 // The event vocabulary of the templates follows the Segment e-commerce
 // spec: "Product Viewed" (with category, product_id, device, on_sale),
 // "Product Added", "Products Searched", "Order Completed" (with revenue,
 // quantity, discount_used, product_id), "Product Reviewed" (with rating
-// 1-5, product_id), "Email Clicked". Fixed thresholds stand in for
-// store-wide statistics and RFM scores until the metrics service supplies
-// them; each description says which.
+// 1-5, product_id), "Email Clicked". The RFM cells and high-value repeat
+// buyers read the scores and store statistics the metrics service supplies
+// (rfm.*, store.*); the other templates that would need statistics use
+// fixed thresholds, and their descriptions say which.
 var templates = []Template{
 	// Lifecycle: exclusive stages, first match wins.
 	{"lifecycle", Segment{ID: "vip", DisplayName: "VIP", Group: LifecycleGroup, Priority: 10,
-		Description: "5+ orders and $1,000+ revenue in the last 365 days. Fixed thresholds, standing in for the top RFM cell until the metrics service supplies RFM scores.",
+		Description: "5+ orders and $1,000+ revenue in the last 365 days. Fixed thresholds, so that the stage does not wait for a refresh of the scores; rfm-champions is its RFM counterpart.",
 		Condition:   `count("Order Completed", "365d") >= 5 && sum("Order Completed", "revenue", "365d") >= 1000.0`}},
 	{"lifecycle", Segment{ID: "loyal", DisplayName: "Loyal customers", Group: LifecycleGroup, Priority: 20,
 		Description: "3+ orders in the last 180 days (and not VIP).",
@@ -80,8 +85,8 @@ var templates = []Template{
 		Description: "An order of 10+ items in the last 365 days. Fixed threshold, standing in for the store's 95th percentile of quantity until the metrics service supplies it.",
 		Condition:   `max("Order Completed", "quantity", "365d") >= 10.0`}},
 	{"purchase behavior", Segment{ID: "high-value-repeat", DisplayName: "High-value repeat buyers",
-		Description: "2+ orders in the last 180 days totalling $300+, three times a $100 average order value. Fixed threshold, standing in for 3x the store's average order value until the metrics service supplies it.",
-		Condition:   `count("Order Completed", "180d") >= 2 && sum("Order Completed", "revenue", "180d") >= 300.0`}},
+		Description: "2+ orders in the last 180 days totalling at least 3 times the store's average order value (over the last 365 days, as of the latest refresh of the scores; no one before the first).",
+		Condition:   `count("Order Completed", "180d") >= 2 && store.avg_order_value > 0.0 && sum("Order Completed", "revenue", "180d") >= 3.0 * store.avg_order_value`}},
 	{"purchase behavior", Segment{ID: "seasonal-buyers", DisplayName: "Seasonal buyers",
 		Description: "Ordered around this time last year (335 to 395 days ago) and not since: remind them before the season.",
 		Condition:   `count("Order Completed", "335d..395d") >= 1 && count("Order Completed", "335d") == 0`}},
@@ -97,13 +102,23 @@ var templates = []Template{
 		Description: "Average review rating under 3 in the last 365 days.",
 		Condition:   `avg("Product Reviewed", "rating", "365d") < 3.0`}},
 
-	// RFM cells.
-	{"rfm", Segment{ID: "rfm-champions", DisplayName: "RFM champions",
-		Description: "Recency, frequency and money all high: last order within 30 days, 5+ orders and $500+ in 365 days. Fixed thresholds, standing in for RFM scores until the metrics service supplies them.",
-		Condition:   `days_since_last("Order Completed") <= 30 && count("Order Completed", "365d") >= 5 && sum("Order Completed", "revenue", "365d") >= 500.0`}},
-	{"rfm", Segment{ID: "rfm-hibernating", DisplayName: "RFM hibernating",
-		Description: "Low recency and frequency: last order more than 180 days ago, at most one in 365 days. Fixed thresholds, standing in for RFM scores until the metrics service supplies them.",
-		Condition:   `days_since_last("Order Completed") > 180 && count("Order Completed", "365d") <= 1`}},
+	// RFM cells: exclusive, by the quintile scores (1-5, 5 best) of the
+	// last 365 days among the store's customers, as of the latest refresh.
+	{"rfm", Segment{ID: "rfm-champions", DisplayName: "RFM champions", Group: RFMGroup, Priority: 110,
+		Description: "Recency, frequency and monetary scores all 4 or 5: the best customers, recent, frequent and big spenders.",
+		Condition:   `rfm.recency >= 4 && rfm.frequency >= 4 && rfm.monetary >= 4`}},
+	{"rfm", Segment{ID: "rfm-loyal", DisplayName: "RFM loyal", Group: RFMGroup, Priority: 120,
+		Description: "Frequency score 4 or 5 and recency 3 or more (and not champions): regulars still buying.",
+		Condition:   `rfm.recency >= 3 && rfm.frequency >= 4`}},
+	{"rfm", Segment{ID: "rfm-new-customers", DisplayName: "RFM new customers", Group: RFMGroup, Priority: 130,
+		Description: "Recency score 4 or 5 and frequency 1 or 2: recent first or second orders worth nurturing.",
+		Condition:   `rfm.recency >= 4 && rfm.frequency >= 1 && rfm.frequency <= 2`}},
+	{"rfm", Segment{ID: "rfm-at-risk", DisplayName: "RFM at risk", Group: RFMGroup, Priority: 140,
+		Description: "Recency score 1 or 2 and frequency 3 or more: customers who bought often but not lately.",
+		Condition:   `rfm.recency >= 1 && rfm.recency <= 2 && rfm.frequency >= 3`}},
+	{"rfm", Segment{ID: "rfm-hibernating", DisplayName: "RFM hibernating", Group: RFMGroup, Priority: 150,
+		Description: "Recency and frequency scores 1 or 2: few orders, long ago.",
+		Condition:   `rfm.recency >= 1 && rfm.recency <= 2 && rfm.frequency <= 2`}},
 
 	// Cross-cutting examples.
 	{"cross-cutting", Segment{ID: "clicked-no-order", DisplayName: "Clicked an email, no order",

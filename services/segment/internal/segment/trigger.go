@@ -38,9 +38,16 @@ type Trigger struct {
 	// URL receives the POST.
 	URL string
 	// Secret is the HMAC-SHA256 key of the signature.
-	Secret     string
-	CreateTime time.Time
+	Secret string
+	// RequiredConsent is the purpose (one of ConsentPurposes) the profile
+	// must have consented to when the webhook is sent; empty for none.
+	RequiredConsent string
+	CreateTime      time.Time
 }
+
+// ConsentPurposes are the purposes a trigger may require consent for: the
+// profile service's purposes.
+var ConsentPurposes = []string{"analytics", "email", "sms", "personalization"}
 
 // DeliveryState is where a delivery stands.
 type DeliveryState int
@@ -315,6 +322,17 @@ func (d *Dispatcher) attempt(ctx context.Context, t Trigger, del Delivery) Deliv
 		del.LastError = fmt.Sprintf("re-check: the profile is no longer %s the segment", map[bool]string{true: "out of", false: "in"}[del.Kind == Exited])
 		return del
 	}
+	if t.RequiredConsent != "" {
+		granted, err := d.consented(ctx, del.Profile, t.RequiredConsent)
+		if err != nil {
+			return d.retry(del, 0, fmt.Errorf("consent check: %w", err))
+		}
+		if !granted {
+			del.State, del.DoneTime = Skipped, d.opts.Now()
+			del.LastError = fmt.Sprintf("consent: the profile has not granted %q consent", t.RequiredConsent)
+			return del
+		}
+	}
 	del.Attempts++
 	body, err := json.Marshal(Payload{Delivery: del.ID, Trigger: "triggers/" + t.ID, Segment: "segments/" + del.Segment,
 		Profile: del.Profile, Kind: del.Kind.String(), ChangeTime: del.ChangeTime, Attempt: del.Attempts})
@@ -339,6 +357,20 @@ func (d *Dispatcher) attempt(ctx context.Context, t Trigger, del Delivery) Deliv
 	}
 	del.State, del.LastStatus, del.LastError, del.DoneTime = Sent, resp.StatusCode, "", d.opts.Now()
 	return del
+}
+
+// consented reports whether profile's latest consent for purpose is
+// granted, as the profile service last told.
+func (d *Dispatcher) consented(ctx context.Context, profile, purpose string) (bool, error) {
+	var granted bool
+	err := d.store.Update(ctx, func(tx Tx) error {
+		ps, err := tx.Profiles(ctx, []string{profile}, nil)
+		if p := ps[profile]; p != nil {
+			granted = p.Consents[purpose]
+		}
+		return err
+	})
+	return granted, err
 }
 
 // retry records a failed attempt and schedules the next one after an

@@ -52,10 +52,13 @@ func Run(t *testing.T, newStore func(t *testing.T) segment.Store) {
 		{"EngineInSegment", testEngineInSegment},
 		{"EngineExclusiveGroups", testEngineExclusiveGroups},
 		{"EngineArchive", testEngineArchive},
+		{"Scores", testScores}, {"EngineScores", testEngineScores},
 		{"EngineTemplates", testEngineTemplates},
 		{"TriggerDelayAndRecheck", testTriggerDelayAndRecheck},
 		{"TriggerRetries", testTriggerRetries},
 		{"TriggerIsolation", testTriggerIsolation},
+		{"TriggerRequiresConsent", testTriggerRequiresConsent},
+		{"EngineMergeUnmerge", testEngineMergeUnmerge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })

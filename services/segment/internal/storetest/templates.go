@@ -79,6 +79,9 @@ func templateStreams() map[string]*stream {
 			add(1, "Product Reviewed", 9*tday, props{numbers: map[string]float64{"rating": 2}}),
 		"rfm-champions":           s().add(5, "Order Completed", tday, plainOrder(120)),
 		"rfm-hibernating":         s().add(1, "Order Completed", 200*tday, plainOrder(20)),
+		"rfm-loyal":               s().add(4, "Order Completed", 60*tday, plainOrder(20)),
+		"rfm-new-customers":       s().add(1, "Order Completed", tday, plainOrder(20)),
+		"rfm-at-risk":             s().add(3, "Order Completed", 150*tday, plainOrder(20)),
 		"clicked-no-order":        s().add(1, "Email Clicked", time.Hour, props{}),
 		"high-ltv-not-subscribed": s().add(1, "Order Completed", 300*tday, plainOrder(1500)).traits(map[string]any{"email_subscribed": false}),
 		"bought-and-reviewed": s().add(1, "Order Completed", 20*tday, props{strings: map[string]string{"product_id": "p-7"}}).
@@ -114,6 +117,8 @@ func testEngineTemplates(t *testing.T, s segment.Store) {
 		}
 	}
 	require.NoError(t, e.ApplyEvents(ctx, events))
+	_, err := e.ApplyScores(ctx, templateScores())
+	require.NoError(t, err)
 	for _, tpl := range templates {
 		require.Contains(t, members(t, e, "profiles/"+tpl.Segment.ID), tpl.Segment.ID, "%s: %s", tpl.Segment.ID, tpl.Segment.Condition)
 	}

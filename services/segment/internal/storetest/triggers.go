@@ -217,3 +217,49 @@ func testTriggerIsolation(t *testing.T, s segment.Store) {
 	require.NoError(t, <-done)
 	slow.Close()
 }
+
+// testTriggerRequiresConsent checks that a trigger requiring a consent
+// purpose sends only for profiles that granted it when the webhook is due,
+// and logs why it skipped the others.
+func testTriggerRequiresConsent(t *testing.T, s segment.Store) {
+	ctx := context.Background()
+	clk := &clock{now: t0}
+	h := newHook(t, "s3cret")
+	e := triggerSetup(t, s, clk, segment.Trigger{ID: "email-welcome", On: segment.Entered, URL: h.srv.URL, Secret: "s3cret", RequiredConsent: "email"})
+	d := segment.NewDispatcher(s, segment.DispatcherOptions{Now: clk.Now})
+
+	// ana grants email, bob grants sms only, cy never answered, and dee
+	// granted email but withdrew it before the webhook was due.
+	require.NoError(t, e.ApplyEvents(ctx, []segment.Event{
+		order(1, "profiles/ana", t0, 10), order(2, "profiles/bob", t0, 10), order(3, "profiles/cy", t0, 10), order(4, "profiles/dee", t0, 10),
+	}))
+	consent := func(seq int64, profile string, consents map[string]bool) {
+		require.NoError(t, e.ApplyProfileUpdate(ctx, segment.ProfileUpdate{Seq: seq, Kind: segment.UpdateConsent, Profiles: []string{profile}, Consents: consents}, nil))
+	}
+	consent(5, "profiles/ana", map[string]bool{"email": true})
+	consent(6, "profiles/bob", map[string]bool{"sms": true, "email": false})
+	consent(7, "profiles/dee", map[string]bool{"email": true})
+	consent(8, "profiles/dee", map[string]bool{"email": false})
+
+	n, err := d.Enqueue(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 4, n)
+	n, err = d.DeliverDue(ctx, "email-welcome")
+	require.NoError(t, err)
+	require.Equal(t, 4, n)
+	got := h.requests()
+	require.Len(t, got, 1, "only ana consented to email")
+	require.Contains(t, got[0], `"profile":"profiles/ana"`)
+
+	for _, del := range deliveries(t, s, "email-welcome") {
+		if del.Profile == "profiles/ana" {
+			require.Equal(t, segment.Sent, del.State)
+			continue
+		}
+		require.Equal(t, segment.Skipped, del.State, del.Profile)
+		require.Equal(t, `consent: the profile has not granted "email" consent`, del.LastError, del.Profile)
+	}
+	tr, err := s.GetTrigger(ctx, "email-welcome")
+	require.NoError(t, err)
+	require.Equal(t, "email", tr.RequiredConsent, "stored")
+}
