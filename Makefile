@@ -47,13 +47,13 @@ test-sdk: ## send events with the real Segment and RudderStack Node SDKs to a ru
 	else echo "npm not found: skipping the SDK end-to-end tests"; [[ -z "$${CI:-}" ]]; fi
 
 .PHONY: bench
-bench: ## run the benchmarks
-	go test -run '^$$' -bench . -benchtime 2x $(PACKAGES)
+bench: ## measure every performance goal against same-run baselines and write BENCHMARKS.md (QUICK=1: under two minutes)
+	QUICK="$(QUICK)" scripts/bench-report
 
 .PHONY: bench-ingest
 bench-ingest: ## events/s through gRPC streaming and HTTP /v1/batch, as ratios to a raw pgx CopyFrom
 	@url="$$(scripts/test-postgres)"; \
-	TEST_DATABASE_URL="$$url" go test -count=1 -run '^$$' -bench '^BenchmarkIngest$$' -benchtime 30x ./services/event/service/
+	TEST_DATABASE_URL="$$url" go test -count=1 -run '^$$' -bench '^BenchmarkIngest$$' -benchtime 30x ./internal/benchsuite/ingest/
 
 .PHONY: bench-segment
 bench-segment: ## profile x segment evaluations/s and backfill time on generated Postgres facts, as ratios to hand-written SQL GROUP BY
