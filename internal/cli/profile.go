@@ -43,7 +43,8 @@ func (a *app) profileCommand() *cobra.Command {
 			})
 		},
 	})
-	cmd.AddCommand(a.profileRulesCommand(), a.profileMergesCommand(), a.profileMergeCommand(), a.profileUnmergeCommand(), a.profileConsentCommand())
+	cmd.AddCommand(a.profileRulesCommand(), a.profileMergesCommand(), a.profileMergeCommand(), a.profileUnmergeCommand(), a.profileConsentCommand(),
+		a.profileDeleteCommand(), a.profileExportCommand(), a.profileMatchesCommand())
 	return cmd
 }
 

@@ -64,16 +64,18 @@ sent with "barista segment triggers deliveries".`,
 }
 
 func (a *app) segmentTriggersCreateCommand() *cobra.Command {
-	var seg, on, url, secret string
+	var seg, on, url, secret, consent string
 	var delay time.Duration
 	cmd := &cobra.Command{
-		Use:   "create ID --segment ID --on enter|exit --url URL --secret KEY [--delay 4h]",
+		Use:   "create ID --segment ID --on enter|exit --url URL --secret KEY [--delay 4h] [--require-consent email]",
 		Short: "Create a webhook trigger",
 		Long: `Create a webhook trigger. After the delay the profile is re-checked: the POST is
 sent only if it is still a member (enter) or still not a member (exit). The body
 is JSON; the Barista-Signature header is "t=<unix seconds>,v1=<hex HMAC-SHA256
 of "<t>.<body>" keyed by the secret>"; Barista-Delivery holds the delivery id,
-the same on every retry.`,
+the same on every retry. With --require-consent, profiles that have not granted
+that consent purpose when the webhook is due are skipped (the delivery log says
+why).`,
 		Example: `  barista segment triggers create cart-reminder --segment cart-abandoners --on enter --delay 4h \
     --url https://hooks.example.com/barista --secret "$(openssl rand -hex 32)"`,
 		Args: cobra.ExactArgs(1),
@@ -90,7 +92,7 @@ the same on every retry.`,
 			ctx, cancel := callCtx(cmd)
 			defer cancel()
 			resp, err := client.CreateTrigger(ctx, &segmentv1.CreateTriggerRequest{TriggerId: args[0], Trigger: &segmentv1.Trigger{
-				Segment: segmentName(seg), On: kind, Delay: durationpb.New(delay), Url: url, Secret: secret,
+				Segment: segmentName(seg), On: kind, Delay: durationpb.New(delay), Url: url, Secret: secret, RequiredConsent: consent,
 			}})
 			if err != nil {
 				return err
@@ -102,6 +104,9 @@ the same on every retry.`,
 				t.row("ON", kindWord(tr.GetOn()))
 				t.row("DELAY", tr.GetDelay().AsDuration())
 				t.row("URL", tr.GetUrl())
+				if c := tr.GetRequiredConsent(); c != "" {
+					t.row("CONSENT", c)
+				}
 				t.row("CREATED", formatTime(tr.GetCreateTime(), tr.GetCreateTime() != nil))
 			})
 		},
@@ -112,6 +117,7 @@ the same on every retry.`,
 	f.DurationVar(&delay, "delay", 0, "how long after the change to re-check and send, such as 4h")
 	f.StringVar(&url, "url", "", "http or https URL that receives the POST")
 	f.StringVar(&secret, "secret", "", "HMAC-SHA256 key, 16 to 256 characters")
+	f.StringVar(&consent, "require-consent", "", "consent purpose profiles must have granted: analytics, email, sms or personalization")
 	for _, name := range []string{"segment", "url", "secret"} {
 		_ = cmd.MarkFlagRequired(name)
 	}

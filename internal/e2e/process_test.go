@@ -133,7 +133,7 @@ func TestSeparateProcessesNeverLoseAcknowledgedEvents(t *testing.T) {
 	profileAddr, eventAddr, segmentAddr, metricsAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	startProcess(t, "profile", profileAddr, dbArgs...)
 	startProcess(t, "event", eventAddr, append(dbArgs, "--profile-addr", profileAddr)...)
-	segmentArgs := append(dbArgs, "--event-addr", eventAddr, "--profile-addr", profileAddr)
+	segmentArgs := append(dbArgs, "--event-addr", eventAddr, "--profile-addr", profileAddr, "--metrics-addr", metricsAddr)
 	metricsArgs := append(dbArgs, "--segment-addr", segmentAddr, "--event-addr", eventAddr)
 	segment := startProcess(t, "segment", segmentAddr, segmentArgs...)
 	metrics := startProcess(t, "metrics", metricsAddr, metricsArgs...)

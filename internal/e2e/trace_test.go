@@ -42,7 +42,7 @@ func TestOneEventOneTraceAcrossAllServices(t *testing.T) {
 
 	want := map[string]bool{
 		"event: IngestEvents server span":        false,
-		"profile: ResolveProfile server span":    false,
+		"profile: ResolveProfiles server span":   false,
 		"segment: span of the delivered event":   false,
 		"metrics: span of the membership change": false,
 	}
@@ -53,8 +53,8 @@ func TestOneEventOneTraceAcrossAllServices(t *testing.T) {
 		switch {
 		case sp.Name == "barista.event.v1.EventService/IngestEvents" && sp.SpanKind == trace.SpanKindServer:
 			want["event: IngestEvents server span"] = true
-		case sp.Name == "barista.profile.v1.ProfileService/ResolveProfile" && sp.SpanKind == trace.SpanKindServer:
-			want["profile: ResolveProfile server span"] = true
+		case sp.Name == "barista.profile.v1.ProfileService/ResolveProfiles" && sp.SpanKind == trace.SpanKindServer:
+			want["profile: ResolveProfiles server span"] = true
 		case sp.InstrumentationScope.Name == "github.com/barista-cdp/barista/services/segment":
 			want["segment: span of the delivered event"] = true
 		case sp.InstrumentationScope.Name == "github.com/barista-cdp/barista/services/metrics":
