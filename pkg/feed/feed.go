@@ -187,3 +187,16 @@ func (c Consumer[M]) once(ctx context.Context) (progressed bool, err error) {
 		progressed = true
 	}
 }
+
+// BatchSize validates a stream request's max_batch_size: 0 selects def,
+// values above max are lowered to max, negative ones are invalid.
+func BatchSize(requested int32, def, max int) (int, error) {
+	switch n := int(requested); {
+	case n < 0:
+		return 0, apierror.Invalid("max_batch_size", "must not be negative, got %d", n)
+	case n == 0:
+		return def, nil
+	default:
+		return min(n, max), nil
+	}
+}

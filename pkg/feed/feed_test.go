@@ -167,3 +167,16 @@ func TestConsumerResumesFromStoredCursorAfterDisconnects(t *testing.T) {
 		require.GreaterOrEqual(t, opens[i], opens[i-1], "reopened before its stored cursor")
 	}
 }
+
+func TestBatchSize(t *testing.T) {
+	for _, tc := range []struct {
+		requested int32
+		want      int
+	}{{0, 500}, {1, 1}, {700, 700}, {5000, 1000}} {
+		got, err := feed.BatchSize(tc.requested, 500, 1000)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, got, tc.requested)
+	}
+	_, err := feed.BatchSize(-1, 500, 1000)
+	require.ErrorContains(t, err, "max_batch_size: must not be negative, got -1")
+}

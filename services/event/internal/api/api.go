@@ -239,14 +239,9 @@ func (s *Server) StreamEvents(req *eventv1.StreamEventsRequest, stream eventv1.E
 	if err != nil {
 		return err
 	}
-	batch := int(req.GetMaxBatchSize())
-	switch {
-	case batch < 0:
-		return apierror.Invalid("max_batch_size", "must not be negative, got %d", batch)
-	case batch == 0:
-		batch = DefaultStreamBatch
-	case batch > MaxStreamBatch:
-		batch = MaxStreamBatch
+	batch, err := feed.BatchSize(req.GetMaxBatchSize(), DefaultStreamBatch, MaxStreamBatch)
+	if err != nil {
+		return err
 	}
 	read := func(ctx context.Context, after int64) ([]event.Event, int64, error) {
 		events, err := s.log.ReadAfter(ctx, after, batch)

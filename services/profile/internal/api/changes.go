@@ -5,7 +5,6 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/barista-cdp/barista/pkg/apierror"
 	"github.com/barista-cdp/barista/pkg/feed"
 	profilev1 "github.com/barista-cdp/barista/pkg/gen/barista/profile/v1"
 	"github.com/barista-cdp/barista/services/profile/internal/profile"
@@ -25,14 +24,9 @@ func (s *Server) StreamProfileChanges(req *profilev1.StreamProfileChangesRequest
 	if err != nil {
 		return err
 	}
-	batch := int(req.GetMaxBatchSize())
-	switch {
-	case batch < 0:
-		return apierror.Invalid("max_batch_size", "must not be negative, got %d", batch)
-	case batch == 0:
-		batch = DefaultChangeBatch
-	case batch > MaxChangeBatch:
-		batch = MaxChangeBatch
+	batch, err := feed.BatchSize(req.GetMaxBatchSize(), DefaultChangeBatch, MaxChangeBatch)
+	if err != nil {
+		return err
 	}
 	read := func(ctx context.Context, after int64) ([]profile.Notice, int64, error) {
 		notices, err := s.graph.Notices(ctx, after, batch)

@@ -393,35 +393,45 @@ func (e *Engine) backfill(ctx context.Context, tx Tx, p *plan, affected map[stri
 		if err != nil || len(profiles) == 0 {
 			return result, err
 		}
-		states, err := e.states(ctx, tx, profiles)
-		if err == nil {
-			err = addScores(ctx, tx, p, states)
-		}
-		if err != nil {
+		if err := e.evaluatePage(ctx, tx, p, profiles, affected, conds, now, reason, traceContext, &result); err != nil {
 			return result, err
 		}
-		var changes []Change
-		var checks []Check
-		for _, pr := range profiles {
-			st := states[pr.Name]
-			changes = append(changes, e.diff(ctx, st, p, affected, now, reason, traceContext)...)
-			// The stored check covers the other segments; the earlier of
-			// the two covers them all. A check that the conditions no longer
-			// need costs one evaluation that finds nothing.
-			if at := nextCheck(&st.facts, conds, now); !at.IsZero() && (pr.NextCheck.IsZero() || at.Before(pr.NextCheck)) {
-				checks = append(checks, Check{Profile: pr.Name, At: at})
-			}
-		}
-		if _, err := tx.Record(ctx, changes); err != nil {
-			return result, err
-		}
-		if err := tx.SetNextChecks(ctx, checks); err != nil {
-			return result, err
-		}
-		result.recorded += len(changes)
-		result.scheduled = result.scheduled || len(checks) > 0
 		after = profiles[len(profiles)-1].Name
 	}
+}
+
+// evaluatePage evaluates profiles against the affected segments of p,
+// records the changes from their current members, schedules the checks that
+// conds add, and adds what it wrote to result.
+func (e *Engine) evaluatePage(ctx context.Context, tx Tx, p *plan, profiles []*Profile, affected map[string]bool, conds []*condition.Condition, now time.Time, reason string, traceContext map[string]string, result *backfillResult) error {
+	states, err := e.states(ctx, tx, profiles)
+	if err == nil {
+		err = addScores(ctx, tx, p, states)
+	}
+	if err != nil {
+		return err
+	}
+	var changes []Change
+	var checks []Check
+	for _, pr := range profiles {
+		st := states[pr.Name]
+		changes = append(changes, e.diff(ctx, st, p, affected, now, reason, traceContext)...)
+		// The stored check covers the other segments; the earlier of the
+		// two covers them all. A check that the conditions no longer need
+		// costs one evaluation that finds nothing.
+		if at := nextCheck(&st.facts, conds, now); !at.IsZero() && (pr.NextCheck.IsZero() || at.Before(pr.NextCheck)) {
+			checks = append(checks, Check{Profile: pr.Name, At: at})
+		}
+	}
+	if _, err := tx.Record(ctx, changes); err != nil {
+		return err
+	}
+	if err := tx.SetNextChecks(ctx, checks); err != nil {
+		return err
+	}
+	result.recorded += len(changes)
+	result.scheduled = result.scheduled || len(checks) > 0
+	return nil
 }
 
 // states returns the evaluation state of profiles, with their current

@@ -137,30 +137,9 @@ func (e *Engine) rescore(ctx context.Context, tx Tx, p *plan, affected map[strin
 		for _, name := range slices.Sorted(maps.Keys(known)) {
 			profiles = append(profiles, known[name])
 		}
-		states, err := e.states(ctx, tx, profiles)
-		if err == nil {
-			err = addScores(ctx, tx, p, states)
-		}
-		if err != nil {
+		if err := e.evaluatePage(ctx, tx, p, profiles, affected, conds, now, reason, traceContext, &result); err != nil {
 			return result, err
 		}
-		var changes []Change
-		var checks []Check
-		for _, pr := range profiles {
-			st := states[pr.Name]
-			changes = append(changes, e.diff(ctx, st, p, affected, now, reason, traceContext)...)
-			if at := nextCheck(&st.facts, conds, now); !at.IsZero() && (pr.NextCheck.IsZero() || at.Before(pr.NextCheck)) {
-				checks = append(checks, Check{Profile: pr.Name, At: at})
-			}
-		}
-		if _, err := tx.Record(ctx, changes); err != nil {
-			return result, err
-		}
-		if err := tx.SetNextChecks(ctx, checks); err != nil {
-			return result, err
-		}
-		result.recorded += len(changes)
-		result.scheduled = result.scheduled || len(checks) > 0
 	}
 	return result, nil
 }
