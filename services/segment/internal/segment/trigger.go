@@ -322,12 +322,19 @@ func (d *Dispatcher) attempt(ctx context.Context, t Trigger, del Delivery) Deliv
 		del.LastError = fmt.Sprintf("re-check: the profile is no longer %s the segment", map[bool]string{true: "out of", false: "in"}[del.Kind == Exited])
 		return del
 	}
-	if t.RequiredConsent != "" {
-		granted, err := d.consented(ctx, del.Profile, t.RequiredConsent)
+	if t.RequiredConsent != "" || del.Kind == Exited {
+		p, err := d.profile(ctx, del.Profile)
 		if err != nil {
-			return d.retry(del, 0, fmt.Errorf("consent check: %w", err))
+			return d.retry(del, 0, fmt.Errorf("re-check: %w", err))
 		}
-		if !granted {
+		switch {
+		case p == nil && del.Kind == Exited:
+			// A profile merged into another leaves its segments, but the
+			// person did not: the survivor's own changes tell what happened.
+			del.State, del.DoneTime = Skipped, d.opts.Now()
+			del.LastError = "re-check: the profile no longer exists (merged into another profile)"
+			return del
+		case t.RequiredConsent != "" && (p == nil || !p.Consents[t.RequiredConsent]):
 			del.State, del.DoneTime = Skipped, d.opts.Now()
 			del.LastError = fmt.Sprintf("consent: the profile has not granted %q consent", t.RequiredConsent)
 			return del
@@ -359,18 +366,17 @@ func (d *Dispatcher) attempt(ctx context.Context, t Trigger, del Delivery) Deliv
 	return del
 }
 
-// consented reports whether profile's latest consent for purpose is
-// granted, as the profile service last told.
-func (d *Dispatcher) consented(ctx context.Context, profile, purpose string) (bool, error) {
-	var granted bool
+// profile returns what the store keeps of a profile (traits and consents,
+// no facts), or nil when it keeps nothing: the profile was merged away,
+// erased, or never seen.
+func (d *Dispatcher) profile(ctx context.Context, name string) (*Profile, error) {
+	var p *Profile
 	err := d.store.Update(ctx, func(tx Tx) error {
-		ps, err := tx.Profiles(ctx, []string{profile}, nil)
-		if p := ps[profile]; p != nil {
-			granted = p.Consents[purpose]
-		}
+		ps, err := tx.Profiles(ctx, []string{name}, nil)
+		p = ps[name]
 		return err
 	})
-	return granted, err
+	return p, err
 }
 
 // retry records a failed attempt and schedules the next one after an

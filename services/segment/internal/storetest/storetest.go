@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore func(t *testing.T) segment.Store) {
 		{"TriggerRetries", testTriggerRetries},
 		{"TriggerIsolation", testTriggerIsolation},
 		{"TriggerRequiresConsent", testTriggerRequiresConsent},
+		{"TriggerSkipsMergedAwayExits", testTriggerSkipsMergedAwayExits},
 		{"EngineMergeUnmerge", testEngineMergeUnmerge},
 	}
 	for _, tt := range tests {

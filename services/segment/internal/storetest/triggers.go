@@ -263,3 +263,44 @@ func testTriggerRequiresConsent(t *testing.T, s segment.Store) {
 	require.NoError(t, err)
 	require.Equal(t, "email", tr.RequiredConsent, "stored")
 }
+
+// testTriggerSkipsMergedAwayExits checks that an exit trigger does not fire
+// for a profile that left its segments because it was merged into another
+// (the person did not leave), and still fires for a real exit.
+func testTriggerSkipsMergedAwayExits(t *testing.T, s segment.Store) {
+	ctx := context.Background()
+	clk := &clock{now: t0}
+	h := newHook(t, "s3cret")
+	e := triggerSetup(t, s, clk, segment.Trigger{ID: "goodbye", On: segment.Exited, URL: h.srv.URL, Secret: "s3cret"})
+	d := segment.NewDispatcher(s, segment.DispatcherOptions{Now: clk.Now})
+
+	// ana and bob are buyers; bob is merged into ana. cy's order is 23h old
+	// and leaves the 1d window an hour later: a real exit.
+	ana, bob := order(1, "profiles/ana", t0, 10), order(2, "profiles/bob", t0, 10)
+	require.NoError(t, e.ApplyEvents(ctx, []segment.Event{ana, bob, order(3, "profiles/cy", t0.Add(-23*time.Hour), 10)}))
+	merged := func(_ context.Context, profile string, before int64) ([]segment.Event, error) {
+		require.Equal(t, "profiles/ana", profile, "only the survivor is rebuilt")
+		b := bob
+		b.Profile = "profiles/ana"
+		return []segment.Event{ana, b}, nil
+	}
+	require.NoError(t, e.ApplyProfileUpdate(ctx, segment.ProfileUpdate{Seq: 4, Kind: segment.UpdateMerged, Profiles: []string{"profiles/ana", "profiles/bob"}}, merged))
+	clk.Set(t0.Add(time.Hour))
+	_, err := e.CheckDue(ctx)
+	require.NoError(t, err)
+
+	n, err := d.Enqueue(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, n, "bob's exit by the merge and cy's real exit")
+	_, err = d.DeliverDue(ctx, "goodbye")
+	require.NoError(t, err)
+	got := h.requests()
+	require.Len(t, got, 1)
+	require.Contains(t, got[0], `"profile":"profiles/cy"`)
+	for _, del := range deliveries(t, s, "goodbye") {
+		if del.Profile == "profiles/bob" {
+			require.Equal(t, segment.Skipped, del.State)
+			require.Contains(t, del.LastError, "merged into another profile")
+		}
+	}
+}
