@@ -90,6 +90,7 @@ func TestProfileMergeCommands(t *testing.T) {
 	require.Regexp(t, `PROFILES TO SPLIT\s+1\n`, out)
 	require.Regexp(t, `IDENTIFIERS TO UNLINK\s+1\n`, out)
 	require.Regexp(t, `MERGES TO REFUSE\s+0\n`, out, "a manual merge is not the rules' to refuse")
+	require.Regexp(t, `PROFILES TO MERGE\s+0\n`, out)
 	bad := writeFile(t, "bad.yaml", "limits: [{type: email, max: 2}]\n")
 	code, _, stderr = run("profile", "rules", "preview", bad)
 	require.Equal(t, 1, code)

@@ -81,6 +81,9 @@ func (a *app) profileRulesPreviewCommand() *cobra.Command {
 				t.row("IDENTIFIERS TO UNLINK", resp.GetIdentifiersToUnlink())
 				t.row("MERGES TO REFUSE", resp.GetMergesToRefuse())
 				t.row("SAMPLE", dash(strings.Join(resp.GetSampleProfiles(), ", ")))
+				t.row("PROFILES TO MERGE", resp.GetProfilesToMerge())
+				t.row("REFUSED JOINS TO MAKE", resp.GetJoinsToMake())
+				t.row("SAMPLE TO MERGE", dash(strings.Join(resp.GetSampleMergedProfiles(), ", ")))
 			})
 		},
 	}

@@ -53,9 +53,14 @@ func (s *Server) PreviewMergeRules(ctx context.Context, req *profilev1.PreviewMe
 		ProfilesToSplit:     int32(len(preview.Split)),
 		IdentifiersToUnlink: int32(len(preview.Dropped)),
 		MergesToRefuse:      int32(len(preview.RefusedMerges)),
+		ProfilesToMerge:     int32(len(preview.Merged)),
+		JoinsToMake:         int32(preview.Joins),
 	}
 	for _, id := range preview.Split[:min(len(preview.Split), maxSample)] {
 		resp.SampleProfiles = append(resp.SampleProfiles, namePrefix+id)
+	}
+	for _, id := range preview.Merged[:min(len(preview.Merged), maxSample)] {
+		resp.SampleMergedProfiles = append(resp.SampleMergedProfiles, namePrefix+id)
 	}
 	return resp, nil
 }

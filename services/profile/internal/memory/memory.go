@@ -25,6 +25,7 @@ type Store struct {
 	notices  []profile.Notice                      // the change log; Seq is index+1
 	privacy  privacy                               // suppressions and erasures
 	match    matchState                            // probabilistic matching (match.go)
+	refusals refusalState                          // refused joins (refusals.go)
 }
 
 type record struct {

@@ -71,6 +71,7 @@ type Graph struct {
 	now         func() time.Time
 	resolutions metric.Int64Counter
 	suppress    suppression
+	refusals    refusalCache
 }
 
 // NewGraph returns a Graph over store.
@@ -172,9 +173,11 @@ func (g *Graph) Resolve(ctx context.Context, req Request) (Resolution, error) {
 	res, change := g.policy.Decide(req, holders, g.clock(), newID)
 	if change.Create == nil && change.Update == nil {
 		g.count(ctx, "unchanged")
+		g.noteRefusals(ctx, res, holders, req.ObserveTime)
 		res.Ignored = append(blocked, res.Ignored...)
 		return res, nil
 	}
+	var locked []Profile
 	err = g.store.Resolve(ctx, req.Identifiers, func(holders []Profile) (Change, error) {
 		if err := vanished(req.Identifiers, snapshot, holders); err != nil {
 			return Change{}, err
@@ -182,12 +185,14 @@ func (g *Graph) Resolve(ctx context.Context, req Request) (Resolution, error) {
 		// The clock is read under the locks, so that a profile's update
 		// time never goes back.
 		res, change = g.policy.Decide(req, holders, g.clock(), newID)
+		locked = holders
 		return change, nil
 	})
 	if err != nil {
 		return Resolution{}, err
 	}
 	g.count(ctx, outcome(change))
+	g.noteRefusals(ctx, res, locked, req.ObserveTime)
 	res.Ignored = append(blocked, res.Ignored...)
 	return res, nil
 }

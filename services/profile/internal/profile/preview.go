@@ -19,12 +19,19 @@ type Preview struct {
 	Dropped []Identifier
 	// RefusedMerges are the merges in the log that the new rules refuse.
 	RefusedMerges []Merge
+	// Joins are the joins the current rules refused that the new rules
+	// would make, and Merged the profiles those joins would merge into
+	// others.
+	Joins  int
+	Merged []string
 }
 
 // PreviewRules replays the stored graph under next and reports which
-// profiles would split. It reads every live profile and its merge log, and
-// changes nothing. Profiles that next would merge cannot be counted: the
-// graph does not record the joins that the current rules refused.
+// profiles would split, and which would merge: the graph records every join
+// of two profiles that a limit or shared-device protection refused, and each
+// is decided again under next. It reads every live profile, its merge log
+// and the refused joins, and changes nothing. Joins refused because a value
+// was blocked cannot be counted: blocked values are never stored.
 func (g *Graph) PreviewRules(ctx context.Context, next *Policy) (Preview, error) {
 	now := g.clock()
 	var out Preview
@@ -54,7 +61,8 @@ func (g *Graph) PreviewRules(ctx context.Context, next *Policy) (Preview, error)
 			out.Dropped = append(out.Dropped, dropped...)
 		}
 		if len(page) < 1000 {
-			return out, nil
+			out.Joins, out.Merged, err = g.previewMerges(ctx, next, now)
+			return out, err
 		}
 		after = page[len(page)-1].ID
 	}

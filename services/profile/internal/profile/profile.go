@@ -202,6 +202,7 @@ type Update struct {
 // and isolated: the conformance suite in internal/storetest checks it.
 type Store interface {
 	ConsentStore
+	RefusalStore
 	MatchStore
 	NoticeLog
 	PrivacyStore

@@ -107,6 +107,7 @@ func (g *Graph) ResolveBatch(ctx context.Context, reqs []Request) ([]BatchResult
 			res, change := g.policy.Decide(req, mine, now, newID)
 			if change.Create == nil && change.Update == nil {
 				g.count(ctx, "unchanged")
+				g.noteRefusals(ctx, res, mine, req.ObserveTime)
 				res.Ignored = append(blocked[i], res.Ignored...)
 				out[i].Resolution = res
 				continue

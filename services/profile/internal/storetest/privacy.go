@@ -72,6 +72,11 @@ func testErase(t *testing.T, g *profile.Graph, s profile.Store) {
 	slices.Sort(pair)
 	_, err := s.ProposeMatch(ctx, profile.Candidate{A: pair[0], B: pair[1], Score: 12, State: profile.CandidatePending, CreateTime: at})
 	require.NoError(t, err)
+	// Refused joins with the bystander, either way round.
+	require.NoError(t, s.AddRefusals(ctx, []profile.Refusal{
+		{Profile: a.ID, Other: c.ID, Rule: profile.RuleLimit, Type: "email", Time: at},
+		{Profile: c.ID, Other: a.ID, Rule: profile.RuleShared, Type: "device_id", Time: at},
+	}))
 	before, err := g.Notices(ctx, 0, 1000)
 	require.NoError(t, err)
 
@@ -85,6 +90,9 @@ func testErase(t *testing.T, g *profile.Graph, s profile.Store) {
 	candidates, err := s.MatchCandidates(ctx, profile.CandidateAny, 0, 100)
 	require.NoError(t, err)
 	require.Empty(t, candidates, "a candidate pair naming the erased profile goes")
+	refusals, _, err := s.Refusals(ctx, 0, 100)
+	require.NoError(t, err)
+	require.Empty(t, refusals, "refused joins naming the erased profile go")
 	require.NoError(t, err)
 	require.Equal(t, a.ID, e.Profile)
 	require.Equal(t, []string{a.ID, b.ID}, e.Profiles)

@@ -56,6 +56,9 @@ func Run(t *testing.T, newStore func(t *testing.T) profile.Store) {
 		{"MergeLogPaging", testMergeLogPaging, nil},
 		{"ManualMerge", testManualMerge, nil},
 		{"PreviewRules", testPreviewRules, nil},
+		{"PreviewRulesMerges", testPreviewRulesMerges, &profile.Rules{
+			Limits: []profile.Limit{{Type: "user_id", Max: 1}, {Type: "email", Max: 1}},
+		}},
 		{"Unmerge", testUnmerge, nil},
 		{"UnmergeChain", testUnmergeChain, nil},
 		{"Consent", testConsent, nil},

@@ -1474,8 +1474,17 @@ type PreviewMergeRulesResponse struct {
 	MergesToRefuse int32 `protobuf:"varint,5,opt,name=merges_to_refuse,json=mergesToRefuse,proto3" json:"merges_to_refuse,omitempty"`
 	// Up to 100 of the profiles to split, "profiles/{profile}".
 	SampleProfiles []string `protobuf:"bytes,6,rep,name=sample_profiles,json=sampleProfiles,proto3" json:"sample_profiles,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Profiles the rules would merge into others: the joins of two profiles
+	// that the rules in force refused (a limit, or shared-device protection)
+	// are decided again under the rules tried. Joins refused because a value
+	// is blocked cannot be counted: blocked values are never stored.
+	ProfilesToMerge int32 `protobuf:"varint,7,opt,name=profiles_to_merge,json=profilesToMerge,proto3" json:"profiles_to_merge,omitempty"`
+	// Refused joins the rules tried would make.
+	JoinsToMake int32 `protobuf:"varint,8,opt,name=joins_to_make,json=joinsToMake,proto3" json:"joins_to_make,omitempty"`
+	// Up to 100 of the profiles to merge, "profiles/{profile}".
+	SampleMergedProfiles []string `protobuf:"bytes,9,rep,name=sample_merged_profiles,json=sampleMergedProfiles,proto3" json:"sample_merged_profiles,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *PreviewMergeRulesResponse) Reset() {
@@ -1546,6 +1555,27 @@ func (x *PreviewMergeRulesResponse) GetMergesToRefuse() int32 {
 func (x *PreviewMergeRulesResponse) GetSampleProfiles() []string {
 	if x != nil {
 		return x.SampleProfiles
+	}
+	return nil
+}
+
+func (x *PreviewMergeRulesResponse) GetProfilesToMerge() int32 {
+	if x != nil {
+		return x.ProfilesToMerge
+	}
+	return 0
+}
+
+func (x *PreviewMergeRulesResponse) GetJoinsToMake() int32 {
+	if x != nil {
+		return x.JoinsToMake
+	}
+	return 0
+}
+
+func (x *PreviewMergeRulesResponse) GetSampleMergedProfiles() []string {
+	if x != nil {
+		return x.SampleMergedProfiles
 	}
 	return nil
 }
@@ -3716,14 +3746,17 @@ const file_barista_profile_v1_profile_proto_rawDesc = "" +
 	"\aprofile\x18\x01 \x01(\v2\x1b.barista.profile.v1.ProfileR\aprofile\x12/\n" +
 	"\x05merge\x18\x02 \x01(\v2\x19.barista.profile.v1.MergeR\x05merge\"0\n" +
 	"\x18PreviewMergeRulesRequest\x12\x14\n" +
-	"\x05rules\x18\x01 \x01(\tR\x05rules\"\xb1\x02\n" +
+	"\x05rules\x18\x01 \x01(\tR\x05rules\"\xb7\x03\n" +
 	"\x19PreviewMergeRulesResponse\x124\n" +
 	"\x05rules\x18\x01 \x01(\v2\x1e.barista.profile.v1.MergeRulesR\x05rules\x12+\n" +
 	"\x11profiles_examined\x18\x02 \x01(\x05R\x10profilesExamined\x12*\n" +
 	"\x11profiles_to_split\x18\x03 \x01(\x05R\x0fprofilesToSplit\x122\n" +
 	"\x15identifiers_to_unlink\x18\x04 \x01(\x05R\x13identifiersToUnlink\x12(\n" +
 	"\x10merges_to_refuse\x18\x05 \x01(\x05R\x0emergesToRefuse\x12'\n" +
-	"\x0fsample_profiles\x18\x06 \x03(\tR\x0esampleProfiles\"+\n" +
+	"\x0fsample_profiles\x18\x06 \x03(\tR\x0esampleProfiles\x12*\n" +
+	"\x11profiles_to_merge\x18\a \x01(\x05R\x0fprofilesToMerge\x12\"\n" +
+	"\rjoins_to_make\x18\b \x01(\x05R\vjoinsToMake\x124\n" +
+	"\x16sample_merged_profiles\x18\t \x03(\tR\x14sampleMergedProfiles\"+\n" +
 	"\x15UnmergeProfileRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x88\x01\n" +
 	"\x16UnmergeProfileResponse\x125\n" +

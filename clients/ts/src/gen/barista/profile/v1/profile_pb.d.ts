@@ -756,6 +756,30 @@ export declare type PreviewMergeRulesResponse = Message<"barista.profile.v1.Prev
    * @generated from field: repeated string sample_profiles = 6;
    */
   sampleProfiles: string[];
+
+  /**
+   * Profiles the rules would merge into others: the joins of two profiles
+   * that the rules in force refused (a limit, or shared-device protection)
+   * are decided again under the rules tried. Joins refused because a value
+   * is blocked cannot be counted: blocked values are never stored.
+   *
+   * @generated from field: int32 profiles_to_merge = 7;
+   */
+  profilesToMerge: number;
+
+  /**
+   * Refused joins the rules tried would make.
+   *
+   * @generated from field: int32 joins_to_make = 8;
+   */
+  joinsToMake: number;
+
+  /**
+   * Up to 100 of the profiles to merge, "profiles/{profile}".
+   *
+   * @generated from field: repeated string sample_merged_profiles = 9;
+   */
+  sampleMergedProfiles: string[];
 };
 
 /**
