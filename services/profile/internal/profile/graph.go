@@ -110,6 +110,19 @@ type Request struct {
 	// ObserveTime is when the identifiers were seen; the zero time means
 	// now.
 	ObserveTime time.Time
+	// id is the id a profile created by the request takes; empty for a new
+	// one. A batch assigns them in batch order, so that profiles created by
+	// requests resolved in parallel are ordered (and survive merges) as if
+	// resolved one after the other.
+	id string
+}
+
+// newIDFor returns the id generator of req's resolution.
+func (req Request) newIDFor() func() string {
+	if req.id != "" {
+		return func() string { return req.id }
+	}
+	return newID
 }
 
 // Resolution is the outcome of Resolve.
@@ -170,7 +183,7 @@ func (g *Graph) Resolve(ctx context.Context, req Request) (Resolution, error) {
 	}
 	req.Identifiers, blocked = kept, append(blocked, suppressed...)
 	snapshot := holders
-	res, change := g.policy.Decide(req, holders, g.clock(), newID)
+	res, change := g.policy.Decide(req, holders, g.clock(), req.newIDFor())
 	if change.Create == nil && change.Update == nil {
 		g.count(ctx, "unchanged")
 		g.noteRefusals(ctx, res, holders, req.ObserveTime)
@@ -184,7 +197,7 @@ func (g *Graph) Resolve(ctx context.Context, req Request) (Resolution, error) {
 		}
 		// The clock is read under the locks, so that a profile's update
 		// time never goes back.
-		res, change = g.policy.Decide(req, holders, g.clock(), newID)
+		res, change = g.policy.Decide(req, holders, g.clock(), req.newIDFor())
 		locked = holders
 		return change, nil
 	})

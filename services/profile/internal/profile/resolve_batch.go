@@ -3,6 +3,8 @@ package profile
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -119,7 +121,12 @@ func (g *Graph) ResolveBatch(ctx context.Context, reqs []Request) ([]BatchResult
 		slow = append(slow, i)
 		keys = append(keys, touched)
 	}
-	g.resolveInOrder(ctx, reqs, slow, keys, out)
+	// Profiles the slow requests create get their ids now, in batch order.
+	withIDs := slices.Clone(reqs)
+	for _, i := range slow {
+		withIDs[i].id = newID()
+	}
+	g.resolveInOrder(ctx, withIDs, slow, keys, out)
 	return out, nil
 }
 
@@ -157,10 +164,12 @@ func (g *Graph) check(req Request) (Request, []Ignored, error) {
 // resolveBatchParallelism at once.
 //
 // Two requests are related when they share a key (an identifier or a
-// snapshot holder), or are both related to a third: a request that links
-// identifiers joins their parts of the graph, so a later request on any of
-// them may see its profile, not only one on the same identifier. Each part
-// (a union of keys) runs its requests one after the other.
+// snapshot holder), or are both related to a third. The relation is taken
+// over the whole batch before anything runs: a request that joins two
+// parts of the graph puts every earlier request of both parts in one
+// chain, run in batch order, so that the profiles they create are as old,
+// relative to each other, as one-by-one resolution makes them, and the
+// join picks the same survivor.
 func (g *Graph) resolveInOrder(ctx context.Context, reqs []Request, idx []int, keys [][]string, out []BatchResult) {
 	parent := map[string]string{}
 	var find func(string) string
@@ -173,29 +182,28 @@ func (g *Graph) resolveInOrder(ctx context.Context, reqs []Request, idx []int, k
 		parent[k] = root
 		return root
 	}
+	for k := range idx {
+		for _, key := range keys[k][min(1, len(keys[k])):] {
+			if a, b := find(keys[k][0]), find(key); a != b {
+				parent[b] = a
+			}
+		}
+	}
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, resolveBatchParallelism)
 	last := map[string]chan struct{}{}
 	for k, i := range idx {
-		var deps []chan struct{}
-		root := ""
-		for _, key := range keys[k] {
-			r := find(key)
-			if d, ok := last[r]; ok {
-				deps = append(deps, d)
-				delete(last, r)
-			}
-			if root == "" {
-				root = r
-			}
-			parent[r] = root
+		chain := "request\x00" + strconv.Itoa(i)
+		if len(keys[k]) > 0 {
+			chain = find(keys[k][0])
 		}
+		prev := last[chain]
 		done := make(chan struct{})
-		last[root] = done
+		last[chain] = done
 		wg.Go(func() {
 			defer close(done)
-			for _, d := range deps {
-				<-d
+			if prev != nil {
+				<-prev
 			}
 			slots <- struct{}{}
 			defer func() { <-slots }()
