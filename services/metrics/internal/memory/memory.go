@@ -16,6 +16,7 @@ import (
 // Store is a metrics.Store in memory; one mutex serializes everything.
 type Store struct {
 	mu          sync.Mutex
+	erased      map[string]bool // ErasedKey of erased profiles
 	cursor      int64
 	eventCursor int64
 	segments    map[string]*segment
@@ -64,6 +65,7 @@ func (s *Store) Apply(_ context.Context, changes []metrics.Change, cursor int64)
 	if err != nil {
 		return 0, err
 	}
+	fresh = metrics.WithoutErased(fresh, func(p string) bool { return s.erased[string(metrics.ErasedKey(p))] })
 	for _, c := range fresh {
 		if c.Kind != metrics.Entered && c.Kind != metrics.Exited {
 			continue

@@ -22,6 +22,10 @@ func (s *Store) RewriteProfiles(_ context.Context, r metrics.ProfileRewrite) (bo
 		delete(s.firstSeen, p)
 	}
 	for _, p := range r.Erase {
+		if s.erased == nil {
+			s.erased = map[string]bool{}
+		}
+		s.erased[string(metrics.ErasedKey(p))] = true
 		for seg, changes := range s.changes {
 			s.changes[seg] = slices.DeleteFunc(changes, func(c metrics.Change) bool { return c.Profile == p })
 		}

@@ -107,6 +107,9 @@ func (s *Store) Apply(ctx context.Context, changes []metrics.Change, cursor int6
 		if err != nil {
 			return err
 		}
+		if fresh, err = withoutErased(ctx, tx, fresh); err != nil {
+			return err
+		}
 		if len(fresh) == 0 && cursor <= stored {
 			return nil
 		}
@@ -382,4 +385,31 @@ func (s *Store) PutExperiment(ctx context.Context, e metrics.Experiment) error {
 		return fmt.Errorf("put experiment: %w", err)
 	}
 	return nil
+}
+
+const erasedSQL = `-- name: ErasedProfiles
+SELECT hash FROM metrics.erased_profiles WHERE hash = ANY($1::bytea[])`
+
+// withoutErased drops the changes of erased profiles.
+func withoutErased(ctx context.Context, tx pgx.Tx, changes []metrics.Change) ([]metrics.Change, error) {
+	if len(changes) == 0 {
+		return changes, nil
+	}
+	var keys [][]byte
+	for _, c := range changes {
+		keys = append(keys, metrics.ErasedKey(c.Profile))
+	}
+	rows, _ := tx.Query(ctx, erasedSQL, keys)
+	found, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return nil, fmt.Errorf("read erased profiles: %w", err)
+	}
+	if len(found) == 0 {
+		return changes, nil
+	}
+	erased := map[string]bool{}
+	for _, h := range found {
+		erased[string(h)] = true
+	}
+	return metrics.WithoutErased(changes, func(p string) bool { return erased[string(metrics.ErasedKey(p))] }), nil
 }

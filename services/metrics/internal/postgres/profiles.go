@@ -20,6 +20,8 @@ DELETE FROM metrics.profile_days WHERE profile = ANY($1::text[])`
 	deleteProfilesSQL = `-- name: DeleteProfiles
 DELETE FROM metrics.profiles WHERE profile = ANY($1::text[])`
 
+	addErasedSQL = `-- name: AddErasedProfiles
+INSERT INTO metrics.erased_profiles (hash) SELECT unnest($1::bytea[]) ON CONFLICT DO NOTHING`
 	eraseMembershipChangesSQL = `-- name: EraseMembershipChanges
 DELETE FROM metrics.membership_changes WHERE profile = ANY($1::text[])`
 )
@@ -45,6 +47,11 @@ func (s *Store) RewriteProfiles(ctx context.Context, r metrics.ProfileRewrite) (
 		}
 		if len(r.Erase) > 0 {
 			batch.Queue(eraseMembershipChangesSQL, r.Erase)
+			keys := make([][]byte, len(r.Erase))
+			for i, p := range r.Erase {
+				keys[i] = metrics.ErasedKey(p)
+			}
+			batch.Queue(addErasedSQL, keys)
 		}
 		var rebuilt []string
 		var events []metrics.Event

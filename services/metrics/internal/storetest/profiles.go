@@ -90,4 +90,12 @@ func testProfileUpdates(t *testing.T, s metrics.Store) {
 	require.NoError(t, err)
 	require.Empty(t, changes, "no membership change names an erased profile")
 	require.EqualValues(t, 2, profiles(t, s, d3))
+
+	// The membership feed runs apart from the event log: a change of b read
+	// before the erasure and applied after it does not bring b back.
+	apply(t, s, []metrics.Change{{Seq: 2, Segment: "buyers", Profile: "profiles/b", Kind: metrics.Exited, Time: d2}}, 2)
+	changes, err = s.Memberships(ctx, []string{"buyers"}, d3)
+	require.NoError(t, err)
+	require.Empty(t, changes, "a late change of an erased profile is dropped")
+	require.EqualValues(t, 2, profiles(t, s, d3))
 }
