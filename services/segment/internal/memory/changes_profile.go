@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"crypto/sha256"
 	"maps"
 	"slices"
 	"time"
@@ -99,6 +100,12 @@ func (t *tx) EraseProfile(ctx context.Context, profile string) error {
 	}
 	rfm, hadRFM := s.scores.rfm[profile]
 	delete(s.scores.rfm, profile)
+	key := erasedKey(profile)
+	wasErased := s.erased[key]
+	if s.erased == nil {
+		s.erased = map[string]bool{}
+	}
+	s.erased[key] = true
 	var blanked []int
 	old := map[int]segment.Change{}
 	for i, c := range s.changes {
@@ -109,6 +116,9 @@ func (t *tx) EraseProfile(ctx context.Context, profile string) error {
 		}
 	}
 	t.undo = append(t.undo, func() {
+		if !wasErased {
+			delete(s.erased, key)
+		}
 		for _, m := range of {
 			s.setMember(m)
 		}
@@ -136,3 +146,10 @@ func (t *tx) EraseProfile(ctx context.Context, profile string) error {
 
 // erased reports whether a change of the log was blanked by an erasure.
 func erased(c segment.Change) bool { return c.Profile == "" }
+
+// erasedKey is what the store keeps of an erased profile: the SHA-256 of
+// its name, which names no one.
+func erasedKey(profile string) string {
+	h := sha256.Sum256([]byte(profile))
+	return string(h[:])
+}

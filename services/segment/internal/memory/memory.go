@@ -19,8 +19,10 @@ import (
 // Store is an in-memory segment.Store. Write transactions hold the lock for
 // their whole duration and undo their writes when they fail.
 type Store struct {
-	mu       sync.RWMutex
-	cursor   int64
+	mu     sync.RWMutex
+	cursor int64
+	// erased holds the erasedKey of erased profiles.
+	erased   map[string]bool
 	segments map[string]segment.Segment
 	// revisions holds each segment's revisions; revision n at index n-1.
 	revisions map[string][]segment.Segment

@@ -54,6 +54,15 @@ func (t *tx) SetStoreStatistics(_ context.Context, st condition.StoreStatistics)
 }
 
 func (t *tx) ReplaceScores(_ context.Context, rfm map[string]condition.RFM) ([]string, error) {
+	if len(t.s.erased) > 0 {
+		kept := make(map[string]condition.RFM, len(rfm))
+		for p, r := range rfm {
+			if !t.s.erased[erasedKey(p)] {
+				kept[p] = r
+			}
+		}
+		rfm = kept
+	}
 	old := t.s.scores.rfm
 	var changed []string
 	for p, r := range rfm {

@@ -70,13 +70,18 @@ func (t *tx) DeleteProfiles(ctx context.Context, profiles []string) error {
 
 // EraseProfile deletes every row naming a profile. The change log gets
 // gaps where its changes were; readers of the log ask for changes after a
+// addErasedSQL keeps the SHA-256 of an erased profile's name, so that a
+// score refresh computed before the erasure cannot store scores for it.
+const addErasedSQL = `-- name: AddErasedProfile
+INSERT INTO segment.erased_profiles (hash) VALUES (sha256(convert_to($1::text, 'UTF8'))) ON CONFLICT DO NOTHING`
+
 // position and never rely on numbers being consecutive.
 func (t *tx) EraseProfile(ctx context.Context, profile string) error {
 	if err := t.DeleteProfiles(ctx, []string{profile}); err != nil {
 		return err
 	}
 	b := &pgx.Batch{}
-	for _, sql := range []string{eraseScoresSQL, eraseMembershipsSQL, eraseChangesSQL, eraseDeliveriesSQL} {
+	for _, sql := range []string{eraseScoresSQL, eraseMembershipsSQL, eraseChangesSQL, eraseDeliveriesSQL, addErasedSQL} {
 		b.Queue(sql, profile)
 	}
 	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {

@@ -87,6 +87,7 @@ const replaceScoresSQL = `-- name: ReplaceScores
 WITH n AS (
   SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::int[], $5::bigint[], $6::bigint[], $7::float8[])
     AS n(profile, recency, frequency, monetary, recency_days, orders, revenue)
+  WHERE NOT EXISTS (SELECT 1 FROM segment.erased_profiles e WHERE e.hash = sha256(convert_to(n.profile, 'UTF8')))
 ), changed AS (
   SELECT coalesce(n.profile, o.profile) AS profile
   FROM n FULL JOIN segment.profile_scores o ON o.profile = n.profile

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/barista-cdp/barista/services/segment/internal/condition"
 	"github.com/barista-cdp/barista/services/segment/internal/segment"
 )
 
@@ -174,4 +175,16 @@ func testEngineMergeUnmerge(t *testing.T, s segment.Store) {
 		require.NotEqual(t, b, p.Name)
 	}
 	require.Equal(t, []string{"buyer", "londoner"}, memberOf(t, e, a), "an erasure touches no one else")
+
+	// A score refresh computed before the erasure reached the metrics
+	// service stores nothing for the erased profile.
+	_, err = e.ApplyScores(ctx, segment.Scores{RFM: map[string]condition.RFM{
+		a: {Recency: 5, Frequency: 5, Monetary: 5, Orders: 3, Revenue: 30},
+		b: {Recency: 4, Frequency: 4, Monetary: 4, Orders: 2, Revenue: 20},
+	}})
+	require.NoError(t, err)
+	scores, err := s.ProfileScores(ctx, []string{a, b})
+	require.NoError(t, err)
+	require.Contains(t, scores, a)
+	require.NotContains(t, scores, b, "no scores for an erased profile")
 }
