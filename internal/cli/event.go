@@ -145,12 +145,12 @@ func keyValues(flag string, pairs []string) (*structpb.Struct, error) {
 func (a *app) eventListCommand() *cobra.Command {
 	var limit int
 	cmd := &cobra.Command{
-		Use:     "list IDENTIFIER",
+		Use:     "list IDENTIFIER|profiles/PROFILE",
 		Short:   "List a profile's events, oldest first",
 		Example: "  barista event list email:ana@example.com",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := ident.Parse(args[0])
+			name, id, err := personArg(args[0])
 			if err != nil {
 				return err
 			}
@@ -164,7 +164,7 @@ func (a *app) eventListCommand() *cobra.Command {
 			for len(all.Events) < limit {
 				ctx, cancel := callCtx(cmd)
 				resp, err := client.ListProfileEvents(ctx, &eventv1.ListProfileEventsRequest{
-					Identifier: id, PageSize: int32(min(limit-len(all.Events), 1000)), PageToken: token,
+					Profile: name, Identifier: id, PageSize: int32(min(limit-len(all.Events), 1000)), PageToken: token,
 				})
 				cancel()
 				if err != nil {

@@ -117,6 +117,14 @@ func TestProfileExportAndDeleteCommands(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(written), doc.Profile.Profile.Name)
 
+	// Commands that take a person also take the profile's name.
+	code, out, stderr = run("segment", "of", doc.Profile.Profile.Name)
+	require.Zero(t, code, stderr)
+	require.Regexp(t, `(?m)^buyers\s`, out)
+	code, out, stderr = run("event", "list", doc.Profile.Profile.Name)
+	require.Zero(t, code, stderr)
+	require.Contains(t, out, "Order Completed")
+
 	code, _, stderr = run("profile", "delete", "email:ana@example.com")
 	require.Equal(t, 1, code)
 	require.Contains(t, stderr, "--yes")

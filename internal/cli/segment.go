@@ -11,7 +11,6 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	segmentv1 "github.com/barista-cdp/barista/pkg/gen/barista/segment/v1"
-	"github.com/barista-cdp/barista/pkg/ident"
 )
 
 func (a *app) segmentCommand() *cobra.Command {
@@ -320,12 +319,12 @@ func (a *app) segmentMembersCommand() *cobra.Command {
 
 func (a *app) segmentOfCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:     "of IDENTIFIER",
+		Use:     "of IDENTIFIER|profiles/PROFILE",
 		Short:   "List the segments a customer is in",
 		Example: "  barista segment of email:ana@example.com",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := ident.Parse(args[0])
+			name, id, err := personArg(args[0])
 			if err != nil {
 				return err
 			}
@@ -335,7 +334,7 @@ func (a *app) segmentOfCommand() *cobra.Command {
 			}
 			ctx, cancel := callCtx(cmd)
 			defer cancel()
-			resp, err := client.ListProfileMemberships(ctx, &segmentv1.ListProfileMembershipsRequest{Identifier: id})
+			resp, err := client.ListProfileMemberships(ctx, &segmentv1.ListProfileMembershipsRequest{Profile: name, Identifier: id})
 			if err != nil {
 				return err
 			}
