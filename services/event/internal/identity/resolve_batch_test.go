@@ -96,6 +96,9 @@ func TestResolveBatch(t *testing.T) {
 	require.Equal(t, fmt.Sprint("p", identity.MaxBatch), out[identity.MaxBatch].ProfileID)
 }
 
+// TestResolveBatchUnsupported checks that a profile service that predates
+// ResolveProfiles (one that answers Unimplemented) makes the client say so,
+// so that the log falls back to one call per event.
 func TestResolveBatchUnsupported(t *testing.T) {
 	conn := grpctest.Serve(t, func(r grpc.ServiceRegistrar) {
 		profilev1.RegisterProfileServiceServer(r, profilev1.UnimplementedProfileServiceServer{})
