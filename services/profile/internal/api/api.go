@@ -59,19 +59,7 @@ func (s *Server) ResolveProfile(ctx context.Context, req *profilev1.ResolveProfi
 		return nil, err
 	}
 	s.observe(ctx, res, req.GetSignals())
-	p, err := toProto(res.Profile)
-	if err != nil {
-		return nil, err
-	}
-	merged := make([]string, len(res.Merged))
-	for i, id := range res.Merged {
-		merged[i] = namePrefix + id
-	}
-	ignored := make([]*profilev1.IgnoredIdentifier, len(res.Ignored))
-	for i, ig := range res.Ignored {
-		ignored[i] = &profilev1.IgnoredIdentifier{Identifier: toIdentifier(ig.Identifier), Rule: ig.Rule, Reason: ig.Reason}
-	}
-	return &profilev1.ResolveProfileResponse{Profile: p, Created: res.Created, MergedProfiles: merged, IgnoredIdentifiers: ignored}, nil
+	return resolutionProto(res)
 }
 
 func resolveRequest(req *profilev1.ResolveProfileRequest) (profile.Request, error) {

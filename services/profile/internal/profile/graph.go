@@ -147,29 +147,10 @@ type Resolution struct {
 // changes go through the store's atomic, locking Resolve, where the decision
 // is taken again on the locked state.
 func (g *Graph) Resolve(ctx context.Context, req Request) (Resolution, error) {
-	req.Identifiers = dedup(req.Identifiers)
-	if len(req.Identifiers) == 0 {
-		return Resolution{}, apierror.Invalid("identifiers", "at least one identifier is required")
+	req, blocked, invalid, err := g.check(req)
+	if err != nil {
+		return Resolution{}, err
 	}
-	var blocked []Ignored
-	kept := req.Identifiers[:0:0]
-	invalid := &apierror.InvalidError{}
-	for i, id := range req.Identifiers {
-		if g.policy.Blocked(id) {
-			blocked = append(blocked, Ignored{Identifier: id, Rule: RuleBlocked, Reason: "the value is blocked by the merge rules"})
-			invalid.Add(fmt.Sprintf("identifiers[%d]", i), "%s %s is blocked by the merge rules (junk or test value)", id.Type, id.Value)
-			continue
-		}
-		kept = append(kept, id)
-	}
-	if len(kept) == 0 {
-		return Resolution{}, invalid
-	}
-	req.Identifiers = kept
-	if req.ObserveTime.IsZero() {
-		req.ObserveTime = g.clock()
-	}
-	req.ObserveTime = req.ObserveTime.UTC().Truncate(time.Microsecond)
 	holders, err := g.store.Holders(ctx, req.Identifiers)
 	if err != nil {
 		return Resolution{}, err
@@ -208,6 +189,37 @@ func (g *Graph) Resolve(ctx context.Context, req Request) (Resolution, error) {
 	g.noteRefusals(ctx, res, locked, req.ObserveTime)
 	res.Ignored = append(blocked, res.Ignored...)
 	return res, nil
+}
+
+// check validates and completes req for Resolve and ResolveBatch: it drops
+// repeated and blocked identifiers (returned as Ignored) and sets the
+// observe time. invalid holds the reasons identifiers were dropped, for
+// the error of a request that keeps none (screen adds to it); err is set
+// when none is left already.
+func (g *Graph) check(req Request) (_ Request, blocked []Ignored, invalid *apierror.InvalidError, err error) {
+	req.Identifiers = dedup(req.Identifiers)
+	if len(req.Identifiers) == 0 {
+		return req, nil, nil, apierror.Invalid("identifiers", "at least one identifier is required")
+	}
+	kept := req.Identifiers[:0:0]
+	invalid = &apierror.InvalidError{}
+	for i, id := range req.Identifiers {
+		if g.policy.Blocked(id) {
+			blocked = append(blocked, Ignored{Identifier: id, Rule: RuleBlocked, Reason: "the value is blocked by the merge rules"})
+			invalid.Add(fmt.Sprintf("identifiers[%d]", i), "%s %s is blocked by the merge rules (junk or test value)", id.Type, id.Value)
+			continue
+		}
+		kept = append(kept, id)
+	}
+	if len(kept) == 0 {
+		return req, nil, nil, invalid
+	}
+	req.Identifiers = kept
+	if req.ObserveTime.IsZero() {
+		req.ObserveTime = g.clock()
+	}
+	req.ObserveTime = req.ObserveTime.UTC().Truncate(time.Microsecond)
+	return req, blocked, invalid, nil
 }
 
 // clock returns the current time at the precision stores keep.

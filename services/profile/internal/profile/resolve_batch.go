@@ -2,11 +2,9 @@ package profile
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/barista-cdp/barista/pkg/apierror"
 )
@@ -53,7 +51,7 @@ func (g *Graph) ResolveBatch(ctx context.Context, reqs []Request) ([]BatchResult
 	seen := map[Identifier]bool{}
 	for i, req := range reqs {
 		var err error
-		if checked[i], blocked[i], err = g.check(req); err != nil {
+		if checked[i], blocked[i], _, err = g.check(req); err != nil {
 			out[i].Err = err
 			continue
 		}
@@ -128,35 +126,6 @@ func (g *Graph) ResolveBatch(ctx context.Context, reqs []Request) ([]BatchResult
 	}
 	g.resolveInOrder(ctx, withIDs, slow, keys, out)
 	return out, nil
-}
-
-// check validates and completes req as Resolve does: it drops repeated and
-// blocked identifiers (returned as Ignored) and sets the observe time.
-func (g *Graph) check(req Request) (Request, []Ignored, error) {
-	req.Identifiers = dedup(req.Identifiers)
-	if len(req.Identifiers) == 0 {
-		return req, nil, apierror.Invalid("identifiers", "at least one identifier is required")
-	}
-	var blocked []Ignored
-	kept := req.Identifiers[:0:0]
-	invalid := &apierror.InvalidError{}
-	for i, id := range req.Identifiers {
-		if g.policy.Blocked(id) {
-			blocked = append(blocked, Ignored{Identifier: id, Rule: RuleBlocked, Reason: "the value is blocked by the merge rules"})
-			invalid.Add(fmt.Sprintf("identifiers[%d]", i), "%s %s is blocked by the merge rules (junk or test value)", id.Type, id.Value)
-			continue
-		}
-		kept = append(kept, id)
-	}
-	if len(kept) == 0 {
-		return req, nil, invalid
-	}
-	req.Identifiers = kept
-	if req.ObserveTime.IsZero() {
-		req.ObserveTime = g.clock()
-	}
-	req.ObserveTime = req.ObserveTime.UTC().Truncate(time.Microsecond)
-	return req, blocked, nil
 }
 
 // resolveInOrder runs Resolve for reqs[idx[k]] in order, except that
