@@ -291,28 +291,7 @@ func (s *Store) ApplyEvents(ctx context.Context, events []metrics.Event, cursor 
 		}
 		var batch pgx.Batch
 		delta := metrics.SummarizeEvents(fresh)
-		if len(delta.FirstSeen) > 0 {
-			profiles := make([]string, 0, len(delta.FirstSeen))
-			times := make([]time.Time, 0, len(delta.FirstSeen))
-			for p, t := range delta.FirstSeen {
-				profiles = append(profiles, p)
-				times = append(times, t)
-			}
-			batch.Queue(seenSQL, profiles, times)
-		}
-		if n := len(delta.Days); n > 0 {
-			var (
-				profiles                            = make([]string, n)
-				days                                = make([]time.Time, n)
-				revenue                             = make([]float64, n)
-				orders, opens, clicks, unsubscribes = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-			)
-			for i, d := range delta.Days {
-				profiles[i], days[i], revenue[i] = d.Profile, d.Date, d.Revenue
-				orders[i], opens[i], clicks[i], unsubscribes[i] = d.Orders, d.Opens, d.Clicks, d.Unsubscribes
-			}
-			batch.Queue(addProfileDaysSQL, profiles, days, orders, revenue, opens, clicks, unsubscribes)
-		}
+		queueActivity(&batch, delta)
 		batch.Queue(setCursorSQL, eventFeed, max(stored, cursor))
 		if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
 			return fmt.Errorf("apply events: %w", err)
@@ -412,4 +391,31 @@ func withoutErased(ctx context.Context, tx pgx.Tx, changes []metrics.Change) ([]
 		erased[string(h)] = true
 	}
 	return metrics.WithoutErased(changes, func(p string) bool { return erased[string(metrics.ErasedKey(p))] }), nil
+}
+
+// queueActivity queues the writes that add delta's profiles (first seen)
+// and their daily activity.
+func queueActivity(batch *pgx.Batch, delta metrics.EventDelta) {
+	if len(delta.FirstSeen) > 0 {
+		profiles := make([]string, 0, len(delta.FirstSeen))
+		times := make([]time.Time, 0, len(delta.FirstSeen))
+		for p, t := range delta.FirstSeen {
+			profiles = append(profiles, p)
+			times = append(times, t)
+		}
+		batch.Queue(seenSQL, profiles, times)
+	}
+	if n := len(delta.Days); n > 0 {
+		var (
+			profiles                            = make([]string, n)
+			days                                = make([]time.Time, n)
+			revenue                             = make([]float64, n)
+			orders, opens, clicks, unsubscribes = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		)
+		for i, d := range delta.Days {
+			profiles[i], days[i], revenue[i] = d.Profile, d.Date, d.Revenue
+			orders[i], opens[i], clicks[i], unsubscribes[i] = d.Orders, d.Opens, d.Clicks, d.Unsubscribes
+		}
+		batch.Queue(addProfileDaysSQL, profiles, days, orders, revenue, opens, clicks, unsubscribes)
+	}
 }

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -66,28 +65,7 @@ func (s *Store) RewriteProfiles(ctx context.Context, r metrics.ProfileRewrite) (
 			batch.Queue(deleteProfileDaysSQL, rebuilt)
 		}
 		delta := metrics.SummarizeEvents(events)
-		if len(delta.FirstSeen) > 0 {
-			profiles := make([]string, 0, len(delta.FirstSeen))
-			times := make([]time.Time, 0, len(delta.FirstSeen))
-			for p, t := range delta.FirstSeen {
-				profiles = append(profiles, p)
-				times = append(times, t)
-			}
-			batch.Queue(seenSQL, profiles, times)
-		}
-		if n := len(delta.Days); n > 0 {
-			var (
-				profiles                            = make([]string, n)
-				days                                = make([]time.Time, n)
-				revenue                             = make([]float64, n)
-				orders, opens, clicks, unsubscribes = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-			)
-			for i, d := range delta.Days {
-				profiles[i], days[i], revenue[i] = d.Profile, d.Date, d.Revenue
-				orders[i], opens[i], clicks[i], unsubscribes[i] = d.Orders, d.Opens, d.Clicks, d.Unsubscribes
-			}
-			batch.Queue(addProfileDaysSQL, profiles, days, orders, revenue, opens, clicks, unsubscribes)
-		}
+		queueActivity(&batch, delta)
 		batch.Queue(setCursorSQL, eventFeed, r.Seq)
 		if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
 			return fmt.Errorf("rewrite profiles at %d: %w", r.Seq, err)
