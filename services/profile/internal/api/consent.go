@@ -52,12 +52,7 @@ func (s *Server) SetConsent(ctx context.Context, req *profilev1.SetConsentReques
 
 // GetConsent returns the consents of a profile.
 func (s *Server) GetConsent(ctx context.Context, req *profilev1.GetConsentRequest) (*profilev1.GetConsentResponse, error) {
-	invalid := &apierror.InvalidError{}
-	target := s.target(ctx, req.GetProfile(), req.GetIdentifier(), invalid)
-	if err := invalid.OrNil(); err != nil {
-		return nil, err
-	}
-	id, err := target()
+	id, err := s.person(ctx, req.GetProfile(), req.GetIdentifier())
 	if err != nil {
 		return nil, err
 	}
@@ -70,6 +65,17 @@ func (s *Server) GetConsent(ctx context.Context, req *profilev1.GetConsentReques
 		return nil, err
 	}
 	return &profilev1.GetConsentResponse{Profile: namePrefix + p.ID, Consents: toConsents(consents)}, nil
+}
+
+// person finds the profile a request names by exactly one of name and
+// identifier, for requests with no other field.
+func (s *Server) person(ctx context.Context, name string, id *typev1.Identifier) (string, error) {
+	invalid := &apierror.InvalidError{}
+	target := s.target(ctx, name, id, invalid)
+	if err := invalid.OrNil(); err != nil {
+		return "", err
+	}
+	return target()
 }
 
 // target validates a profile named by exactly one of name and identifier,

@@ -7,19 +7,13 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/barista-cdp/barista/pkg/apierror"
 	profilev1 "github.com/barista-cdp/barista/pkg/gen/barista/profile/v1"
 	"github.com/barista-cdp/barista/services/profile/internal/profile"
 )
 
 // DeleteProfile erases a person and suppresses their identifiers.
 func (s *Server) DeleteProfile(ctx context.Context, req *profilev1.DeleteProfileRequest) (*profilev1.DeleteProfileResponse, error) {
-	invalid := &apierror.InvalidError{}
-	target := s.target(ctx, req.GetProfile(), req.GetIdentifier(), invalid)
-	if err := invalid.OrNil(); err != nil {
-		return nil, err
-	}
-	id, err := target()
+	id, err := s.person(ctx, req.GetProfile(), req.GetIdentifier())
 	if err != nil {
 		return nil, err
 	}
@@ -43,12 +37,7 @@ func (s *Server) DeleteProfile(ctx context.Context, req *profilev1.DeleteProfile
 
 // ExportProfile returns everything the service holds on a person.
 func (s *Server) ExportProfile(ctx context.Context, req *profilev1.ExportProfileRequest) (*profilev1.ExportProfileResponse, error) {
-	invalid := &apierror.InvalidError{}
-	target := s.target(ctx, req.GetProfile(), req.GetIdentifier(), invalid)
-	if err := invalid.OrNil(); err != nil {
-		return nil, err
-	}
-	id, err := target()
+	id, err := s.person(ctx, req.GetProfile(), req.GetIdentifier())
 	if err != nil {
 		return nil, err
 	}
