@@ -25,19 +25,7 @@ func (s *Server) GetStoreStatistics(ctx context.Context, req *metricsv1.GetStore
 	if err != nil {
 		return nil, err
 	}
-	return &metricsv1.GetStoreStatisticsResponse{Statistics: &metricsv1.StoreStatistics{
-		StartDate:         formatDate(st.From),
-		EndDate:           formatDate(st.To),
-		Orders:            st.Orders,
-		Revenue:           st.Revenue,
-		Customers:         st.Customers,
-		AverageOrderValue: st.AverageOrderValue(),
-		OrderValueP25:     st.P25,
-		OrderValueP50:     st.P50,
-		OrderValueP75:     st.P75,
-		OrderValueP90:     st.P90,
-		OrderValueP99:     st.P99,
-	}}, nil
+	return &metricsv1.GetStoreStatisticsResponse{Statistics: statisticsProto(st)}, nil
 }
 
 // GetProfileValue returns what a profile is worth.
@@ -67,19 +55,10 @@ func (s *Server) GetProfileValue(ctx context.Context, req *metricsv1.GetProfileV
 		return nil, err
 	}
 	out := &metricsv1.ProfileValue{
-		Profile:   pv.Profile,
-		StartDate: formatDate(pv.From),
-		EndDate:   formatDate(pv.To),
-		Rfm: &metricsv1.RFM{
-			HasOrders:      pv.RFM.HasOrders,
-			RecencyDays:    pv.RFM.RecencyDays,
-			Frequency:      pv.RFM.Frequency,
-			Monetary:       pv.RFM.Monetary,
-			RecencyScore:   int32(pv.RFM.RecencyScore),
-			FrequencyScore: int32(pv.RFM.FrequencyScore),
-			MonetaryScore:  int32(pv.RFM.MonetaryScore),
-			Customers:      pv.RFM.Customers,
-		},
+		Profile:                     pv.Profile,
+		StartDate:                   formatDate(pv.From),
+		EndDate:                     formatDate(pv.To),
+		Rfm:                         rfmProto(pv.RFM),
 		HistoricalClv:               pv.HistoricalCLV,
 		OrdersToDate:                pv.OrdersToDate,
 		HorizonDays:                 int32(pv.HorizonDays),
