@@ -59,6 +59,10 @@ const maxCachedRefusals = 100_000
 // by another live profile among holders. Recording is best effort: a
 // failure is logged and never fails the resolution.
 func (g *Graph) noteRefusals(ctx context.Context, res Resolution, holders []Profile, at time.Time) {
+	// Most resolutions refuse nothing: they cost this loop and no more.
+	if !slices.ContainsFunc(res.Ignored, func(ig Ignored) bool { return ig.Rule == RuleLimit || ig.Rule == RuleShared }) {
+		return
+	}
 	holderOf := map[Identifier]string{}
 	for _, h := range holders {
 		for _, id := range h.Identifiers {
