@@ -105,4 +105,9 @@ var (
 	ErrProfileUnavailable = fmt.Errorf("profile service %w", apierror.ErrUnavailable)
 	// ErrProfileNotFound means no profile holds an identifier.
 	ErrProfileNotFound = fmt.Errorf("profile %w", apierror.ErrNotFound)
+	// ErrProfileErased is returned by Store.Append, which stores nothing,
+	// when an event's profile was erased after the event was resolved to
+	// it. Resolving the batch again gives its events a profile that is not
+	// erased, without the erased person's identifiers.
+	ErrProfileErased = fmt.Errorf("a profile of the batch was erased while it was ingested; nothing was stored, retry the batch: %w", apierror.ErrUnavailable)
 )

@@ -23,6 +23,8 @@ type Store struct {
 	// redirects maps profiles merged away to the profile their events now
 	// belong to.
 	redirects map[string]string
+	// erased holds the erased profiles and those merged into them.
+	erased map[string]bool
 }
 
 var _ event.Store = (*Store)(nil)
@@ -39,6 +41,11 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]event.Appen
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for _, ev := range events {
+		if s.erased[ev.ProfileID] {
+			return nil, event.ErrProfileErased
+		}
+	}
 	out := make([]event.Appended, len(events))
 	for i, ev := range events {
 		if at, ok := s.byMessage[ev.MessageID]; ok {

@@ -55,6 +55,15 @@ func (s *Store) ApplyProfileChange(ctx context.Context, c event.ProfileChange) (
 		}
 		delete(s.byProfile, c.Profile)
 		s.redactUpdates(c.Profile)
+		if s.erased == nil {
+			s.erased = map[string]bool{}
+		}
+		s.erased[c.Profile] = true
+		for from, to := range s.redirects {
+			if to == c.Profile {
+				s.erased[from] = true
+			}
+		}
 		s.unredirect(c.Profile)
 	}
 	s.log = append(s.log, event.Event{Seq: int64(len(s.log)) + 1, Update: c.Marker()})

@@ -5,12 +5,14 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/barista-cdp/barista/pkg/pg"
@@ -127,35 +129,53 @@ const prefixed = `e.seq, e.message_id, e.profile_id, e.type, e.event, e.identifi
 const reserveSQL = `-- name: ReserveSequences
 UPDATE event.log_head SET last_seq = last_seq + $1 RETURNING last_seq`
 
-// claimSQL claims the batch's message ids in event.message_ids, in sequence
-// order, and returns the sequences whose claim succeeded; a message id
-// stored before, or earlier in the batch, is skipped and its reserved
-// sequence left unused. Any other appender is blocked on log_head, so a
-// conflicting row is always committed (or our own) and readable by the next
-// statement. The claimed events are then written with COPY, which costs
-// Postgres less than an INSERT of the same rows from unnest'ed arrays.
-// A profile merged away since the batch was resolved is replaced by the
-// profile its events now belong to (event.profile_redirects, written under
-// the same log_head lock by ApplyProfileChange), and the claim returns the
-// profile each event is stored under.
-const claimSQL = `-- name: ClaimMessageIDs
-INSERT INTO event.message_ids (message_id, seq, profile_id, received_at)
-SELECT u.message_id, u.seq, COALESCE(r.to_id, u.profile_id), u.received_at
-FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[]) AS u(message_id, seq, profile_id, received_at)
-LEFT JOIN event.profile_redirects r ON r.from_id = u.profile_id
-ORDER BY 2
-ON CONFLICT (message_id) DO NOTHING
-RETURNING seq, profile_id`
+// Deduplication under the log_head lock. Every appender holds it from
+// reservation to commit, so when an append writes, every message id stored
+// before it is committed and visible, and none can be stored concurrently.
+// An append therefore copies its events' message ids to event.message_ids
+// without looking them up first: the primary key finds a message id stored
+// before, the COPY fails, and only then (rarely: batches hold duplicates when
+// producers retry) does the append go back to a savepoint, find the stored
+// ones with storedAmongSQL, and copy the others. Message ids repeated within
+// the batch are left to their first occurrence before copying.
+const (
+	storedAmongSQL = `-- name: MessageIDsStoredAmong
+SELECT message_id FROM event.message_ids WHERE message_id = ANY($1)`
+
+	// redirectsSQL finds the profiles of the batch merged away since it was
+	// resolved (event.profile_redirects, written under the same log_head
+	// lock by ApplyProfileChange): their events are stored under the
+	// profile they now belong to.
+	redirectsSQL = `-- name: ProfileRedirects
+SELECT from_id, to_id FROM event.profile_redirects WHERE from_id = ANY($1)`
+
+	// erasedAmongSQL finds the profiles of the batch erased since it was
+	// resolved (see event.ErrProfileErased).
+	erasedAmongSQL = `-- name: ErasedProfilesAmong
+SELECT count(*) FROM event.erased_profiles
+WHERE hash = ANY(ARRAY(SELECT sha256(convert_to(p, 'UTF8')) FROM unnest($1::text[]) AS p))`
+
+	savepointSQL = `SAVEPOINT claim`
+
+	// uniqueViolation is Postgres's SQLSTATE for a duplicate key.
+	uniqueViolation = "23505"
+
+	rollbackToSavepointSQL = `ROLLBACK TO SAVEPOINT claim`
+)
 
 // copyColumns are the columns of event.events in the order Append copies
-// them.
-var copyColumns = []string{"seq", "message_id", "profile_id", "type", "event", "identifiers", "properties", "traits", "context", "occurred_at", "received_at", "trace_context"}
+// them, and messageIDColumns those of event.message_ids.
+var (
+	copyColumns      = []string{"seq", "message_id", "profile_id", "type", "event", "identifiers", "properties", "traits", "context", "occurred_at", "received_at", "trace_context"}
+	messageIDColumns = []string{"message_id", "seq", "received_at"}
+)
 
 // byMessageIDsSQL finds events through message_ids, whose row holds the
-// event's full primary key, so each lookup prunes to one partition.
+// event's sequence and partition key, so each lookup probes one
+// partition's events_seq_idx.
 const byMessageIDsSQL = `-- name: EventsByMessageID
 SELECT ` + prefixed + ` FROM event.message_ids m
-JOIN event.events e USING (profile_id, seq, received_at)
+JOIN event.events e USING (seq, received_at)
 WHERE m.message_id = ANY($1)`
 
 const listProfileSQL = `-- name: ListProfileEvents
@@ -169,106 +189,184 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]event.Appen
 	if len(events) == 0 {
 		return nil, nil
 	}
-	n := len(events)
-	var (
-		seqs                          = make([]int64, n)
-		messageIDs, profileIDs, names = make([]string, n), make([]string, n), make([]string, n)
-		types                         = make([]int16, n)
-		identifiers, properties       = make([]json.RawMessage, n), make([]json.RawMessage, n)
-		traits, contexts, traces      = make([]json.RawMessage, n), make([]json.RawMessage, n), make([]json.RawMessage, n)
-		occurred, received            = make([]time.Time, n), make([]time.Time, n)
-	)
+	rows, err := encodeRows(events)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.ensurePartitions(ctx, events); err != nil {
+		return nil, err
+	}
+	var out []event.Appended
+	err = pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		out, err = appendRows(ctx, tx, events, rows)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// encodeRows encodes events as rows of event.events, in copyColumns order,
+// without their sequences.
+func encodeRows(events []event.Event) ([][]any, error) {
+	rows := make([][]any, len(events))
 	for i, ev := range events {
 		ids, err := json.Marshal(ev.Identifiers)
 		if err != nil {
 			return nil, fmt.Errorf("encode identifiers: %w", err)
 		}
-		identifiers[i] = ids
+		var traces json.RawMessage
 		if len(ev.TraceContext) > 0 {
-			if traces[i], err = json.Marshal(ev.TraceContext); err != nil {
+			if traces, err = json.Marshal(ev.TraceContext); err != nil {
 				return nil, fmt.Errorf("encode trace context: %w", err)
 			}
 		}
-		messageIDs[i], profileIDs[i], names[i], types[i] = ev.MessageID, ev.ProfileID, ev.Name, int16(ev.Type)
-		properties[i], traits[i], contexts[i] = nullable(ev.Properties), nullable(ev.Traits), nullable(ev.Context)
-		occurred[i], received[i] = ev.OccurredAt, ev.ReceivedAt
+		rows[i] = []any{int64(0), ev.MessageID, ev.ProfileID, int16(ev.Type), ev.Name, json.RawMessage(ids),
+			jsonOrNull(ev.Properties), jsonOrNull(ev.Traits), jsonOrNull(ev.Context), ev.OccurredAt, ev.ReceivedAt, jsonOrNull(traces)}
+	}
+	return rows, nil
+}
+
+// appendRows appends events, encoded as rows, in tx: it reserves their
+// sequences (taking the log_head lock) and copies the events whose message
+// ids are not stored yet.
+func appendRows(ctx context.Context, tx pgx.Tx, events []event.Event, rows [][]any) ([]event.Appended, error) {
+	n := len(events)
+	var profiles []string
+	distinct := map[string]bool{}
+	for _, ev := range events {
+		if !distinct[ev.ProfileID] {
+			distinct[ev.ProfileID] = true
+			profiles = append(profiles, ev.ProfileID)
+		}
+	}
+	b := &pgx.Batch{}
+	var last int64
+	b.Queue(reserveSQL, n).QueryRow(func(row pgx.Row) error { return row.Scan(&last) })
+	redirects := map[string]string{}
+	b.Queue(redirectsSQL, profiles).Query(func(rows pgx.Rows) error {
+		var from, to string
+		_, err := pgx.ForEachRow(rows, []any{&from, &to}, func() error {
+			redirects[from] = to
+			return nil
+		})
+		return err
+	})
+	var erased int
+	b.Queue(erasedAmongSQL, profiles).QueryRow(func(row pgx.Row) error { return row.Scan(&erased) })
+	b.Queue(savepointSQL)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("reserve sequences: %w", err)
+	}
+	if erased > 0 {
+		return nil, event.ErrProfileErased
 	}
 
-	if err := s.ensurePartitions(ctx, events); err != nil {
-		return nil, err
+	out, copied, err := claim(ctx, tx, events, rows, last, redirects)
+	if err != nil {
+		return nil, fmt.Errorf("claim message ids: %w", err)
 	}
+	if len(copied) > 0 {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"event", "events"}, copyColumns, pgx.CopyFromRows(copied)); err != nil {
+			return nil, fmt.Errorf("copy events: %w", err)
+		}
+	}
+	return answerDuplicates(ctx, tx, events, out)
+}
+
+// claim places events (see place) and copies their message ids to
+// event.message_ids; when a message id is stored already, it goes back to
+// the savepoint, finds the stored ones, and places and copies the others.
+// It returns the outcomes and the rows of event.events to copy.
+func claim(ctx context.Context, tx pgx.Tx, events []event.Event, rows [][]any, last int64, redirects map[string]string) ([]event.Appended, [][]any, error) {
+	out, claims, copied := place(events, rows, last, redirects, map[string]bool{})
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"event", "message_ids"}, messageIDColumns, pgx.CopyFromRows(claims))
+	if pgErr := (*pgconn.PgError)(nil); !errors.As(err, &pgErr) || pgErr.Code != uniqueViolation {
+		return out, copied, err
+	}
+	if _, err := tx.Exec(ctx, rollbackToSavepointSQL); err != nil {
+		return nil, nil, err
+	}
+	ids := make([]string, len(events))
+	for i, ev := range events {
+		ids[i] = ev.MessageID
+	}
+	found, err := tx.Query(ctx, storedAmongSQL, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	stored := map[string]bool{}
+	var id string
+	if _, err := pgx.ForEachRow(found, []any{&id}, func() error {
+		stored[id] = true
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	out, claims, copied = place(events, rows, last, redirects, stored)
+	if len(claims) > 0 {
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"event", "message_ids"}, messageIDColumns, pgx.CopyFromRows(claims))
+	}
+	return out, copied, err
+}
+
+// place gives the events whose message ids are not in stored, nor earlier
+// in events, their sequences (the n reserved up to last, in order) and the
+// profiles they are stored under, and returns their outcomes (zero for the
+// duplicates), their event.message_ids rows and their event.events rows.
+// It adds the message ids it places to stored.
+func place(events []event.Event, rows [][]any, last int64, redirects map[string]string, stored map[string]bool) ([]event.Appended, [][]any, [][]any) {
+	n := len(events)
 	out := make([]event.Appended, n)
-	err := pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		var last int64
-		if err := tx.QueryRow(ctx, reserveSQL, n).Scan(&last); err != nil {
-			return fmt.Errorf("reserve sequences: %w", err)
+	claims := make([][]any, 0, n)
+	copied := make([][]any, 0, n)
+	for i, ev := range events {
+		if stored[ev.MessageID] {
+			continue
 		}
-		for i := range seqs {
-			seqs[i] = last - int64(n) + 1 + int64(i)
+		stored[ev.MessageID] = true
+		ev.Seq = last - int64(n) + 1 + int64(i)
+		if to, ok := redirects[ev.ProfileID]; ok {
+			ev.ProfileID = to
 		}
-		rows, err := tx.Query(ctx, claimSQL, messageIDs, seqs, profileIDs, received)
-		if err != nil {
-			return fmt.Errorf("claim message ids: %w", err)
+		if len(ev.TraceContext) == 0 {
+			ev.TraceContext = nil
 		}
-		// stored maps each claimed sequence to the profile it is stored under.
-		stored := map[int64]string{}
-		var seq int64
-		var profile string
-		if _, err := pgx.ForEachRow(rows, []any{&seq, &profile}, func() error {
-			stored[seq] = profile
-			return nil
-		}); err != nil {
-			return fmt.Errorf("claim message ids: %w", err)
-		}
-		for i := range events {
-			if p, ok := stored[seqs[i]]; ok {
-				profileIDs[i] = p
-			}
-		}
-		copied := make([][]any, 0, len(stored))
-		for i := range events {
-			if _, ok := stored[seqs[i]]; ok {
-				copied = append(copied, []any{seqs[i], messageIDs[i], profileIDs[i], types[i], names[i], identifiers[i],
-					jsonOrNull(properties[i]), jsonOrNull(traits[i]), jsonOrNull(contexts[i]), occurred[i], received[i], jsonOrNull(traces[i])})
-			}
-		}
-		if len(copied) > 0 {
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"event", "events"}, copyColumns, pgx.CopyFromRows(copied)); err != nil {
-				return fmt.Errorf("copy events: %w", err)
-			}
-		}
-		var lost []string
-		for i, ev := range events {
-			if p, ok := stored[seqs[i]]; ok {
-				ev.Seq, ev.ProfileID = seqs[i], p
-				if len(ev.TraceContext) == 0 {
-					ev.TraceContext = nil
-				}
-				out[i] = event.Appended{Event: ev}
-				continue
-			}
+		row := rows[i]
+		row[0], row[2] = ev.Seq, ev.ProfileID
+		copied = append(copied, row)
+		claims = append(claims, []any{ev.MessageID, ev.Seq, ev.ReceivedAt})
+		out[i] = event.Appended{Event: ev}
+	}
+	return out, claims, copied
+}
+
+// answerDuplicates answers each event that place left without an outcome
+// with the event stored under its message id: stored before, or earlier in
+// the same batch.
+func answerDuplicates(ctx context.Context, q querier, events []event.Event, out []event.Appended) ([]event.Appended, error) {
+	var lost []string
+	for i, ev := range events {
+		if out[i].Event.Seq == 0 {
 			lost = append(lost, ev.MessageID)
 		}
-		if len(lost) == 0 {
-			return nil
-		}
-		winners, err := byMessageIDs(ctx, tx, lost)
-		if err != nil {
-			return err
-		}
-		for i, ev := range events {
-			if _, ok := stored[seqs[i]]; !ok {
-				w, ok := winners[ev.MessageID]
-				if !ok {
-					return fmt.Errorf("message id %q conflicted but is not stored", ev.MessageID)
-				}
-				out[i] = event.Appended{Event: w, Duplicate: true}
-			}
-		}
-		return nil
-	})
+	}
+	if len(lost) == 0 {
+		return out, nil
+	}
+	winners, err := byMessageIDs(ctx, q, lost)
 	if err != nil {
 		return nil, err
+	}
+	for i, ev := range events {
+		if out[i].Event.Seq == 0 {
+			w, ok := winners[ev.MessageID]
+			if !ok {
+				return nil, fmt.Errorf("message id %q is stored but its event is not", ev.MessageID)
+			}
+			out[i] = event.Appended{Event: w, Duplicate: true}
+		}
 	}
 	return out, nil
 }

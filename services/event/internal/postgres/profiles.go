@@ -27,25 +27,18 @@ UPDATE event.profile_cursor SET last_seq = $1`
 	rekeyEventsSQL = `-- name: RekeyEvents
 UPDATE event.events SET profile_id = $2 WHERE profile_id = $1`
 
-	rekeyMessageIDsSQL = `-- name: RekeyMessageIDs
-UPDATE event.message_ids SET profile_id = $2 WHERE profile_id = $1`
-
 	// moveBackSQL gives back to the restored profile $2 the events of the
 	// survivor $1 that carry one of the identifiers $3 and none of $4
-	// (event.MovesBack), with their message ids.
+	// (event.MovesBack).
 	moveBackSQL = `-- name: MoveEventsBack
-WITH moved AS (
-	UPDATE event.events e SET profile_id = $2
-	WHERE e.profile_id = $1
-		AND EXISTS (SELECT 1 FROM jsonb_array_elements(e.identifiers) x JOIN jsonb_array_elements($3::jsonb) m ON x = m)
-		AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(e.identifiers) x JOIN jsonb_array_elements($4::jsonb) k ON x = k)
-	RETURNING e.seq
-)
-UPDATE event.message_ids i SET profile_id = $2 FROM moved WHERE i.profile_id = $1 AND i.seq = moved.seq`
+UPDATE event.events e SET profile_id = $2
+WHERE e.profile_id = $1
+	AND EXISTS (SELECT 1 FROM jsonb_array_elements(e.identifiers) x JOIN jsonb_array_elements($3::jsonb) m ON x = m)
+	AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(e.identifiers) x JOIN jsonb_array_elements($4::jsonb) k ON x = k)`
 
 	// redirectSQL points the merged profile $1, and every profile merged
 	// into it before, at the survivor $2, for appends resolved before the
-	// merge (see claimSQL).
+	// merge (see Append).
 	redirectSQL = `-- name: RedirectProfile
 WITH moved AS (
 	UPDATE event.profile_redirects SET to_id = $2 WHERE to_id = $1
@@ -53,11 +46,24 @@ WITH moved AS (
 INSERT INTO event.profile_redirects (from_id, to_id) VALUES ($1, $2)
 ON CONFLICT (from_id) DO UPDATE SET to_id = excluded.to_id`
 
+	// eraseProfilesSQL records the erased profile $1, and every profile
+	// merged into it before, as hashes in event.erased_profiles; it runs
+	// before unredirectSQL forgets the merged ones.
+	eraseProfilesSQL = `-- name: EraseProfiles
+INSERT INTO event.erased_profiles (hash)
+SELECT sha256(convert_to(id, 'UTF8')) FROM (
+	SELECT $1::text AS id
+	UNION SELECT from_id FROM event.profile_redirects WHERE to_id = $1
+) AS erased
+ON CONFLICT DO NOTHING`
+
 	unredirectSQL = `-- name: UnredirectProfile
 DELETE FROM event.profile_redirects WHERE from_id = $1 OR to_id = $1`
 
+	// deleteMessageIDsSQL deletes the message ids of the profile's events;
+	// it runs before deleteEventsSQL.
 	deleteMessageIDsSQL = `-- name: DeleteProfileMessageIDs
-DELETE FROM event.message_ids WHERE profile_id = $1`
+DELETE FROM event.message_ids WHERE message_id IN (SELECT message_id FROM event.events WHERE profile_id = $1)`
 
 	deleteEventsSQL = `-- name: DeleteProfileEvents
 DELETE FROM event.events WHERE profile_id = $1`
@@ -114,7 +120,6 @@ func (s *Store) ApplyProfileChange(ctx context.Context, c event.ProfileChange) (
 		switch c.Kind {
 		case event.UpdateMerged:
 			b.Queue(rekeyEventsSQL, c.Other, c.Profile)
-			b.Queue(rekeyMessageIDsSQL, c.Other, c.Profile)
 			b.Queue(redirectSQL, c.Other, c.Profile)
 		case event.UpdateUnmerged:
 			moved, err := json.Marshal(nonNil(c.Identifiers))
@@ -131,6 +136,7 @@ func (s *Store) ApplyProfileChange(ctx context.Context, c event.ProfileChange) (
 			b.Queue(deleteMessageIDsSQL, c.Profile)
 			b.Queue(deleteEventsSQL, c.Profile)
 			b.Queue(redactUpdatesSQL, c.Profile)
+			b.Queue(eraseProfilesSQL, c.Profile)
 			b.Queue(unredirectSQL, c.Profile)
 		}
 		u := c.Marker()

@@ -52,9 +52,7 @@ WITH anonymized AS (
 			AND NOT (jsonb_typeof(v) = 'string'
 				AND lower(v #>> '{}') IN (SELECT lower(i ->> 'value') FROM jsonb_array_elements(e.identifiers) AS i)))
 	WHERE e.received_at >= $4 AND e.received_at < $1 AND e.profile_id <> ''
-	RETURNING e.message_id
-), ids AS (
-	UPDATE event.message_ids m SET profile_id = '' FROM anonymized a WHERE m.message_id = a.message_id
+	RETURNING 1
 )
 SELECT count(*) FROM anonymized`
 

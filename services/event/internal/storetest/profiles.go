@@ -138,4 +138,17 @@ func testProfileChanges(t *testing.T, s event.Store) {
 
 	res := appendOK(t, s, withIDs(newEvent("b1", "B2"), "b"))
 	require.False(t, res[0].Duplicate, "an erased message id can be stored again")
+
+	// An append resolved before an erasure and committed after it stores
+	// nothing, for the erased profile and for those merged into it before:
+	// resolved again, its events get a profile that is not erased.
+	apply(event.ProfileChange{Seq: 10, Kind: event.UpdateMerged, Time: base, Profile: "A", Other: "C"})
+	apply(event.ProfileChange{Seq: 11, Kind: event.UpdateErased, Time: base, Profile: "A"})
+	before := readAll(t, s)
+	for _, profile := range []string{"A", "B", "C"} {
+		_, err := s.Append(ctx, []event.Event{withIDs(newEvent("live-"+profile, "D"), "d"), withIDs(newEvent("late-"+profile, profile), "a")})
+		require.ErrorIs(t, err, event.ErrProfileErased, "profile %s", profile)
+	}
+	require.Equal(t, logTexts(before), logTexts(readAll(t, s)), "nothing of the failed appends is stored")
+	appendOK(t, s, withIDs(newEvent("live", "D"), "d"))
 }
