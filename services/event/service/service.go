@@ -5,7 +5,9 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -33,6 +35,7 @@ var Spec = app.Spec{
 		NormalizationFlag: "normalization rules file, JSON or YAML; empty applies the built-in rules",
 		RetentionFlag:     "how long events are kept after they are received, such as 400d or 72h; 0 keeps them forever",
 		RetentionModeFlag: "what happens to events older than --retention: delete, or anonymize (keep them for aggregates without what ties them to a person)",
+		ResolveCacheFlag:  "how long the profile of a known visitor's identifiers is reused without asking the profile service, such as 1m (the default); 0 asks for every batch",
 	},
 	Migrations: migrations.FS,
 	New:        New,
@@ -42,6 +45,22 @@ var Spec = app.Spec{
 // variable BARISTA_EVENT_NORMALIZATION) holding the path of the normalization
 // rules file.
 const NormalizationFlag = "normalization"
+
+// ResolveCacheFlag names the flag (--resolve-cache) holding how long a
+// resolution is reused; see event.WithResolveCache.
+const ResolveCacheFlag = "resolve-cache"
+
+// resolveCache returns the Log option of the --resolve-cache flag.
+func resolveCache(env app.Env) (event.Option, error) {
+	ttl := event.DefaultResolveCacheTTL
+	if v := env.Flags[ResolveCacheFlag]; v != "" {
+		var err error
+		if ttl, err = time.ParseDuration(v); err != nil || ttl < 0 {
+			return nil, fmt.Errorf("--%s: want a duration such as 1m or 0, got %q", ResolveCacheFlag, v)
+		}
+	}
+	return event.WithResolveCache(ttl, event.DefaultResolveCacheSize, nil), nil
+}
 
 // New builds the event service: the Postgres store when env has a pool, the
 // in-memory store otherwise, and the profile service as resolver. It serves
@@ -76,8 +95,12 @@ func New(ctx context.Context, env app.Env) (app.Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	cache, err := resolveCache(env)
+	if err != nil {
+		return nil, err
+	}
 	profiles := profilev1.NewProfileServiceClient(conn)
-	log := event.NewLog(store, identity.New(profiles), env.Logger, event.WithNormalizer(normalizer))
+	log := event.NewLog(store, identity.New(profiles), env.Logger, event.WithNormalizer(normalizer), cache)
 	server := api.NewServer(log, api.Options{Normalizer: normalizer})
 	return &service{api: server, http: tracking.New(server, trackingOptions(env)), profiles: profileConsumer(log, profiles, env.Logger), retention: retention}, nil
 }

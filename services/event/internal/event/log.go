@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -87,6 +88,8 @@ type Log struct {
 	logger      *slog.Logger
 	signal      *feed.Signal
 	parallelism int
+	// cache holds recent resolutions that can be reused; nil when off.
+	cache *resolveCache
 }
 
 // Option adjusts NewLog.
@@ -95,6 +98,18 @@ type Option func(*Log)
 // WithNormalizer makes the Log normalize every event it ingests.
 func WithNormalizer(n Normalizer) Option {
 	return func(l *Log) { l.normalizer = n }
+}
+
+// WithResolveCache makes the Log reuse a resolution for at most ttl (see
+// resolveCache), keeping at most size of them; now is the clock (nil for
+// time.Now). A ttl of zero or less turns the cache off.
+func WithResolveCache(ttl time.Duration, size int, now func() time.Time) Option {
+	return func(l *Log) {
+		l.cache = nil
+		if ttl > 0 && size > 0 {
+			l.cache = newResolveCache(ttl, size, now)
+		}
+	}
 }
 
 // NewLog returns a Log over store that resolves profiles with resolver.
@@ -191,12 +206,17 @@ func (l *Log) Prepare(ctx context.Context, events []Event) (*Prepared, error) {
 		ids = append(ids, ev.MessageID)
 	}
 
+	known, unknown := l.cachedResolutions(events, primaries)
+	ids = ids[:0]
+	for _, i := range unknown {
+		ids = append(ids, events[i].MessageID)
+	}
 	stored, err := l.store.ByMessageIDs(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("look up message ids: %w", err)
 	}
 	var fresh []int
-	for _, i := range primaries {
+	for _, i := range unknown {
 		if ev, ok := stored[events[i].MessageID]; ok {
 			out[i] = Outcome{Status: StatusDuplicate, Event: ev}
 			continue
@@ -207,7 +227,84 @@ func (l *Log) Prepare(ctx context.Context, events []Event) (*Prepared, error) {
 	if err := l.resolve(ctx, events, fresh, out); err != nil {
 		return nil, err
 	}
+	l.cacheResolutions(events, fresh, out)
+	// The events are stored in the order they were sent.
+	fresh = append(fresh, known...)
+	slices.Sort(fresh)
 	return &Prepared{events: events, out: out, copyOf: copyOf, fresh: fresh}, nil
+}
+
+// cachedResolutions gives the events of primaries that the resolution cache
+// knows their profile, in order, and returns them (known) and the others
+// (unknown). An event that sets traits, or whose identifiers an earlier
+// unknown event of the batch shares with other identifiers (it may link or
+// merge them first), is unknown. Known events skip the message id lookup:
+// their resolution has no effect to avoid for a duplicate, and Commit finds
+// duplicates among them.
+func (l *Log) cachedResolutions(events []Event, primaries []int) (known, unknown []int) {
+	if l.cache == nil {
+		return nil, primaries
+	}
+	// touched holds the identifiers of the unknown events so far, each with
+	// the identifiers key of the event that had it, or "" when events with
+	// different keys had it.
+	touched := map[Identifier]string{}
+	for _, i := range primaries {
+		ev := &events[i]
+		key := identifiersKey(ev.Identifiers)
+		if !setsTraits(ev) && !touchedByOthers(ev.Identifiers, touched, key) {
+			if p, ok := l.cache.get(resolutionKey(key, ev.Context)); ok {
+				ev.ProfileID = p
+				known = append(known, i)
+				continue
+			}
+		}
+		for _, id := range ev.Identifiers {
+			if k, ok := touched[id]; ok && k != key {
+				touched[id] = ""
+			} else {
+				touched[id] = key
+			}
+		}
+		unknown = append(unknown, i)
+	}
+	return known, unknown
+}
+
+// touchedByOthers reports whether an identifier of ids was touched by an
+// event with other identifiers than key.
+func touchedByOthers(ids []Identifier, touched map[Identifier]string, key string) bool {
+	for _, id := range ids {
+		if k, ok := touched[id]; ok && k != key {
+			return true
+		}
+	}
+	return false
+}
+
+// setsTraits reports whether resolving ev sets traits on its profile.
+func setsTraits(ev *Event) bool {
+	return ev.Type == TypeIdentify && len(ev.Traits) > 0
+}
+
+// cacheResolutions keeps the resolutions of the events of fresh that set no
+// traits, under their identifiers as stored (without any the profile
+// service suppressed): resolving those again would give the same profile
+// without effect.
+func (l *Log) cacheResolutions(events []Event, fresh []int, out []Outcome) {
+	if l.cache == nil {
+		return
+	}
+	var keys, profiles []string
+	for _, i := range fresh {
+		ev := &events[i]
+		if out[i].Status != 0 || setsTraits(ev) || ev.ProfileID == "" {
+			continue
+		}
+		keys = append(keys, resolutionKey(identifiersKey(ev.Identifiers), ev.Context))
+		profiles = append(profiles, ev.ProfileID)
+	}
+	l.cache.put(keys, profiles)
 }
 
 // Commit runs stage 4 of Ingest: it appends the prepared events in one
@@ -295,7 +392,7 @@ func (l *Log) resolve(parent context.Context, events []Event, idx []int, out []O
 	for _, i := range idx {
 		ev := &events[i]
 		key := identifiersKey(ev.Identifiers)
-		if p, ok := primaries[key]; ok && !(ev.Type == TypeIdentify && len(ev.Traits) > 0) && untouched(ev.Identifiers, lastKey, key) {
+		if p, ok := primaries[key]; ok && !setsTraits(ev) && untouched(ev.Identifiers, lastKey, key) {
 			wg.Go(func() {
 				select {
 				case <-p.done:

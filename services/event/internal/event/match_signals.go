@@ -22,3 +22,46 @@ func EventContext(ctx context.Context) json.RawMessage {
 	raw, _ := ctx.Value(eventContextKey{}).(json.RawMessage)
 	return raw
 }
+
+// MaxSignalLen is the longest signal passed on; the profile service rejects
+// longer ones, and a bad signal must not fail an event.
+const MaxSignalLen = 512
+
+// Signals are the weak matching signals of an event (see ParseSignals).
+type Signals struct {
+	IP                string
+	UserAgent         string
+	DeviceFingerprint string
+}
+
+// ParseSignals takes the weak matching signals from an event's context
+// object: context.ip, context.userAgent and context.device.fingerprint, each
+// when it is a string of acceptable length. context.device.id is not one:
+// it is the device_id identifier, which the merge rules own (a device seen
+// with several users becomes shared and must not join profiles by the back
+// door).
+func ParseSignals(eventContext json.RawMessage) Signals {
+	if len(eventContext) == 0 {
+		return Signals{}
+	}
+	var c struct {
+		IP        any `json:"ip"`
+		UserAgent any `json:"userAgent"`
+		Device    struct {
+			Fingerprint any `json:"fingerprint"`
+		} `json:"device"`
+	}
+	if json.Unmarshal(eventContext, &c) != nil {
+		return Signals{}
+	}
+	return Signals{IP: signalText(c.IP), UserAgent: signalText(c.UserAgent), DeviceFingerprint: signalText(c.Device.Fingerprint)}
+}
+
+// signalText returns v when it is a string of acceptable length, else "".
+func signalText(v any) string {
+	s, _ := v.(string)
+	if len(s) > MaxSignalLen {
+		return ""
+	}
+	return s
+}

@@ -110,12 +110,18 @@ func MovesBack(ids []Identifier, moved, kept map[Identifier]bool) bool {
 
 // ApplyProfileChange applies a change of the profile change log and wakes
 // readers of the log, which now holds its marker.
+//
+// Every change, applied here or already by another replica, clears the
+// resolution cache, before and after the store applies it: no resolution
+// read before the change is reused after it.
 func (l *Log) ApplyProfileChange(ctx context.Context, c ProfileChange) error {
 	store, ok := l.store.(ProfileChangeStore)
 	if !ok {
 		return errProfileChangesUnsupported
 	}
+	l.clearResolutions()
 	applied, err := store.ApplyProfileChange(ctx, c)
+	l.clearResolutions()
 	if err != nil {
 		return err
 	}
@@ -135,3 +141,10 @@ func (l *Log) ProfileCursor(ctx context.Context) (int64, error) {
 }
 
 var errProfileChangesUnsupported = errors.New("the event store does not apply profile changes")
+
+// clearResolutions forgets the cached resolutions.
+func (l *Log) clearResolutions() {
+	if l.cache != nil {
+		l.cache.clear()
+	}
+}

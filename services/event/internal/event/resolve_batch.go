@@ -64,7 +64,7 @@ func (l *Log) resolveBatch(ctx context.Context, resolver BatchResolver, events [
 	for _, i := range idx {
 		ev := &events[i]
 		key := identifiersKey(ev.Identifiers)
-		if k, ok := primaries[key]; ok && !(ev.Type == TypeIdentify && len(ev.Traits) > 0) && untouched(ev.Identifiers, lastKey, key) {
+		if k, ok := primaries[key]; ok && !setsTraits(ev) && untouched(ev.Identifiers, lastKey, key) {
 			shares[i] = k
 			continue
 		}

@@ -25,7 +25,7 @@ func TestMatchSignals(t *testing.T) {
 		{"device id is an identifier, not a signal", `{"device":{"id":"d-1"}}`, nil},
 		{"none", `{"locale":"en-GB"}`, nil},
 		{"not strings", `{"ip":42,"userAgent":{"a":1}}`, nil},
-		{"too long", `{"ip":"` + strings.Repeat("9", maxSignalLen+1) + `","userAgent":"ua"}`, &profilev1.MatchSignals{UserAgent: "ua"}},
+		{"too long", `{"ip":"` + strings.Repeat("9", event.MaxSignalLen+1) + `","userAgent":"ua"}`, &profilev1.MatchSignals{UserAgent: "ua"}},
 		{"absent", ``, nil},
 		{"not an object", `[1]`, nil},
 	} {

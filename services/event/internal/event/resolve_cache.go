@@ -1,0 +1,110 @@
+package event
+
+import (
+	"encoding/json"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults of the resolution cache.
+const (
+	// DefaultResolveCacheTTL is how long a resolution is reused.
+	DefaultResolveCacheTTL = time.Minute
+	// DefaultResolveCacheSize bounds the resolutions kept.
+	DefaultResolveCacheSize = 100_000
+)
+
+// resolveCache remembers, for a short time, the profile that identifiers
+// seen together resolved to, so that the next events of a known visitor are
+// stored without asking the profile service again. Most events come from
+// visitors whose identifiers are all linked already: resolving them again
+// returns the same profile and changes nothing.
+//
+// Only a resolution that can be repeated without effect is kept: the event
+// set no traits and the profile service refused none of its identifiers
+// (see Log.Prepare). An entry is reused only for the same identifiers, in
+// the same order, with the same weak matching signals (which the profile
+// service records per profile), and for at most ttl, which bounds how long
+// a change of the merge rules takes to apply to identifiers already seen.
+// Every change of the profile change log clears the cache (ClearResolutions),
+// and a profile merged or erased meanwhile is handled where events are
+// stored (redirects, ErrProfileErased), as for a resolution that raced with
+// the change.
+type resolveCache struct {
+	ttl time.Duration
+	max int
+	now func() time.Time
+
+	mu      sync.Mutex
+	entries map[string]cachedResolution
+}
+
+// cachedResolution is a profile id and when it stops being reused.
+type cachedResolution struct {
+	profile string
+	expires time.Time
+}
+
+func newResolveCache(ttl time.Duration, size int, now func() time.Time) *resolveCache {
+	if now == nil {
+		now = time.Now
+	}
+	return &resolveCache{ttl: ttl, max: size, now: now, entries: map[string]cachedResolution{}}
+}
+
+// get returns the profile that key resolved to, if it is kept and fresh.
+func (c *resolveCache) get(key string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok {
+		return "", false
+	}
+	if c.now().After(e.expires) {
+		delete(c.entries, key)
+		return "", false
+	}
+	return e.profile, true
+}
+
+// put keeps the resolutions of keys to profiles. When full, the cache
+// starts over: visitors active now come back in one resolution each.
+func (c *resolveCache) put(keys, profiles []string) {
+	if len(keys) == 0 {
+		return
+	}
+	expires := c.now().Add(c.ttl)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, key := range keys {
+		if len(c.entries) >= c.max {
+			clear(c.entries)
+		}
+		c.entries[key] = cachedResolution{profile: profiles[i], expires: expires}
+	}
+}
+
+// clear forgets every resolution.
+func (c *resolveCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.entries)
+}
+
+// resolutionKey is the cache key of an event: its identifiers key and its
+// weak matching signals.
+func resolutionKey(identifiers string, eventContext json.RawMessage) string {
+	s := ParseSignals(eventContext)
+	if s == (Signals{}) {
+		return identifiers
+	}
+	var b strings.Builder
+	b.Grow(len(identifiers) + len(s.IP) + len(s.UserAgent) + len(s.DeviceFingerprint) + 4)
+	b.WriteString(identifiers)
+	for _, v := range []string{s.IP, s.UserAgent, s.DeviceFingerprint} {
+		b.WriteByte(1)
+		b.WriteString(v)
+	}
+	return b.String()
+}
