@@ -12,48 +12,32 @@ import (
 
 // ReplaceFacts replaces every fact of a profile.
 func (t *tx) ReplaceFacts(_ context.Context, profile string, facts []segment.Fact) error {
-	old, had := t.s.facts[profile]
-	stored := make([]segment.Fact, 0, len(facts))
-	for _, f := range facts {
-		f.Profile = profile
-		f.Numbers, f.Strings, f.Flags = maps.Clone(f.Numbers), maps.Clone(f.Strings), maps.Clone(f.Flags)
-		stored = append(stored, f)
-	}
-	slices.SortFunc(stored, func(a, b segment.Fact) int { return int(a.Seq - b.Seq) })
-	stored = slices.CompactFunc(stored, func(a, b segment.Fact) bool { return a.Seq == b.Seq })
-	t.s.facts[profile] = stored
-	t.undo = append(t.undo, func() { t.s.restoreFacts(profile, old, had) })
+	s := t.s
+	p := s.record(profile)
+	old := p.facts
+	p.facts = pack(&s.strs, facts)
+	s.tidy(p)
+	t.undo = append(t.undo, func() {
+		s.attach(p)
+		p.facts = old
+		s.tidy(p)
+	})
 	return nil
-}
-
-func (s *Store) restoreFacts(profile string, facts []segment.Fact, had bool) {
-	if had {
-		s.facts[profile] = facts
-	} else {
-		delete(s.facts, profile)
-	}
 }
 
 // SetConsents replaces a profile's consents, creating the profile.
 func (t *tx) SetConsents(_ context.Context, profile string, consents map[string]bool) error {
 	s := t.s
-	oldTraits, known := s.traits[profile]
-	oldConsents, had := s.consents[profile]
-	if !known {
-		s.traits[profile] = map[string]any{}
+	p := s.record(profile)
+	traits, old := p.traits, p.consents
+	if !p.known() {
+		p.traits = noTraits
 	}
-	s.consents[profile] = maps.Clone(consents)
+	p.consents = maps.Clone(consents)
 	t.undo = append(t.undo, func() {
-		if known {
-			s.traits[profile] = oldTraits
-		} else {
-			delete(s.traits, profile)
-		}
-		if had {
-			s.consents[profile] = oldConsents
-		} else {
-			delete(s.consents, profile)
-		}
+		s.attach(p)
+		p.traits, p.consents = traits, old
+		s.tidy(p)
 	})
 	return nil
 }
@@ -62,25 +46,20 @@ func (t *tx) SetConsents(_ context.Context, profile string, consents map[string]
 func (t *tx) DeleteProfiles(_ context.Context, profiles []string) error {
 	s := t.s
 	for _, name := range profiles {
-		traits, known := s.traits[name]
-		consents, hadConsents := s.consents[name]
-		facts, hadFacts := s.facts[name]
-		check, hadCheck := s.checks.get(name)
-		delete(s.traits, name)
-		delete(s.consents, name)
-		delete(s.facts, name)
-		s.checks.set(name, time.Time{})
+		p := s.lookup(name)
+		if p == nil {
+			continue
+		}
+		check, _ := s.checks.get(p)
+		s.checks.set(p, time.Time{})
+		old := *p
+		p.traits, p.consents, p.facts = nil, nil, packed{}
+		s.tidy(p)
 		t.undo = append(t.undo, func() {
-			if known {
-				s.traits[name] = traits
-			}
-			if hadConsents {
-				s.consents[name] = consents
-			}
-			s.restoreFacts(name, facts, hadFacts)
-			if hadCheck {
-				s.checks.set(name, check)
-			}
+			s.attach(p)
+			p.traits, p.consents, p.facts = old.traits, old.consents, old.facts
+			s.checks.set(p, check)
+			s.tidy(p)
 		})
 	}
 	return nil
@@ -94,9 +73,19 @@ func (t *tx) EraseProfile(ctx context.Context, profile string) error {
 		return err
 	}
 	s := t.s
-	of := maps.Clone(s.memberOf[profile])
-	for seg := range of {
-		s.removeMember(seg, profile)
+	var of []membership
+	if p := s.lookup(profile); p != nil {
+		of = slices.Clone(p.memberships)
+		for _, m := range of {
+			s.removeMember(p, m.segment)
+		}
+		s.tidy(p)
+		t.undo = append(t.undo, func() {
+			s.attach(p)
+			for _, m := range of {
+				s.setMember(p, m)
+			}
+		})
 	}
 	rfm, hadRFM := s.scores.rfm[profile]
 	delete(s.scores.rfm, profile)
@@ -107,20 +96,17 @@ func (t *tx) EraseProfile(ctx context.Context, profile string) error {
 	}
 	s.erased[key] = true
 	var blanked []int
-	old := map[int]segment.Change{}
+	old := map[int]change{}
 	for i, c := range s.changes {
-		if c.Profile == profile {
+		if c.profile == profile {
 			old[i] = c
-			s.changes[i] = segment.Change{Seq: c.Seq}
+			s.changes[i] = change{}
 			blanked = append(blanked, i)
 		}
 	}
 	t.undo = append(t.undo, func() {
 		if !wasErased {
 			delete(s.erased, key)
-		}
-		for _, m := range of {
-			s.setMember(m)
 		}
 		if hadRFM {
 			s.scores.rfm[profile] = rfm
@@ -143,9 +129,6 @@ func (t *tx) EraseProfile(ctx context.Context, profile string) error {
 	}
 	return nil
 }
-
-// erased reports whether a change of the log was blanked by an erasure.
-func erased(c segment.Change) bool { return c.Profile == "" }
 
 // erasedKey is what the store keeps of an erased profile: the SHA-256 of
 // its name, which names no one.

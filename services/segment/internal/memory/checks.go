@@ -5,68 +5,67 @@ import (
 	"time"
 )
 
-// check is a scheduled evaluation of a profile.
+// check is a scheduled evaluation of a profile, at a time in
+// microseconds.
 type check struct {
-	at      time.Time
-	profile string
+	at      int64
+	profile *profile
 }
 
 func (c check) less(o check) bool {
-	if !c.at.Equal(o.at) {
-		return c.at.Before(o.at)
+	if c.at != o.at {
+		return c.at < o.at
 	}
-	return c.profile < o.profile
+	return c.profile.name < o.profile.name
 }
 
-// checks is a min-heap of the scheduled checks, one per profile, with the
-// position of each profile's entry so that it can be moved or removed in
-// O(log n).
+// checks is a min-heap of the scheduled checks, one per profile. Each
+// profile keeps the position of its entry (profile.check) so that it can
+// be moved or removed in O(log n).
 type checks struct {
 	entries []check
-	index   map[string]int
 }
 
-func newChecks() *checks { return &checks{index: map[string]int{}} }
+func newChecks() *checks { return &checks{} }
 
 func (h *checks) Len() int           { return len(h.entries) }
 func (h *checks) Less(i, j int) bool { return h.entries[i].less(h.entries[j]) }
 func (h *checks) Swap(i, j int) {
 	h.entries[i], h.entries[j] = h.entries[j], h.entries[i]
-	h.index[h.entries[i].profile], h.index[h.entries[j].profile] = i, j
+	h.entries[i].profile.check, h.entries[j].profile.check = int32(i)+1, int32(j)+1
 }
 func (h *checks) Push(x any) {
 	c := x.(check)
-	h.index[c.profile] = len(h.entries)
+	c.profile.check = int32(len(h.entries)) + 1
 	h.entries = append(h.entries, c)
 }
 func (h *checks) Pop() any {
 	c := h.entries[len(h.entries)-1]
 	h.entries = h.entries[:len(h.entries)-1]
-	delete(h.index, c.profile)
+	c.profile.check = 0
 	return c
 }
 
 // get returns a profile's check.
-func (h *checks) get(profile string) (time.Time, bool) {
-	i, ok := h.index[profile]
-	if !ok {
+func (h *checks) get(p *profile) (time.Time, bool) {
+	if p.check == 0 {
 		return time.Time{}, false
 	}
-	return h.entries[i].at, true
+	return fromMicros(h.entries[p.check-1].at), true
 }
 
 // set schedules a profile's check at at, or removes it for the zero time.
-func (h *checks) set(profile string, at time.Time) {
-	i, ok := h.index[profile]
+func (h *checks) set(p *profile, at time.Time) {
+	i := int(p.check) - 1
 	switch {
-	case at.IsZero() && ok:
+	case at.IsZero() && i >= 0:
 		heap.Remove(h, i)
 	case at.IsZero():
-	case ok:
-		h.entries[i].at = at
+	case i >= 0:
+		h.entries[i].at = micros(at)
 		heap.Fix(h, i)
 	default:
-		heap.Push(h, check{at: at, profile: profile})
+		heap.Push(h, check{at: micros(at), profile: p})
 	}
 }
 
@@ -82,10 +81,10 @@ func (h *checks) due(now time.Time, limit int) []string {
 	}
 	for frontier.Len() > 0 && len(out) < limit {
 		i := heap.Pop(frontier).(int)
-		if h.entries[i].at.After(now) {
+		if h.entries[i].at > micros(now) {
 			break
 		}
-		out = append(out, h.entries[i].profile)
+		out = append(out, h.entries[i].profile.name)
 		for _, child := range []int{2*i + 1, 2*i + 2} {
 			if child < h.Len() {
 				heap.Push(frontier, child)

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,13 +14,19 @@ import (
 
 var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
+// scheduled is a check in a plain list.
+type scheduled struct {
+	at      time.Time
+	profile *profile
+}
+
 // randomChecks schedules n profiles at random seconds of the next n
 // seconds, in the heap and in a plain list.
-func randomChecks(n int, seed uint64) (*checks, []check) {
+func randomChecks(n int, seed uint64) (*checks, []scheduled) {
 	r := rand.New(rand.NewPCG(seed, 1))
-	h, all := newChecks(), make([]check, 0, n)
+	h, all := newChecks(), make([]scheduled, 0, n)
 	for i := range n {
-		c := check{at: t0.Add(time.Duration(r.IntN(n)) * time.Second), profile: "profiles/" + strconv.Itoa(i)}
+		c := scheduled{at: t0.Add(time.Duration(r.IntN(n)) * time.Second), profile: &profile{name: "profiles/" + strconv.Itoa(i)}}
 		h.set(c.profile, c.at)
 		all = append(all, c)
 	}
@@ -27,22 +34,22 @@ func randomChecks(n int, seed uint64) (*checks, []check) {
 }
 
 // scanDue is the obvious implementation: look at every check.
-func scanDue(all []check, now time.Time, limit int) []string {
-	var due []check
+func scanDue(all []scheduled, now time.Time, limit int) []string {
+	var due []scheduled
 	for _, c := range all {
 		if !c.at.After(now) {
 			due = append(due, c)
 		}
 	}
-	slices.SortFunc(due, func(a, b check) int {
-		if a.less(b) {
-			return -1
+	slices.SortFunc(due, func(a, b scheduled) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
 		}
-		return 1
+		return strings.Compare(a.profile.name, b.profile.name)
 	})
 	out := make([]string, 0, min(limit, len(due)))
 	for _, c := range due[:min(limit, len(due))] {
-		out = append(out, c.profile)
+		out = append(out, c.profile.name)
 	}
 	return out
 }
@@ -62,16 +69,19 @@ func TestChecksDueMatchesScan(t *testing.T) {
 			}
 			h.set(all[i].profile, all[i].at)
 		}
-		var scheduled []check
+		var set []scheduled
 		for _, c := range all {
 			if !c.at.IsZero() {
-				scheduled = append(scheduled, c)
+				set = append(set, c)
 			}
+			got, ok := h.get(c.profile)
+			require.Equal(t, !c.at.IsZero(), ok)
+			require.True(t, c.at.Equal(got), "seed %d %s", seed, c.profile.name)
 		}
-		require.Equal(t, len(scheduled), h.Len())
+		require.Equal(t, len(set), h.Len())
 		for _, now := range []time.Time{t0.Add(-time.Second), t0, t0.Add(50 * time.Second), t0.Add(250 * time.Second), t0.Add(time.Hour)} {
 			for _, limit := range []int{1, 7, 100, 1000} {
-				require.Equal(t, scanDue(scheduled, now, limit), nilIfEmpty(h.due(now, limit)), "seed %d now %s limit %d", seed, now, limit)
+				require.Equal(t, scanDue(set, now, limit), nilIfEmpty(h.due(now, limit)), "seed %d now %s limit %d", seed, now, limit)
 			}
 		}
 	}
