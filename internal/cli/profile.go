@@ -37,6 +37,7 @@ func (a *app) profileCommand() *cobra.Command {
 				t.row("IDENTIFIERS", identifiers(p.GetIdentifiers()))
 				t.row("SHARED", dash(identifiers(p.GetSharedIdentifiers())))
 				t.row("TRAITS", compactJSON(p.GetTraits()))
+				traitSourceRows(t, p)
 				t.row("CONSENT", consentSummary(p.GetConsents()))
 				t.row("CREATED", formatTime(p.GetCreateTime(), p.GetCreateTime() != nil))
 				t.row("UPDATED", formatTime(p.GetUpdateTime(), p.GetUpdateTime() != nil))
@@ -44,7 +45,7 @@ func (a *app) profileCommand() *cobra.Command {
 		},
 	})
 	cmd.AddCommand(a.profileRulesCommand(), a.profileMergesCommand(), a.profileMergeCommand(), a.profileUnmergeCommand(), a.profileConsentCommand(),
-		a.profileDeleteCommand(), a.profileExportCommand(), a.profileMatchesCommand())
+		a.profileDeleteCommand(), a.profileExportCommand(), a.profileMatchesCommand(), a.profileTraitsCommand())
 	return cmd
 }
 

@@ -86,7 +86,7 @@ func (a *app) profileExportCommand() *cobra.Command {
 		Use:   "export IDENTIFIER|profiles/PROFILE [--file PATH]",
 		Short: "Export everything held on a person, from every service, as one JSON document",
 		Long: "Writes one JSON document with what the profile service holds (profile, merged profiles, identifiers,\n" +
-			"consents with source and time, merge log), the person's events (all of them), their segment\n" +
+			"consents with source and time, merge log, trait history), the person's events (all of them), their segment\n" +
 			"memberships and membership history, and their customer value metrics.",
 		Example: "  barista profile export email:ana@example.com --file ana.json",
 		Args:    cobra.ExactArgs(1),

@@ -34,6 +34,7 @@ func TestRequiredScope(t *testing.T) {
 		"/barista.event.v1.EventService/StreamEvents":               "events:read",
 		"/barista.profile.v1.ProfileService/LookupProfile":          "profiles:read",
 		"/barista.profile.v1.ProfileService/MergeProfiles":          "profiles:write",
+		"/barista.profile.v1.ProfileService/ListTraitChanges":       "profiles:read",
 		"/barista.segment.v1.SegmentService/WatchMembershipChanges": "segments:read",
 		"/barista.segment.v1.SegmentService/PreviewSegment":         "segments:read",
 		"/barista.segment.v1.SegmentService/CreateSegment":          "segments:write",
@@ -98,6 +99,12 @@ func (fakeProfiles) GetProfile(context.Context, *profilev1.GetProfileRequest) (*
 		Name:        "profiles/p1",
 		Identifiers: []*typev1.Identifier{{Type: "email", Value: "ana@example.com"}},
 		Traits:      traits,
+	}}, nil
+}
+
+func (fakeProfiles) ListTraitChanges(context.Context, *profilev1.ListTraitChangesRequest) (*profilev1.ListTraitChangesResponse, error) {
+	return &profilev1.ListTraitChangesResponse{TraitChanges: []*profilev1.TraitChange{
+		{Profile: "profiles/p1", Key: "email", Value: structpb.NewStringValue("ana@example.com"), Operation: "set", SourceEvent: "m1"},
 	}}, nil
 }
 
@@ -281,4 +288,34 @@ func TestRedactLeavesBehaviour(t *testing.T) {
 	require.Equal(t, auth.Redacted, p.GetIdentifiers()[0].GetValue())
 	require.Equal(t, auth.Redacted, p.GetSharedIdentifiers()[0].GetValue())
 	require.Empty(t, p.GetTraits().GetFields())
+}
+
+func TestTraitHistoryNeedsReadScopeAndPII(t *testing.T) {
+	a, err := auth.New(auth.Config{Keys: []auth.KeyConfig{
+		{Name: "analyst", SHA256: auth.HashKey("analyst-key"), Scopes: []string{"profiles:read"}},
+		{Name: "privacy", SHA256: auth.HashKey("privacy-key"), Scopes: []string{"profiles:read", "pii"}},
+		{Name: "ingest", SHA256: auth.HashKey("ingest-key"), Scopes: []string{"events:write"}},
+	}})
+	require.NoError(t, err)
+	conn := serve(t, a)
+	list := func(key string) (*profilev1.TraitChange, error) {
+		resp, err := profilev1.NewProfileServiceClient(conn).ListTraitChanges(context.Background(),
+			&profilev1.ListTraitChangesRequest{Profile: "profiles/p1"}, grpc.PerRPCCredentials(auth.Token(key)))
+		if err != nil {
+			return nil, err
+		}
+		require.Len(t, resp.GetTraitChanges(), 1)
+		return resp.GetTraitChanges()[0], nil
+	}
+	_, err = list("ingest-key")
+	require.Equal(t, codes.PermissionDenied, status.Code(err))
+
+	c, err := list("analyst-key")
+	require.NoError(t, err)
+	require.Nil(t, c.GetValue(), "no pii scope: trait values are hidden")
+	require.Equal(t, []string{"profiles/p1", "email", "set", "m1"}, []string{c.GetProfile(), c.GetKey(), c.GetOperation(), c.GetSourceEvent()})
+
+	c, err = list("privacy-key")
+	require.NoError(t, err)
+	require.Equal(t, "ana@example.com", c.GetValue().GetStringValue())
 }

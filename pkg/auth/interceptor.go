@@ -77,10 +77,14 @@ func (s *stream) SendMsg(m any) error {
 // (names, emails, addresses) and event context (IP, user agent, device).
 var piiStructFields = map[protoreflect.Name]bool{"traits": true, "context": true}
 
+// piiFields are other fields that hold personal data, by full name: the
+// value of a trait in a profile's trait history.
+var piiFields = map[protoreflect.FullName]bool{"barista.profile.v1.TraitChange.value": true}
+
 // Redact removes personal data from m in place: the value of every
-// barista.type.v1.Identifier becomes Redacted, and every Struct field named
-// traits or context is emptied. Event properties, profile ids and
-// aggregates stay.
+// barista.type.v1.Identifier becomes Redacted, every Struct field named
+// traits or context is emptied, and trait values in trait histories are
+// cleared. Event properties, profile ids, trait keys and aggregates stay.
 func Redact(m proto.Message) {
 	redact(m.ProtoReflect())
 }
@@ -94,6 +98,8 @@ func redact(m protoreflect.Message) {
 	}
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		switch {
+		case piiFields[fd.FullName()]:
+			m.Clear(fd)
 		case fd.Message() == nil:
 		case fd.IsMap():
 			if fd.MapValue().Message() != nil {

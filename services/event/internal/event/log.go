@@ -438,7 +438,7 @@ func (l *Log) resolve(parent context.Context, events []Event, idx []int, out []O
 			if ev.Type == TypeIdentify {
 				traits = ev.Traits
 			}
-			profile, err := l.resolver.Resolve(WithEventContext(ctx, ev.Context), ev.Identifiers, traits, ev.OccurredAt)
+			profile, err := l.resolver.Resolve(WithEvent(ctx, ev.Context, ev.MessageID), ev.Identifiers, traits, ev.OccurredAt)
 			var invalid *apierror.InvalidError
 			switch {
 			case err == nil:

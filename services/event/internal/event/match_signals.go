@@ -5,22 +5,35 @@ import (
 	"encoding/json"
 )
 
-type eventContextKey struct{}
+type resolvedEventKey struct{}
 
-// WithEventContext returns ctx carrying the context object of the event
-// being resolved, from which a Resolver may take weak matching signals (IP,
-// user agent, device) without the Resolver interface carrying them.
-func WithEventContext(ctx context.Context, eventContext json.RawMessage) context.Context {
-	if len(eventContext) == 0 {
-		return ctx
-	}
-	return context.WithValue(ctx, eventContextKey{}, eventContext)
+// resolvedEvent is what WithEvent puts in a context.
+type resolvedEvent struct {
+	context   json.RawMessage
+	messageID string
 }
 
-// EventContext returns the event context set by WithEventContext, or nil.
+// WithEvent returns ctx carrying, for a Resolver, the context object of the
+// event being resolved, from which it may take weak matching signals (IP,
+// user agent, device), and the event's message id, the source of the trait
+// changes it makes, without the Resolver interface carrying them.
+func WithEvent(ctx context.Context, eventContext json.RawMessage, messageID string) context.Context {
+	if len(eventContext) == 0 && messageID == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, resolvedEventKey{}, resolvedEvent{context: eventContext, messageID: messageID})
+}
+
+// EventContext returns the event context set by WithEvent, or nil.
 func EventContext(ctx context.Context) json.RawMessage {
-	raw, _ := ctx.Value(eventContextKey{}).(json.RawMessage)
-	return raw
+	ev, _ := ctx.Value(resolvedEventKey{}).(resolvedEvent)
+	return ev.context
+}
+
+// EventSource returns the message id set by WithEvent, or "".
+func EventSource(ctx context.Context) string {
+	ev, _ := ctx.Value(resolvedEventKey{}).(resolvedEvent)
+	return ev.messageID
 }
 
 // MaxSignalLen is the longest signal passed on; the profile service rejects

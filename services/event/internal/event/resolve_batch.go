@@ -24,6 +24,7 @@ type Resolution struct {
 	Traits      json.RawMessage
 	At          time.Time
 	Context     json.RawMessage
+	Source      string // the event's message id, recorded as the source of the trait changes it makes
 }
 
 // Resolved is the outcome of one Resolution: the profile's id, or Err, an
@@ -72,7 +73,7 @@ func (l *Log) resolveBatch(ctx context.Context, resolver BatchResolver, events [
 			lastKey[id] = key
 		}
 		primaries[key] = len(reqs)
-		req := Resolution{Identifiers: ev.Identifiers, At: ev.OccurredAt, Context: ev.Context}
+		req := Resolution{Identifiers: ev.Identifiers, At: ev.OccurredAt, Context: ev.Context, Source: ev.MessageID}
 		if ev.Type == TypeIdentify {
 			req.Traits = ev.Traits
 		}

@@ -35,9 +35,11 @@ func New(profiles profilev1.ProfileServiceClient) *Client {
 	return &Client{profiles: profiles}
 }
 
-// Resolve implements event.Resolver with ResolveProfile.
+// Resolve implements event.Resolver with ResolveProfile. The $set_once
+// object of traits goes to traits_set_once, as in ResolveBatch; the event's
+// context and message id come from ctx (event.WithEvent).
 func (c *Client) Resolve(ctx context.Context, ids []event.Identifier, traits json.RawMessage, at time.Time) (string, error) {
-	req, err := resolveRequest(event.Resolution{Identifiers: ids, Traits: traits, At: at})
+	req, err := resolveRequest(event.Resolution{Identifiers: ids, Traits: traits, At: at, Source: event.EventSource(ctx)})
 	if err != nil {
 		return "", err
 	}

@@ -45,14 +45,17 @@ func (r *recorder) ResolveProfile(_ context.Context, req *profilev1.ResolveProfi
 	return &profilev1.ResolveProfileResponse{Profile: &profilev1.Profile{Name: "profiles/p1"}}, nil
 }
 
+// TestResolveSendsSignals checks that a single resolution carries the
+// event's weak matching signals and message id from its context.
 func TestResolveSendsSignals(t *testing.T) {
 	rec := &recorder{}
-	ctx := event.WithEventContext(context.Background(), json.RawMessage(`{"ip":"203.0.113.9","userAgent":"UA"}`))
+	ctx := event.WithEvent(context.Background(), json.RawMessage(`{"ip":"203.0.113.9","userAgent":"UA"}`), "m-1")
 	id, err := New(rec).Resolve(ctx, []event.Identifier{{Type: "anonymous_id", Value: "a"}}, nil, time.Now())
 	require.NoError(t, err)
 	require.Equal(t, "p1", id)
 	require.Equal(t, "203.0.113.9", rec.got.GetSignals().GetIp())
 	require.Equal(t, "UA", rec.got.GetSignals().GetUserAgent())
+	require.Equal(t, "m-1", rec.got.GetSourceEvent(), "the event's message id is the source of its trait changes")
 
 	_, err = New(rec).Resolve(context.Background(), []event.Identifier{{Type: "anonymous_id", Value: "a"}}, nil, time.Now())
 	require.NoError(t, err)

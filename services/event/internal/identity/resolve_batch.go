@@ -72,14 +72,37 @@ func resolved(r *profilev1.ResolveProfilesResult) event.Resolved {
 	return out
 }
 
+// SetOnceKey is the trait of an identify call whose object holds traits to
+// set only where the profile has none yet (the PostHog and Mixpanel
+// convention); they go to traits_set_once.
+const SetOnceKey = "$set_once"
+
 // resolveRequest is the ResolveProfileRequest of r.
 func resolveRequest(r event.Resolution) (*profilev1.ResolveProfileRequest, error) {
-	req := &profilev1.ResolveProfileRequest{Identifiers: toProto(r.Identifiers), ObserveTime: timestamppb.New(r.At), Signals: matchSignals(r.Context)}
+	req := &profilev1.ResolveProfileRequest{
+		Identifiers: toProto(r.Identifiers), ObserveTime: timestamppb.New(r.At), Signals: matchSignals(r.Context), SourceEvent: r.Source,
+	}
 	if len(r.Traits) > 0 {
 		req.Traits = &structpb.Struct{}
 		if err := protojson.Unmarshal(r.Traits, req.Traits); err != nil {
 			return nil, fmt.Errorf("decode stored traits: %w", err)
 		}
+		req.Traits, req.TraitsSetOnce = splitSetOnce(req.Traits)
 	}
 	return req, nil
+}
+
+// splitSetOnce takes the object under SetOnceKey out of traits and returns
+// what is left (nil when nothing is) and that object. A SetOnceKey that is
+// not an object stays an ordinary trait.
+func splitSetOnce(traits *structpb.Struct) (set, once *structpb.Struct) {
+	v, ok := traits.GetFields()[SetOnceKey]
+	if !ok || v.GetStructValue() == nil {
+		return traits, nil
+	}
+	delete(traits.Fields, SetOnceKey)
+	if len(traits.GetFields()) == 0 {
+		traits = nil
+	}
+	return traits, v.GetStructValue()
 }

@@ -108,3 +108,41 @@ func TestResolveBatchUnsupported(t *testing.T) {
 }
 
 func statusProto(err error) *spb.Status { return status.Convert(err).Proto() }
+
+// TestResolveBatchSetOnce checks that a request carries its event's message
+// id as the source, and that the $set_once object of identify traits goes
+// to traits_set_once and out of traits.
+func TestResolveBatchSetOnce(t *testing.T) {
+	fake := &batchProfiles{}
+	conn := grpctest.Serve(t, func(r grpc.ServiceRegistrar) { profilev1.RegisterProfileServiceServer(r, fake) })
+	client := identity.New(profilev1.NewProfileServiceClient(conn))
+	for _, tt := range []struct {
+		name, traits string
+		set, once    map[string]any
+	}{
+		{"both", `{"plan":"gold","$set_once":{"first_channel":"web"}}`, map[string]any{"plan": "gold"}, map[string]any{"first_channel": "web"}},
+		{"only set-once", `{"$set_once":{"first_channel":"web"}}`, nil, map[string]any{"first_channel": "web"}},
+		{"no set-once", `{"plan":"gold"}`, map[string]any{"plan": "gold"}, nil},
+		{"not an object", `{"$set_once":"web"}`, map[string]any{"$set_once": "web"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fake.first = nil
+			req := request("p1")
+			req.Traits, req.Source = json.RawMessage(tt.traits), "msg-1"
+			_, err := client.ResolveBatch(context.Background(), []event.Resolution{req})
+			require.NoError(t, err)
+			got := fake.first[0]
+			require.Equal(t, "msg-1", got.GetSourceEvent())
+			if tt.set == nil {
+				require.Nil(t, got.GetTraits())
+			} else {
+				require.Equal(t, tt.set, got.GetTraits().AsMap())
+			}
+			if tt.once == nil {
+				require.Nil(t, got.GetTraitsSetOnce())
+			} else {
+				require.Equal(t, tt.once, got.GetTraitsSetOnce().AsMap())
+			}
+		})
+	}
+}

@@ -27,8 +27,11 @@ const (
 	// MaxIdentifiers is the most identifiers one call may resolve together.
 	MaxIdentifiers = 20
 	// MaxTraitsBytes is the largest traits object accepted, in encoded
-	// protobuf bytes.
+	// protobuf bytes; traits_set_once has the same limit.
 	MaxTraitsBytes = 32 << 10
+	// MaxSourceEventLen bounds source_event, in bytes: the event service's
+	// message id limit, in the widest encoding.
+	MaxSourceEventLen = 800
 )
 
 const namePrefix = "profiles/"
@@ -80,13 +83,12 @@ func resolveRequest(req *profilev1.ResolveProfileRequest) (profile.Request, erro
 			r.Identifiers = append(r.Identifiers, fromIdentifier(norm))
 		}
 	}
-	if t := req.GetTraits(); t != nil {
-		if size := proto.Size(t); size > MaxTraitsBytes {
-			invalid.Add("traits", "are %d bytes encoded; the limit is %d", size, MaxTraitsBytes)
-		} else {
-			r.Traits = t.AsMap()
-		}
+	r.Traits = traitsOf("traits", req.GetTraits(), invalid)
+	r.TraitsSetOnce = traitsOf("traits_set_once", req.GetTraitsSetOnce(), invalid)
+	if n := len(req.GetSourceEvent()); n > MaxSourceEventLen {
+		invalid.Add("source_event", "is %d bytes long; the limit is %d", n, MaxSourceEventLen)
 	}
+	r.Source = req.GetSourceEvent()
 	if ts := req.GetObserveTime(); ts != nil {
 		if err := ts.CheckValid(); err != nil {
 			invalid.Add("observe_time", "is not a valid timestamp: %s", err)
@@ -95,6 +97,19 @@ func resolveRequest(req *profilev1.ResolveProfileRequest) (profile.Request, erro
 		}
 	}
 	return r, invalid.OrNil()
+}
+
+// traitsOf returns the traits of field t as decoded JSON, or nil when t is
+// unset or too large (a violation in invalid).
+func traitsOf(field string, t *structpb.Struct, invalid *apierror.InvalidError) map[string]any {
+	if t == nil {
+		return nil
+	}
+	if size := proto.Size(t); size > MaxTraitsBytes {
+		invalid.Add(field, "are %d bytes encoded; the limit is %d", size, MaxTraitsBytes)
+		return nil
+	}
+	return t.AsMap()
 }
 
 // GetProfile returns a profile by name; the name of a merged profile yields
@@ -108,7 +123,7 @@ func (s *Server) GetProfile(ctx context.Context, req *profilev1.GetProfileReques
 	if err != nil {
 		return nil, err
 	}
-	pb, err := s.withConsents(ctx, p)
+	pb, err := s.detailed(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +143,7 @@ func (s *Server) LookupProfile(ctx context.Context, req *profilev1.LookupProfile
 	if err != nil {
 		return nil, err
 	}
-	pb, err := s.withConsents(ctx, p)
+	pb, err := s.detailed(ctx, p)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -149,6 +150,16 @@ func TestResolveGetLookupList(t *testing.T) {
 
 	got, err := client.GetProfile(ctx, &profilev1.GetProfileRequest{Name: name})
 	require.NoError(t, err)
+	// Get and Lookup tell where each trait comes from: city from the
+	// profile merged in, name from the call, both at its observe time.
+	sources := got.GetProfile().GetTraitSources()
+	require.Len(t, sources, 2)
+	require.Equal(t, []string{"city", "merge", "name", "set"},
+		[]string{sources[0].GetKey(), sources[0].GetOperation(), sources[1].GetKey(), sources[1].GetOperation()})
+	require.Equal(t, sources[0].GetChangeTime().AsTime(), sources[1].GetChangeTime().AsTime())
+	require.False(t, sources[0].GetChangeTime().AsTime().Before(other.GetProfile().GetUpdateTime().AsTime()))
+	listed := proto.CloneOf(want)
+	want.TraitSources = sources
 	require.Empty(t, cmpProto(want, got.GetProfile()))
 	merged, err := client.GetProfile(ctx, &profilev1.GetProfileRequest{Name: other.GetProfile().GetName()})
 	require.NoError(t, err)
@@ -164,7 +175,7 @@ func TestResolveGetLookupList(t *testing.T) {
 	list, err := client.ListProfiles(ctx, &profilev1.ListProfilesRequest{})
 	require.NoError(t, err)
 	require.Len(t, list.GetProfiles(), 1)
-	require.Empty(t, cmpProto(want, list.GetProfiles()[0]))
+	require.Empty(t, cmpProto(listed, list.GetProfiles()[0]))
 	require.Empty(t, list.GetNextPageToken())
 }
 

@@ -119,8 +119,8 @@ func toConsents(consents []profile.Consent) []*profilev1.Consent {
 	return out
 }
 
-// withConsents returns p as a proto with its consents.
-func (s *Server) withConsents(ctx context.Context, p profile.Profile) (*profilev1.Profile, error) {
+// detailed returns p as a proto with its consents and trait sources.
+func (s *Server) detailed(ctx context.Context, p profile.Profile) (*profilev1.Profile, error) {
 	pb, err := toProto(p)
 	if err != nil {
 		return nil, err
@@ -130,5 +130,6 @@ func (s *Server) withConsents(ctx context.Context, p profile.Profile) (*profilev
 		return nil, err
 	}
 	pb.Consents = toConsents(consents)
+	pb.TraitSources = toTraitSources(p.Sources)
 	return pb, nil
 }

@@ -45,7 +45,7 @@ func (s *Server) ExportProfile(ctx context.Context, req *profilev1.ExportProfile
 	if err != nil {
 		return nil, err
 	}
-	pb, err := s.withConsents(ctx, x.Profile)
+	pb, err := s.detailed(ctx, x.Profile)
 	if err != nil {
 		return nil, err
 	}
@@ -70,6 +70,9 @@ func (s *Server) ExportProfile(ctx context.Context, req *profilev1.ExportProfile
 	}
 	for _, m := range x.Merges {
 		resp.Merges = append(resp.Merges, toMerge(m))
+	}
+	if resp.TraitChanges, err = toTraitChanges(x.TraitChanges); err != nil {
+		return nil, err
 	}
 	return resp, nil
 }

@@ -26,6 +26,7 @@ type Store struct {
 	privacy  privacy                               // suppressions and erasures
 	match    matchState                            // probabilistic matching (match.go)
 	refusals refusalState                          // refused joins (refusals.go)
+	traits   traitLog                              // trait changes (traits.go)
 }
 
 type record struct {
@@ -143,6 +144,7 @@ func (s *Store) apply(change profile.Change) {
 		for _, id := range p.Identifiers {
 			s.holder[id] = p.ID
 		}
+		s.recordTraitChanges(change.TraitChanges)
 		return
 	}
 	u := change.Update
@@ -172,6 +174,7 @@ func (s *Store) apply(change profile.Change) {
 		r.mergedInto = u.ProfileID
 		m.Identifiers = slices.Clone(m.Identifiers)
 		m.Trigger = slices.Clone(m.Trigger)
+		m.SurvivorSources = maps.Clone(m.SurvivorSources)
 		m.Seq = int64(len(s.merges) + 1)
 		s.merges = append(s.merges, m)
 		s.appendNotice(profile.Notice{Kind: profile.NoticeMerged, Time: m.Time, Profile: u.ProfileID, Other: m.Merged,
@@ -181,7 +184,9 @@ func (s *Store) apply(change profile.Change) {
 		}
 	}
 	target.Traits = maps.Clone(u.Traits)
+	target.Sources = maps.Clone(u.Sources)
 	target.UpdateTime = u.Time
+	s.recordTraitChanges(change.TraitChanges)
 }
 
 // Get returns the live profile that id is or was merged into.
@@ -294,7 +299,9 @@ func (s *Store) Unmerge(_ context.Context, id string, plan func(survivor, merged
 	survivor.Identifiers = slices.DeleteFunc(slices.Clone(survivor.Identifiers), func(x profile.Identifier) bool { return moving[x] })
 	r.profile.Identifiers = slices.Clone(split.Move)
 	survivor.Traits = maps.Clone(split.SurvivorTraits)
+	survivor.Sources = maps.Clone(split.SurvivorSources)
 	survivor.UpdateTime, r.profile.UpdateTime = split.Time, split.Time
+	s.recordTraitChanges(split.TraitChanges)
 	r.mergedInto = ""
 	s.merges[at].UnmergeTime = split.Time
 	s.appendNotice(profile.Notice{Kind: profile.NoticeUnmerged, Time: split.Time, Profile: sr.profile.ID, Other: id,

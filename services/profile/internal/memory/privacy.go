@@ -81,6 +81,7 @@ func (s *Store) Erase(_ context.Context, id string, at time.Time, hash func(prof
 	// The matching signals hold names, postcodes, addresses and devices.
 	s.deleteMatchData(e.Profiles)
 	s.deleteRefusals(e.Profiles)
+	s.deleteTraitChanges(erased)
 	for _, pid := range e.Profiles {
 		e.Consents += len(s.consents[pid])
 		delete(s.consents, pid)

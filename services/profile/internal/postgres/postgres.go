@@ -51,7 +51,7 @@ func New(pool *pgxpool.Pool) *Store {
 
 // profileColumns selects a profile p with its identifiers, in the order
 // scanProfile reads them.
-const profileColumns = `p.id::text, p.traits, p.create_time, p.update_time,
+const profileColumns = `p.id::text, p.traits, p.trait_sources, p.create_time, p.update_time,
 	COALESCE((SELECT jsonb_agg(jsonb_build_object('t', i.type, 'v', i.value, 'o', i.observe_time, 's', i.shared_time IS NOT NULL))
 		FROM profile.identifiers i WHERE i.profile_id = p.id), '[]'::jsonb)`
 
@@ -140,7 +140,7 @@ func lockHolders(ctx context.Context, tx pgx.Tx, types, values []string) ([]prof
 
 const (
 	createProfileSQL = `-- name: CreateProfile
-INSERT INTO profile.profiles (id, traits, create_time, update_time) VALUES ($1::text::uuid, $2, $3, $4)`
+INSERT INTO profile.profiles (id, traits, trait_sources, create_time, update_time) VALUES ($1::text::uuid, $2, $3, $4, $5)`
 
 	linkIdentifiersSQL = `-- name: LinkIdentifiers
 INSERT INTO profile.identifiers (type, value, profile_id, observe_time, link_time)
@@ -153,8 +153,9 @@ UPDATE profile.identifiers SET profile_id = $1::text::uuid WHERE profile_id = $2
 UPDATE profile.profiles SET merged_into = $1::text::uuid, update_time = $3 WHERE id = $2::text::uuid AND merged_into IS NULL`
 
 	logMergeSQL = `-- name: LogMerge
-INSERT INTO profile.merges (survivor_id, merged_id, reason, identifiers, merge_time, observe_time, rule, trigger, survivor_traits)
-VALUES ($1::text::uuid, $2::text::uuid, $3, $4, $5, $6, $7, $8, $9)`
+INSERT INTO profile.merges (survivor_id, merged_id, reason, identifiers, merge_time, observe_time, rule, trigger, survivor_traits,
+	survivor_sources)
+VALUES ($1::text::uuid, $2::text::uuid, $3, $4, $5, $6, $7, $8, $9, $10)`
 
 	shareIdentifiersSQL = `-- name: ShareIdentifiers
 UPDATE profile.identifiers i SET shared_time = $3
@@ -162,7 +163,7 @@ FROM unnest($1::text[], $2::text[]) AS u(type, value)
 WHERE i.type = u.type AND i.value = u.value AND i.shared_time IS NULL`
 
 	updateProfileSQL = `-- name: UpdateProfile
-UPDATE profile.profiles SET traits = $2, update_time = $3 WHERE id = $1::text::uuid AND merged_into IS NULL`
+UPDATE profile.profiles SET traits = $2, trait_sources = $4, update_time = $3 WHERE id = $1::text::uuid AND merged_into IS NULL`
 )
 
 // apply writes change in one round trip.
@@ -179,7 +180,7 @@ func apply(ctx context.Context, tx pgx.Tx, change profile.Change) error {
 		queue(int64(len(types)), shareIdentifiersSQL, types, values, change.ObserveTime)
 	}
 	if p := change.Create; p != nil {
-		queue(1, createProfileSQL, p.ID, traitsOrEmpty(p.Traits), p.CreateTime, p.UpdateTime)
+		queue(1, createProfileSQL, p.ID, traitsOrEmpty(p.Traits), toSourcesJSON(p.Sources), p.CreateTime, p.UpdateTime)
 		if len(p.Identifiers) > 0 {
 			types, values := split(p.Identifiers)
 			queue(int64(len(types)), linkIdentifiersSQL, types, values, p.ID, change.ObserveTime, p.CreateTime)
@@ -193,9 +194,15 @@ func apply(ctx context.Context, tx pgx.Tx, change profile.Change) error {
 		for _, m := range u.Merges {
 			queue(-1, moveIdentifiersSQL, u.ProfileID, m.Merged)
 			queue(1, markMergedSQL, u.ProfileID, m.Merged, m.Time)
-			queue(1, logMergeSQL, u.ProfileID, m.Merged, m.Reason, pairs(m.Identifiers), m.Time, m.ObserveTime, m.Rule, pairs(m.Trigger), m.SurvivorTraits)
+			queue(1, logMergeSQL, u.ProfileID, m.Merged, m.Reason, pairs(m.Identifiers), m.Time, m.ObserveTime, m.Rule, pairs(m.Trigger), m.SurvivorTraits,
+				sourcesOrNull(m.SurvivorSources))
 		}
-		queue(1, updateProfileSQL, u.ProfileID, traitsOrEmpty(u.Traits), u.Time)
+		queue(1, updateProfileSQL, u.ProfileID, traitsOrEmpty(u.Traits), u.Time, toSourcesJSON(u.Sources))
+	}
+	if len(change.TraitChanges) > 0 {
+		if err := queueTraitChanges(queue, change.TraitChanges); err != nil {
+			return err
+		}
 	}
 	if b.Len() == 0 {
 		return nil
@@ -279,7 +286,7 @@ func (s *Store) List(ctx context.Context, after string, limit int) ([]profile.Pr
 
 // mergeColumns selects a merge in the order scanMerge reads them.
 const mergeColumns = `id, survivor_id::text, merged_id::text, reason, identifiers, merge_time, observe_time, rule, trigger,
-	survivor_traits, unmerge_time`
+	survivor_traits, survivor_sources, unmerge_time`
 
 const listMergesSQL = `-- name: ListMerges
 SELECT ` + mergeColumns + `
@@ -309,10 +316,17 @@ func scanMerge(row pgx.CollectableRow) (profile.Merge, error) {
 		m            profile.Merge
 		ids, trigger [][2]string
 		unmerged     *time.Time
+		sources      map[string]sourceJSON
 	)
 	if err := row.Scan(&m.Seq, &m.Survivor, &m.Merged, &m.Reason, &ids, &m.Time, &m.ObserveTime, &m.Rule, &trigger,
-		&m.SurvivorTraits, &unmerged); err != nil {
+		&m.SurvivorTraits, &sources, &unmerged); err != nil {
 		return m, err
+	}
+	if sources != nil {
+		m.SurvivorSources = fromSourcesJSON(sources)
+		if m.SurvivorSources == nil {
+			m.SurvivorSources = map[string]profile.TraitSource{}
+		}
 	}
 	m.Identifiers = unpair(ids)
 	m.Trigger = unpair(trigger)
@@ -416,8 +430,13 @@ func unmerge(ctx context.Context, tx pgx.Tx, id string, plan func(survivor, merg
 		queue(int64(len(types)), moveBackSQL, types, values, id, into)
 	}
 	queue(1, reviveSQL, id, sp.Time)
-	queue(1, updateProfileSQL, into, traitsOrEmpty(sp.SurvivorTraits), sp.Time)
+	queue(1, updateProfileSQL, into, traitsOrEmpty(sp.SurvivorTraits), sp.Time, toSourcesJSON(sp.SurvivorSources))
 	queue(1, markUnmergedSQL, m.Seq, sp.Time)
+	if len(sp.TraitChanges) > 0 {
+		if err := queueTraitChanges(queue, sp.TraitChanges); err != nil {
+			return err
+		}
+	}
 	if err := sendChecked(ctx, tx, b, checks); err != nil {
 		return err
 	}
@@ -446,12 +465,14 @@ func queryProfiles(ctx context.Context, q querier, sql string, args ...any) ([]p
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (profile.Profile, error) {
 		var (
-			p     profile.Profile
-			links []link
+			p       profile.Profile
+			sources map[string]sourceJSON
+			links   []link
 		)
-		if err := row.Scan(&p.ID, &p.Traits, &p.CreateTime, &p.UpdateTime, &links); err != nil {
+		if err := row.Scan(&p.ID, &p.Traits, &sources, &p.CreateTime, &p.UpdateTime, &links); err != nil {
 			return p, err
 		}
+		p.Sources = fromSourcesJSON(sources)
 		p.Identifiers = make([]profile.Identifier, len(links))
 		p.Links = make(map[profile.Identifier]profile.Link, len(links))
 		for i, l := range links {

@@ -107,6 +107,12 @@ type Request struct {
 	// Traits are merged into the profile's traits key by key; a nil value
 	// removes the key.
 	Traits map[string]any
+	// TraitsSetOnce are set only where the profile has no value yet; a key
+	// also in Traits takes its value there. Nil values are ignored.
+	TraitsSetOnce map[string]any
+	// Source is the message id of the event that carried the request, the
+	// source of the trait changes it makes; "" for none.
+	Source string
 	// ObserveTime is when the identifiers were seen; the zero time means
 	// now.
 	ObserveTime time.Time
@@ -318,7 +324,8 @@ func (g *Graph) Unmerge(ctx context.Context, id string) (survivor, restored Prof
 				move = append(move, x)
 			}
 		}
-		split := Split{Merge: m, Move: move, SurvivorTraits: restoreTraits(s.Traits, merged.Traits, m.SurvivorTraits), Time: now}
+		split := Split{Merge: m, Move: move, Time: now}
+		split.SurvivorTraits, split.SurvivorSources, split.TraitChanges = restoreTraits(s, merged.Traits, m, now)
 		survivor, restored = s.Clone(), merged.Clone()
 		moving := map[Identifier]bool{}
 		for _, x := range move {
@@ -332,6 +339,7 @@ func (g *Graph) Unmerge(ctx context.Context, id string) (survivor, restored Prof
 			delete(survivor.Links, x)
 		}
 		survivor.Traits = maps.Clone(split.SurvivorTraits)
+		survivor.Sources = maps.Clone(split.SurvivorSources)
 		survivor.UpdateTime, restored.UpdateTime = now, now
 		survivor, restored = sorted(survivor), sorted(restored)
 		return split, nil
@@ -346,31 +354,31 @@ func (g *Graph) Unmerge(ctx context.Context, id string) (survivor, restored Prof
 	return survivor, restored, nil
 }
 
-// restoreTraits returns the survivor's traits after an unmerge: a trait
-// that still has the merged profile's value goes back to the value it had
-// before the merge, or away if it had none; traits changed since stay.
-// Without a record of the traits before (merges logged before it was kept)
-// the traits stay as they are.
-func restoreTraits(current, merged, before map[string]any) map[string]any {
-	out := maps.Clone(current)
-	if out == nil {
-		out = map[string]any{}
-	}
-	if before == nil {
-		return out
-	}
-	for k, v := range merged {
-		cur, ok := out[k]
-		if !ok || !reflect.DeepEqual(cur, v) {
-			continue
+// restoreTraits returns the traits of survivor s after undoing merge m,
+// their sources and the changes: a trait that still has the merged
+// profile's value goes back to the value it had before the merge, or away
+// if it had none; traits changed since stay. Without a record of the traits
+// before (merges logged before it was kept) the traits stay as they are.
+func restoreTraits(s Profile, merged map[string]any, m Merge, at time.Time) (map[string]any, map[string]TraitSource, []TraitChange) {
+	edit := newTraitEdit(s.Traits, s.Sources, "", at)
+	if m.SurvivorTraits != nil {
+		for k, v := range merged {
+			if cur, ok := s.Traits[k]; !ok || !reflect.DeepEqual(cur, v) {
+				continue
+			}
+			old, had := m.SurvivorTraits[k]
+			if !had {
+				edit.remove(k, OpUnmerge)
+				continue
+			}
+			before, ok := m.SurvivorSources[k]
+			if !ok {
+				before = TraitSource{SetTime: at}
+			}
+			edit.put(k, old, OpUnmerge, before.Once, before.SetTime)
 		}
-		if old, had := before[k]; had {
-			out[k] = old
-		} else {
-			delete(out, k)
-		}
 	}
-	return out
+	return edit.finish(s.ID)
 }
 
 // Policy returns the merge rules the graph runs with.
@@ -423,25 +431,26 @@ func (g *Graph) mergePair(ctx context.Context, a, b Identifier, rule, reason str
 			return cmp.Or(x.CreateTime.Compare(y.CreateTime), strings.Compare(x.ID, y.ID))
 		})
 		survivor, absorbed := group[0], group[1]
-		traits := map[string]any{}
 		byUpdate := slices.Clone(group)
 		slices.SortStableFunc(byUpdate, func(x, y *Profile) int { return x.UpdateTime.Compare(y.UpdateTime) })
-		for _, p := range byUpdate {
-			maps.Copy(traits, p.Traits)
-		}
+		edit := newTraitEdit(survivor.Traits, survivor.Sources, "", now)
+		edit.merge(survivor.ID, byUpdate)
+		traits, sources, changes := edit.finish(survivor.ID)
 		merge = &Merge{
-			Survivor:       survivor.ID,
-			Merged:         absorbed.ID,
-			Rule:           rule,
-			Reason:         reason,
-			Trigger:        []Identifier{a, b},
-			Identifiers:    slices.Clone(absorbed.Identifiers),
-			Time:           now,
-			ObserveTime:    now,
-			SurvivorTraits: maps.Clone(survivor.Traits),
+			Survivor:        survivor.ID,
+			Merged:          absorbed.ID,
+			Rule:            rule,
+			Reason:          reason,
+			Trigger:         []Identifier{a, b},
+			Identifiers:     slices.Clone(absorbed.Identifiers),
+			Time:            now,
+			ObserveTime:     now,
+			SurvivorTraits:  maps.Clone(survivor.Traits),
+			SurvivorSources: survivorSources(survivor),
 		}
 		result = survivor.Clone()
 		result.Traits = traits
+		result.Sources = maps.Clone(sources)
 		result.Identifiers = append(result.Identifiers, absorbed.Identifiers...)
 		if result.Links == nil {
 			result.Links = map[Identifier]Link{}
@@ -454,9 +463,11 @@ func (g *Graph) mergePair(ctx context.Context, a, b Identifier, rule, reason str
 				ProfileID: survivor.ID,
 				Merges:    []Merge{*merge},
 				Traits:    maps.Clone(traits),
+				Sources:   maps.Clone(sources),
 				Time:      now,
 			},
-			ObserveTime: now,
+			ObserveTime:  now,
+			TraitChanges: changes,
 		}, nil
 	})
 	if err != nil {
@@ -562,32 +573,36 @@ func (p *Policy) Decide(req Request, holders []Profile, now time.Time, newID fun
 		pr := Profile{
 			ID:          newID(),
 			Identifiers: link,
-			Traits:      applyTraits(nil, req.Traits),
 			CreateTime:  now,
 			UpdateTime:  now,
 			Links:       newLinks(link, req.ObserveTime),
 		}
+		edit := newTraitEdit(nil, nil, req.Source, req.ObserveTime)
+		edit.apply(req.Traits, req.TraitsSetOnce)
+		var changes []TraitChange
+		pr.Traits, pr.Sources, changes = edit.finish(pr.ID)
 		pr = sorted(pr)
 		return Resolution{Profile: pr.Clone(), Created: true, Ignored: ignored},
-			Change{Create: &pr, ObserveTime: req.ObserveTime, Share: share}
+			Change{Create: &pr, ObserveTime: req.ObserveTime, Share: share, TraitChanges: changes}
 	}
 
 	// The oldest profile survives; on conflicting traits, the most recently
-	// updated profile's value wins, and the request's values win over all.
+	// updated profile's value wins (but a set-once trait keeps the value set
+	// earliest), and the request's values win over all.
 	slices.SortFunc(group, func(a, b *Profile) int {
 		return cmp.Or(a.CreateTime.Compare(b.CreateTime), strings.Compare(a.ID, b.ID))
 	})
 	survivor := group[0]
 	byUpdate := slices.Clone(group)
 	slices.SortStableFunc(byUpdate, func(a, b *Profile) int { return a.UpdateTime.Compare(b.UpdateTime) })
-	traits := map[string]any{}
-	for _, g := range byUpdate {
-		maps.Copy(traits, g.Traits)
-	}
-	traits = applyTraits(traits, req.Traits)
+	edit := newTraitEdit(survivor.Traits, survivor.Sources, req.Source, req.ObserveTime)
+	edit.merge(survivor.ID, byUpdate)
+	edit.apply(req.Traits, req.TraitsSetOnce)
+	traits, sources, changes := edit.finish(survivor.ID)
 
 	result := survivor.Clone()
 	result.Traits = traits
+	result.Sources = maps.Clone(sources)
 	result.Identifiers = append(result.Identifiers, link...)
 	if result.Links == nil {
 		result.Links = map[Identifier]Link{}
@@ -608,14 +623,15 @@ func (p *Policy) Decide(req Request, holders []Profile, now time.Time, newID fun
 			ObserveTime: req.ObserveTime,
 			// Each merge records the survivor's traits before this call,
 			// so that undoing any of them restores those.
-			SurvivorTraits: maps.Clone(survivor.Traits),
+			SurvivorTraits:  maps.Clone(survivor.Traits),
+			SurvivorSources: survivorSources(survivor),
 		})
 		merged = append(merged, g.ID)
 		result.Identifiers = append(result.Identifiers, g.Identifiers...)
 		maps.Copy(result.Links, g.Links)
 	}
 	res := Resolution{Merged: merged, Ignored: ignored}
-	if len(link) == 0 && len(merges) == 0 && len(share) == 0 && equalTraits(traits, survivor.Traits) {
+	if len(link) == 0 && len(merges) == 0 && len(share) == 0 && len(changes) == 0 {
 		res.Profile = sorted(result)
 		return res, Change{}
 	}
@@ -627,10 +643,12 @@ func (p *Policy) Decide(req Request, holders []Profile, now time.Time, newID fun
 			Link:      link,
 			Merges:    merges,
 			Traits:    maps.Clone(traits),
+			Sources:   maps.Clone(sources),
 			Time:      now,
 		},
-		ObserveTime: req.ObserveTime,
-		Share:       share,
+		ObserveTime:  req.ObserveTime,
+		Share:        share,
+		TraitChanges: changes,
 	}
 }
 
@@ -651,23 +669,13 @@ func newLinks(ids []Identifier, observed time.Time) map[Identifier]Link {
 	return out
 }
 
-// applyTraits returns base with the keys of set written over it; a nil
-// value in set removes the key.
-func applyTraits(base, set map[string]any) map[string]any {
-	out := make(map[string]any, len(base)+len(set))
-	maps.Copy(out, base)
-	for k, v := range set {
-		if v == nil {
-			delete(out, k)
-			continue
-		}
-		out[k] = v
+// survivorSources returns the sources of p's traits, to record with a
+// merge: never nil, so that an unmerge can tell recorded from missing.
+func survivorSources(p *Profile) map[string]TraitSource {
+	if p.Sources == nil {
+		return map[string]TraitSource{}
 	}
-	return out
-}
-
-func equalTraits(a, b map[string]any) bool {
-	return maps.EqualFunc(a, b, func(x, y any) bool { return reflect.DeepEqual(x, y) })
+	return maps.Clone(p.Sources)
 }
 
 func dedup(ids []Identifier) []Identifier {

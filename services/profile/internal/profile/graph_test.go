@@ -67,20 +67,33 @@ func TestDecide(t *testing.T) {
 		change  profile.Change
 	}{
 		{
-			name: "nobody holds the identifiers: create, dropping null traits",
+			name: "nobody holds the identifiers: create, dropping null traits, set beating set-once",
 			req: profile.Request{
-				Identifiers: []profile.Identifier{id("anonymous_id", "a9"), id("user_id", "9")},
-				Traits:      map[string]any{"plan": "gold", "gone": nil}, ObserveTime: observed,
+				Identifiers:   []profile.Identifier{id("anonymous_id", "a9"), id("user_id", "9")},
+				Traits:        map[string]any{"plan": "gold", "gone": nil},
+				TraitsSetOnce: map[string]any{"plan": "silver", "channel": "web", "none": nil},
+				Source:        "m-9", ObserveTime: observed,
 			},
 			want: profile.Resolution{Created: true, Profile: profile.Profile{
 				ID: "new", Identifiers: []profile.Identifier{id("user_id", "9"), id("anonymous_id", "a9")},
-				Traits: map[string]any{"plan": "gold"}, CreateTime: now, UpdateTime: now,
+				Traits: map[string]any{"plan": "gold", "channel": "web"}, CreateTime: now, UpdateTime: now,
+				Sources: map[string]profile.TraitSource{
+					"plan":    {Operation: profile.OpSet, Source: "m-9", Time: observed, SetTime: observed},
+					"channel": {Operation: profile.OpSetOnce, Source: "m-9", Time: observed, Once: true, SetTime: observed},
+				},
 				Links: seen(observed, id("user_id", "9"), id("anonymous_id", "a9")),
 			}},
 			change: profile.Change{ObserveTime: observed, Create: &profile.Profile{
 				ID: "new", Identifiers: []profile.Identifier{id("user_id", "9"), id("anonymous_id", "a9")},
-				Traits: map[string]any{"plan": "gold"}, CreateTime: now, UpdateTime: now,
+				Traits: map[string]any{"plan": "gold", "channel": "web"}, CreateTime: now, UpdateTime: now,
+				Sources: map[string]profile.TraitSource{
+					"plan":    {Operation: profile.OpSet, Source: "m-9", Time: observed, SetTime: observed},
+					"channel": {Operation: profile.OpSetOnce, Source: "m-9", Time: observed, Once: true, SetTime: observed},
+				},
 				Links: seen(observed, id("user_id", "9"), id("anonymous_id", "a9")),
+			}, TraitChanges: []profile.TraitChange{
+				{Profile: "new", Key: "channel", Value: "web", Operation: profile.OpSetOnce, Source: "m-9", Time: observed},
+				{Profile: "new", Key: "plan", Value: "gold", Operation: profile.OpSet, Source: "m-9", Time: observed},
 			}},
 		},
 		{
@@ -116,11 +129,17 @@ func TestDecide(t *testing.T) {
 			want: profile.Resolution{Profile: profile.Profile{
 				ID: "p-old", Identifiers: []profile.Identifier{id("phone", "+442079460958"), id("anonymous_id", "a1")},
 				Traits: map[string]any{"city": "London", "vip": true}, CreateTime: t0, UpdateTime: now,
-				Links: merge(old.Links, seen(observed, id("phone", "+442079460958"))),
+				Sources: map[string]profile.TraitSource{"vip": {Operation: profile.OpSet, Time: observed, SetTime: observed}},
+				Links:   merge(old.Links, seen(observed, id("phone", "+442079460958"))),
 			}},
 			change: profile.Change{ObserveTime: observed, Update: &profile.Update{
 				ProfileID: "p-old", Link: []profile.Identifier{id("phone", "+442079460958")},
-				Traits: map[string]any{"city": "London", "vip": true}, Time: now,
+				Traits:  map[string]any{"city": "London", "vip": true},
+				Sources: map[string]profile.TraitSource{"vip": {Operation: profile.OpSet, Time: observed, SetTime: observed}},
+				Time:    now,
+			}, TraitChanges: []profile.TraitChange{
+				{Profile: "p-old", Key: "name", Operation: profile.OpUnset, Time: observed},
+				{Profile: "p-old", Key: "vip", Value: true, Operation: profile.OpSet, Time: observed},
 			}},
 		},
 		{
@@ -133,7 +152,8 @@ func TestDecide(t *testing.T) {
 			want: profile.Resolution{Merged: []string{"p-young"}, Profile: profile.Profile{
 				ID: "p-old", Identifiers: []profile.Identifier{id("user_id", "42"), id("email", "ana@example.com"), id("anonymous_id", "a1")},
 				Traits: map[string]any{"city": "Paris", "name": "Ana"}, CreateTime: t0, UpdateTime: now,
-				Links: merge(old.Links, young.Links),
+				Sources: map[string]profile.TraitSource{"city": {Operation: profile.OpMerge, Time: observed, SetTime: young.UpdateTime}},
+				Links:   merge(old.Links, young.Links),
 			}},
 			change: profile.Change{ObserveTime: observed, Update: &profile.Update{
 				ProfileID: "p-old",
@@ -142,8 +162,13 @@ func TestDecide(t *testing.T) {
 					Reason:      profile.ReasonSeenTogether + ": email:ana@example.com, anonymous_id:a1",
 					Trigger:     []profile.Identifier{id("email", "ana@example.com"), id("anonymous_id", "a1")},
 					Identifiers: young.Identifiers, Time: now, ObserveTime: observed, SurvivorTraits: old.Traits,
+					SurvivorSources: map[string]profile.TraitSource{},
 				}},
-				Traits: map[string]any{"city": "Paris", "name": "Ana"}, Time: now,
+				Traits:  map[string]any{"city": "Paris", "name": "Ana"},
+				Sources: map[string]profile.TraitSource{"city": {Operation: profile.OpMerge, Time: observed, SetTime: young.UpdateTime}},
+				Time:    now,
+			}, TraitChanges: []profile.TraitChange{
+				{Profile: "p-old", Key: "city", Value: "Paris", Operation: profile.OpMerge, Time: observed},
 			}},
 		},
 		{

@@ -64,6 +64,9 @@ type Export struct {
 	// Merges are the merge log entries naming Profile or one of Merged,
 	// oldest first.
 	Merges []Merge
+	// TraitChanges are the recorded changes of the traits of Profile and
+	// Merged, newest first.
+	TraitChanges []TraitChange
 	// Time is when the export was taken.
 	Time time.Time
 }
@@ -253,5 +256,8 @@ func (g *Graph) Export(ctx context.Context, id string) (Export, error) {
 		}
 	}
 	slices.SortFunc(out.Merges, func(a, b Merge) int { return cmp.Compare(a.Seq, b.Seq) })
+	if out.TraitChanges, err = g.AllTraitChanges(ctx, root.ID); err != nil {
+		return Export{}, err
+	}
 	return out, nil
 }

@@ -70,6 +70,9 @@ type Profile struct {
 	Identifiers []Identifier
 	// Traits are the latest value of each trait, as decoded JSON.
 	Traits map[string]any
+	// Sources say where each trait's value comes from; a trait set before
+	// sources were kept has none.
+	Sources map[string]TraitSource
 	// CreateTime and UpdateTime are when the profile was created and last
 	// changed.
 	CreateTime, UpdateTime time.Time
@@ -109,6 +112,7 @@ func (p Profile) Clone() Profile {
 		}
 		p.Traits = traits
 	}
+	p.Sources = maps.Clone(p.Sources)
 	p.Links = maps.Clone(p.Links)
 	return p
 }
@@ -150,6 +154,9 @@ type Merge struct {
 	// SurvivorTraits are the survivor's traits before the merge, from which
 	// an unmerge restores them; nil when not recorded.
 	SurvivorTraits map[string]any
+	// SurvivorSources are the sources of SurvivorTraits; nil when not
+	// recorded.
+	SurvivorSources map[string]TraitSource
 	// UnmergeTime is when the merge was undone; zero while it stands.
 	UnmergeTime time.Time
 }
@@ -164,6 +171,10 @@ type Split struct {
 	Move []Identifier
 	// SurvivorTraits are the survivor's complete traits after the split.
 	SurvivorTraits map[string]any
+	// SurvivorSources are the sources of SurvivorTraits.
+	SurvivorSources map[string]TraitSource
+	// TraitChanges are the changes of the survivor's traits, to record.
+	TraitChanges []TraitChange
 	// Time becomes both profiles' update time and the merge's unmerge time.
 	Time time.Time
 }
@@ -181,6 +192,9 @@ type Change struct {
 	ObserveTime time.Time
 	// Share are identifiers, held by live profiles, to mark shared.
 	Share []Identifier
+	// TraitChanges are the changes of the created or updated profile's
+	// traits, to record with the change.
+	TraitChanges []TraitChange
 }
 
 // Update changes an existing, live profile.
@@ -194,6 +208,8 @@ type Update struct {
 	Merges []Merge
 	// Traits are the profile's complete traits after the change.
 	Traits map[string]any
+	// Sources are the sources of Traits.
+	Sources map[string]TraitSource
 	// Time becomes the profile's update time.
 	Time time.Time
 }
@@ -202,6 +218,7 @@ type Update struct {
 // and isolated: the conformance suite in internal/storetest checks it.
 type Store interface {
 	ConsentStore
+	TraitStore
 	RefusalStore
 	MatchStore
 	NoticeLog

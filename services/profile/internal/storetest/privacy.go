@@ -28,6 +28,7 @@ func RunPrivacy(t *testing.T, newStore func(t *testing.T) profile.Store) {
 		{"SuppressionKey", testSuppressionKey},
 		{"ConcurrentErase", testConcurrentErase},
 		{"Export", testExport},
+		{"EraseTraitChanges", testEraseTraitChanges},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -67,6 +67,13 @@ func Run(t *testing.T, newStore func(t *testing.T) profile.Store) {
 		{"Matching", testMatching, nil},
 		{"Notices", testNotices, nil},
 		{"NoticesConcurrent", testNoticesConcurrent, nil},
+		{"TraitSet", testTraitSet, nil},
+		{"TraitSetOnce", testTraitSetOnce, nil},
+		{"TraitUnset", testTraitUnset, nil},
+		{"TraitNoop", testTraitNoop, nil},
+		{"TraitMerge", testTraitMerge, nil},
+		{"TraitMergeReplaysSetOnce", testTraitMergeReplaysSetOnce, nil},
+		{"TraitUnmerge", testTraitUnmerge, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

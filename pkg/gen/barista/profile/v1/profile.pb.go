@@ -162,7 +162,10 @@ type Profile struct {
 	SharedIdentifiers []*v1.Identifier `protobuf:"bytes,6,rep,name=shared_identifiers,json=sharedIdentifiers,proto3" json:"shared_identifiers,omitempty"`
 	// The profile's consents, one per purpose that has one; set by
 	// GetProfile and LookupProfile.
-	Consents      []*Consent `protobuf:"bytes,7,rep,name=consents,proto3" json:"consents,omitempty"`
+	Consents []*Consent `protobuf:"bytes,7,rep,name=consents,proto3" json:"consents,omitempty"`
+	// Where each trait's current value comes from: its latest change, in key
+	// order; set by GetProfile and LookupProfile.
+	TraitSources  []*TraitSource `protobuf:"bytes,8,rep,name=trait_sources,json=traitSources,proto3" json:"trait_sources,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -246,26 +249,347 @@ func (x *Profile) GetConsents() []*Consent {
 	return nil
 }
 
+func (x *Profile) GetTraitSources() []*TraitSource {
+	if x != nil {
+		return x.TraitSources
+	}
+	return nil
+}
+
+// TraitSource is the latest change of one trait of a profile.
+type TraitSource struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The trait's key.
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// How it changed: "set", "set_once", "merge" (taken from a profile merged
+	// in) or "unmerge" (restored when a profile was split back out).
+	Operation string `protobuf:"bytes,2,opt,name=operation,proto3" json:"operation,omitempty"`
+	// The message id of the event that carried the change; empty when none
+	// did (an API call, a manual merge, an unmerge).
+	SourceEvent string `protobuf:"bytes,3,opt,name=source_event,json=sourceEvent,proto3" json:"source_event,omitempty"`
+	// When it changed: the observe time of the call that changed it.
+	ChangeTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=change_time,json=changeTime,proto3" json:"change_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TraitSource) Reset() {
+	*x = TraitSource{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TraitSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TraitSource) ProtoMessage() {}
+
+func (x *TraitSource) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TraitSource.ProtoReflect.Descriptor instead.
+func (*TraitSource) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *TraitSource) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *TraitSource) GetOperation() string {
+	if x != nil {
+		return x.Operation
+	}
+	return ""
+}
+
+func (x *TraitSource) GetSourceEvent() string {
+	if x != nil {
+		return x.SourceEvent
+	}
+	return ""
+}
+
+func (x *TraitSource) GetChangeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ChangeTime
+	}
+	return nil
+}
+
+// TraitChange is one recorded change of one trait of a profile.
+type TraitChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The profile it was recorded on, "profiles/{profile}": the profile
+	// listed or one merged into it.
+	Profile string `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	// The trait's key.
+	Key string `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// The new value; unset when the trait was removed.
+	Value *structpb.Value `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	// How it changed: "set", "set_once", "unset", "merge" or "unmerge".
+	Operation string `protobuf:"bytes,4,opt,name=operation,proto3" json:"operation,omitempty"`
+	// The message id of the event that carried the change; empty when none
+	// did.
+	SourceEvent string `protobuf:"bytes,5,opt,name=source_event,json=sourceEvent,proto3" json:"source_event,omitempty"`
+	// When it changed: the observe time of the call that changed it.
+	ChangeTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=change_time,json=changeTime,proto3" json:"change_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TraitChange) Reset() {
+	*x = TraitChange{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TraitChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TraitChange) ProtoMessage() {}
+
+func (x *TraitChange) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TraitChange.ProtoReflect.Descriptor instead.
+func (*TraitChange) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *TraitChange) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *TraitChange) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *TraitChange) GetValue() *structpb.Value {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *TraitChange) GetOperation() string {
+	if x != nil {
+		return x.Operation
+	}
+	return ""
+}
+
+func (x *TraitChange) GetSourceEvent() string {
+	if x != nil {
+		return x.SourceEvent
+	}
+	return ""
+}
+
+func (x *TraitChange) GetChangeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ChangeTime
+	}
+	return nil
+}
+
+// ListTraitChangesRequest names the person whose trait history to list, by
+// profile or by identifier (exactly one).
+type ListTraitChangesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The profile, "profiles/{profile}"; a merged profile's name lists the
+	// history of the live profile it was merged into.
+	Profile string `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	// An identifier the profile holds.
+	Identifier *v1.Identifier `protobuf:"bytes,2,opt,name=identifier,proto3" json:"identifier,omitempty"`
+	// Only the changes of this trait key; all when empty.
+	Trait string `protobuf:"bytes,3,opt,name=trait,proto3" json:"trait,omitempty"`
+	// Maximum number of changes to return; default 50, at most 1000.
+	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token from a previous response, to continue.
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTraitChangesRequest) Reset() {
+	*x = ListTraitChangesRequest{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTraitChangesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTraitChangesRequest) ProtoMessage() {}
+
+func (x *ListTraitChangesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTraitChangesRequest.ProtoReflect.Descriptor instead.
+func (*ListTraitChangesRequest) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ListTraitChangesRequest) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *ListTraitChangesRequest) GetIdentifier() *v1.Identifier {
+	if x != nil {
+		return x.Identifier
+	}
+	return nil
+}
+
+func (x *ListTraitChangesRequest) GetTrait() string {
+	if x != nil {
+		return x.Trait
+	}
+	return ""
+}
+
+func (x *ListTraitChangesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTraitChangesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListTraitChangesResponse is one page of trait changes, newest first.
+type ListTraitChangesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The changes, newest first.
+	TraitChanges []*TraitChange `protobuf:"bytes,1,rep,name=trait_changes,json=traitChanges,proto3" json:"trait_changes,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTraitChangesResponse) Reset() {
+	*x = ListTraitChangesResponse{}
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTraitChangesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTraitChangesResponse) ProtoMessage() {}
+
+func (x *ListTraitChangesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTraitChangesResponse.ProtoReflect.Descriptor instead.
+func (*ListTraitChangesResponse) Descriptor() ([]byte, []int) {
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListTraitChangesResponse) GetTraitChanges() []*TraitChange {
+	if x != nil {
+		return x.TraitChanges
+	}
+	return nil
+}
+
+func (x *ListTraitChangesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // ResolveProfileRequest carries identifiers seen together on one event.
 type ResolveProfileRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Identifiers seen together; at least one.
 	Identifiers []*v1.Identifier `protobuf:"bytes,1,rep,name=identifiers,proto3" json:"identifiers,omitempty"`
-	// Traits to set on the profile, from an identify call.
+	// Traits to set on the profile, from an identify call; a null value
+	// removes the trait.
 	Traits *structpb.Struct `protobuf:"bytes,2,opt,name=traits,proto3" json:"traits,omitempty"`
 	// When the identifiers were seen; defaults to now.
 	ObserveTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=observe_time,json=observeTime,proto3" json:"observe_time,omitempty"`
 	// Weak evidence from the event's context (IP, user agent, device
 	// fingerprint), kept per profile for probabilistic matching only; it never
 	// links identifiers by itself.
-	Signals       *MatchSignals `protobuf:"bytes,4,opt,name=signals,proto3" json:"signals,omitempty"`
+	Signals *MatchSignals `protobuf:"bytes,4,opt,name=signals,proto3" json:"signals,omitempty"`
+	// Traits to set only where the profile has no value yet (the first value
+	// wins); a key also set in traits takes the value in traits.
+	TraitsSetOnce *structpb.Struct `protobuf:"bytes,5,opt,name=traits_set_once,json=traitsSetOnce,proto3" json:"traits_set_once,omitempty"`
+	// The message id of the event that carried the identifiers and traits,
+	// recorded as the source of the trait changes it makes; may be empty.
+	SourceEvent   string `protobuf:"bytes,6,opt,name=source_event,json=sourceEvent,proto3" json:"source_event,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ResolveProfileRequest) Reset() {
 	*x = ResolveProfileRequest{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[1]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -277,7 +601,7 @@ func (x *ResolveProfileRequest) String() string {
 func (*ResolveProfileRequest) ProtoMessage() {}
 
 func (x *ResolveProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[1]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -290,7 +614,7 @@ func (x *ResolveProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveProfileRequest.ProtoReflect.Descriptor instead.
 func (*ResolveProfileRequest) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{1}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ResolveProfileRequest) GetIdentifiers() []*v1.Identifier {
@@ -321,6 +645,20 @@ func (x *ResolveProfileRequest) GetSignals() *MatchSignals {
 	return nil
 }
 
+func (x *ResolveProfileRequest) GetTraitsSetOnce() *structpb.Struct {
+	if x != nil {
+		return x.TraitsSetOnce
+	}
+	return nil
+}
+
+func (x *ResolveProfileRequest) GetSourceEvent() string {
+	if x != nil {
+		return x.SourceEvent
+	}
+	return ""
+}
+
 // ResolveProfileResponse names the profile the identifiers belong to.
 type ResolveProfileResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -339,7 +677,7 @@ type ResolveProfileResponse struct {
 
 func (x *ResolveProfileResponse) Reset() {
 	*x = ResolveProfileResponse{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[2]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -351,7 +689,7 @@ func (x *ResolveProfileResponse) String() string {
 func (*ResolveProfileResponse) ProtoMessage() {}
 
 func (x *ResolveProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[2]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -364,7 +702,7 @@ func (x *ResolveProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveProfileResponse.ProtoReflect.Descriptor instead.
 func (*ResolveProfileResponse) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{2}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ResolveProfileResponse) GetProfile() *Profile {
@@ -412,7 +750,7 @@ type IgnoredIdentifier struct {
 
 func (x *IgnoredIdentifier) Reset() {
 	*x = IgnoredIdentifier{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[3]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -424,7 +762,7 @@ func (x *IgnoredIdentifier) String() string {
 func (*IgnoredIdentifier) ProtoMessage() {}
 
 func (x *IgnoredIdentifier) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[3]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -437,7 +775,7 @@ func (x *IgnoredIdentifier) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IgnoredIdentifier.ProtoReflect.Descriptor instead.
 func (*IgnoredIdentifier) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{3}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *IgnoredIdentifier) GetIdentifier() *v1.Identifier {
@@ -472,7 +810,7 @@ type GetProfileRequest struct {
 
 func (x *GetProfileRequest) Reset() {
 	*x = GetProfileRequest{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[4]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -484,7 +822,7 @@ func (x *GetProfileRequest) String() string {
 func (*GetProfileRequest) ProtoMessage() {}
 
 func (x *GetProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[4]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -497,7 +835,7 @@ func (x *GetProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProfileRequest.ProtoReflect.Descriptor instead.
 func (*GetProfileRequest) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{4}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetProfileRequest) GetName() string {
@@ -518,7 +856,7 @@ type LookupProfileRequest struct {
 
 func (x *LookupProfileRequest) Reset() {
 	*x = LookupProfileRequest{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[5]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -530,7 +868,7 @@ func (x *LookupProfileRequest) String() string {
 func (*LookupProfileRequest) ProtoMessage() {}
 
 func (x *LookupProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[5]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -543,7 +881,7 @@ func (x *LookupProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupProfileRequest.ProtoReflect.Descriptor instead.
 func (*LookupProfileRequest) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{5}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LookupProfileRequest) GetIdentifier() *v1.Identifier {
@@ -566,7 +904,7 @@ type ListProfilesRequest struct {
 
 func (x *ListProfilesRequest) Reset() {
 	*x = ListProfilesRequest{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[6]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -578,7 +916,7 @@ func (x *ListProfilesRequest) String() string {
 func (*ListProfilesRequest) ProtoMessage() {}
 
 func (x *ListProfilesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[6]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -591,7 +929,7 @@ func (x *ListProfilesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProfilesRequest.ProtoReflect.Descriptor instead.
 func (*ListProfilesRequest) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{6}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListProfilesRequest) GetPageSize() int32 {
@@ -621,7 +959,7 @@ type ListProfilesResponse struct {
 
 func (x *ListProfilesResponse) Reset() {
 	*x = ListProfilesResponse{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[7]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -633,7 +971,7 @@ func (x *ListProfilesResponse) String() string {
 func (*ListProfilesResponse) ProtoMessage() {}
 
 func (x *ListProfilesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[7]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -646,7 +984,7 @@ func (x *ListProfilesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProfilesResponse.ProtoReflect.Descriptor instead.
 func (*ListProfilesResponse) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{7}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListProfilesResponse) GetProfiles() []*Profile {
@@ -674,7 +1012,7 @@ type GetProfileResponse struct {
 
 func (x *GetProfileResponse) Reset() {
 	*x = GetProfileResponse{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[8]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -686,7 +1024,7 @@ func (x *GetProfileResponse) String() string {
 func (*GetProfileResponse) ProtoMessage() {}
 
 func (x *GetProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[8]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -699,7 +1037,7 @@ func (x *GetProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProfileResponse.ProtoReflect.Descriptor instead.
 func (*GetProfileResponse) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{8}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetProfileResponse) GetProfile() *Profile {
@@ -720,7 +1058,7 @@ type LookupProfileResponse struct {
 
 func (x *LookupProfileResponse) Reset() {
 	*x = LookupProfileResponse{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[9]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -732,7 +1070,7 @@ func (x *LookupProfileResponse) String() string {
 func (*LookupProfileResponse) ProtoMessage() {}
 
 func (x *LookupProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[9]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -745,7 +1083,7 @@ func (x *LookupProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupProfileResponse.ProtoReflect.Descriptor instead.
 func (*LookupProfileResponse) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{9}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LookupProfileResponse) GetProfile() *Profile {
@@ -764,7 +1102,7 @@ type GetMergeRulesRequest struct {
 
 func (x *GetMergeRulesRequest) Reset() {
 	*x = GetMergeRulesRequest{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[10]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -776,7 +1114,7 @@ func (x *GetMergeRulesRequest) String() string {
 func (*GetMergeRulesRequest) ProtoMessage() {}
 
 func (x *GetMergeRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[10]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -789,7 +1127,7 @@ func (x *GetMergeRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMergeRulesRequest.ProtoReflect.Descriptor instead.
 func (*GetMergeRulesRequest) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{10}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{14}
 }
 
 // GetMergeRulesResponse carries the active merge rules.
@@ -803,7 +1141,7 @@ type GetMergeRulesResponse struct {
 
 func (x *GetMergeRulesResponse) Reset() {
 	*x = GetMergeRulesResponse{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[11]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -815,7 +1153,7 @@ func (x *GetMergeRulesResponse) String() string {
 func (*GetMergeRulesResponse) ProtoMessage() {}
 
 func (x *GetMergeRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[11]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -828,7 +1166,7 @@ func (x *GetMergeRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMergeRulesResponse.ProtoReflect.Descriptor instead.
 func (*GetMergeRulesResponse) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{11}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetMergeRulesResponse) GetRules() *MergeRules {
@@ -862,7 +1200,7 @@ type MergeRules struct {
 
 func (x *MergeRules) Reset() {
 	*x = MergeRules{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[12]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -874,7 +1212,7 @@ func (x *MergeRules) String() string {
 func (*MergeRules) ProtoMessage() {}
 
 func (x *MergeRules) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[12]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -887,7 +1225,7 @@ func (x *MergeRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeRules.ProtoReflect.Descriptor instead.
 func (*MergeRules) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{12}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *MergeRules) GetPriority() []string {
@@ -948,7 +1286,7 @@ type IdentifierLimit struct {
 
 func (x *IdentifierLimit) Reset() {
 	*x = IdentifierLimit{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[13]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -960,7 +1298,7 @@ func (x *IdentifierLimit) String() string {
 func (*IdentifierLimit) ProtoMessage() {}
 
 func (x *IdentifierLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[13]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -973,7 +1311,7 @@ func (x *IdentifierLimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdentifierLimit.ProtoReflect.Descriptor instead.
 func (*IdentifierLimit) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{13}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *IdentifierLimit) GetType() string {
@@ -1012,7 +1350,7 @@ type BlockedValue struct {
 
 func (x *BlockedValue) Reset() {
 	*x = BlockedValue{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[14]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1362,7 @@ func (x *BlockedValue) String() string {
 func (*BlockedValue) ProtoMessage() {}
 
 func (x *BlockedValue) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[14]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1375,7 @@ func (x *BlockedValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockedValue.ProtoReflect.Descriptor instead.
 func (*BlockedValue) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{14}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *BlockedValue) GetType() string {
@@ -1076,7 +1414,7 @@ type ListMergesRequest struct {
 
 func (x *ListMergesRequest) Reset() {
 	*x = ListMergesRequest{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[15]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1088,7 +1426,7 @@ func (x *ListMergesRequest) String() string {
 func (*ListMergesRequest) ProtoMessage() {}
 
 func (x *ListMergesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[15]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1101,7 +1439,7 @@ func (x *ListMergesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMergesRequest.ProtoReflect.Descriptor instead.
 func (*ListMergesRequest) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{15}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListMergesRequest) GetParent() string {
@@ -1138,7 +1476,7 @@ type ListMergesResponse struct {
 
 func (x *ListMergesResponse) Reset() {
 	*x = ListMergesResponse{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[16]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1150,7 +1488,7 @@ func (x *ListMergesResponse) String() string {
 func (*ListMergesResponse) ProtoMessage() {}
 
 func (x *ListMergesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[16]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1163,7 +1501,7 @@ func (x *ListMergesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMergesResponse.ProtoReflect.Descriptor instead.
 func (*ListMergesResponse) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{16}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListMergesResponse) GetMerges() []*Merge {
@@ -1209,7 +1547,7 @@ type Merge struct {
 
 func (x *Merge) Reset() {
 	*x = Merge{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[17]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1221,7 +1559,7 @@ func (x *Merge) String() string {
 func (*Merge) ProtoMessage() {}
 
 func (x *Merge) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[17]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1234,7 +1572,7 @@ func (x *Merge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Merge.ProtoReflect.Descriptor instead.
 func (*Merge) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{17}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Merge) GetSurvivor() string {
@@ -1313,7 +1651,7 @@ type MergeProfilesRequest struct {
 
 func (x *MergeProfilesRequest) Reset() {
 	*x = MergeProfilesRequest{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[18]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1325,7 +1663,7 @@ func (x *MergeProfilesRequest) String() string {
 func (*MergeProfilesRequest) ProtoMessage() {}
 
 func (x *MergeProfilesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[18]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1338,7 +1676,7 @@ func (x *MergeProfilesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeProfilesRequest.ProtoReflect.Descriptor instead.
 func (*MergeProfilesRequest) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{18}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *MergeProfilesRequest) GetIdentifiers() []*v1.Identifier {
@@ -1369,7 +1707,7 @@ type MergeProfilesResponse struct {
 
 func (x *MergeProfilesResponse) Reset() {
 	*x = MergeProfilesResponse{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[19]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1381,7 +1719,7 @@ func (x *MergeProfilesResponse) String() string {
 func (*MergeProfilesResponse) ProtoMessage() {}
 
 func (x *MergeProfilesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[19]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1394,7 +1732,7 @@ func (x *MergeProfilesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeProfilesResponse.ProtoReflect.Descriptor instead.
 func (*MergeProfilesResponse) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{19}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *MergeProfilesResponse) GetProfile() *Profile {
@@ -1423,7 +1761,7 @@ type PreviewMergeRulesRequest struct {
 
 func (x *PreviewMergeRulesRequest) Reset() {
 	*x = PreviewMergeRulesRequest{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[20]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1435,7 +1773,7 @@ func (x *PreviewMergeRulesRequest) String() string {
 func (*PreviewMergeRulesRequest) ProtoMessage() {}
 
 func (x *PreviewMergeRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[20]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1448,7 +1786,7 @@ func (x *PreviewMergeRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewMergeRulesRequest.ProtoReflect.Descriptor instead.
 func (*PreviewMergeRulesRequest) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{20}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PreviewMergeRulesRequest) GetRules() string {
@@ -1489,7 +1827,7 @@ type PreviewMergeRulesResponse struct {
 
 func (x *PreviewMergeRulesResponse) Reset() {
 	*x = PreviewMergeRulesResponse{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[21]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1501,7 +1839,7 @@ func (x *PreviewMergeRulesResponse) String() string {
 func (*PreviewMergeRulesResponse) ProtoMessage() {}
 
 func (x *PreviewMergeRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[21]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1514,7 +1852,7 @@ func (x *PreviewMergeRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewMergeRulesResponse.ProtoReflect.Descriptor instead.
 func (*PreviewMergeRulesResponse) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{21}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PreviewMergeRulesResponse) GetRules() *MergeRules {
@@ -1591,7 +1929,7 @@ type UnmergeProfileRequest struct {
 
 func (x *UnmergeProfileRequest) Reset() {
 	*x = UnmergeProfileRequest{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[22]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1603,7 +1941,7 @@ func (x *UnmergeProfileRequest) String() string {
 func (*UnmergeProfileRequest) ProtoMessage() {}
 
 func (x *UnmergeProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[22]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1616,7 +1954,7 @@ func (x *UnmergeProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnmergeProfileRequest.ProtoReflect.Descriptor instead.
 func (*UnmergeProfileRequest) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{22}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *UnmergeProfileRequest) GetName() string {
@@ -1640,7 +1978,7 @@ type UnmergeProfileResponse struct {
 
 func (x *UnmergeProfileResponse) Reset() {
 	*x = UnmergeProfileResponse{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[23]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1652,7 +1990,7 @@ func (x *UnmergeProfileResponse) String() string {
 func (*UnmergeProfileResponse) ProtoMessage() {}
 
 func (x *UnmergeProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[23]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1665,7 +2003,7 @@ func (x *UnmergeProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnmergeProfileResponse.ProtoReflect.Descriptor instead.
 func (*UnmergeProfileResponse) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{23}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *UnmergeProfileResponse) GetProfile() *Profile {
@@ -1699,7 +2037,7 @@ type Consent struct {
 
 func (x *Consent) Reset() {
 	*x = Consent{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[24]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1711,7 +2049,7 @@ func (x *Consent) String() string {
 func (*Consent) ProtoMessage() {}
 
 func (x *Consent) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[24]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1724,7 +2062,7 @@ func (x *Consent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Consent.ProtoReflect.Descriptor instead.
 func (*Consent) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{24}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Consent) GetPurpose() string {
@@ -1771,7 +2109,7 @@ type SetConsentRequest struct {
 
 func (x *SetConsentRequest) Reset() {
 	*x = SetConsentRequest{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[25]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1783,7 +2121,7 @@ func (x *SetConsentRequest) String() string {
 func (*SetConsentRequest) ProtoMessage() {}
 
 func (x *SetConsentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[25]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1796,7 +2134,7 @@ func (x *SetConsentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetConsentRequest.ProtoReflect.Descriptor instead.
 func (*SetConsentRequest) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{25}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SetConsentRequest) GetProfile() string {
@@ -1833,7 +2171,7 @@ type SetConsentResponse struct {
 
 func (x *SetConsentResponse) Reset() {
 	*x = SetConsentResponse{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[26]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1845,7 +2183,7 @@ func (x *SetConsentResponse) String() string {
 func (*SetConsentResponse) ProtoMessage() {}
 
 func (x *SetConsentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[26]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1858,7 +2196,7 @@ func (x *SetConsentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetConsentResponse.ProtoReflect.Descriptor instead.
 func (*SetConsentResponse) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{26}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SetConsentResponse) GetProfile() string {
@@ -1889,7 +2227,7 @@ type GetConsentRequest struct {
 
 func (x *GetConsentRequest) Reset() {
 	*x = GetConsentRequest{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[27]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1901,7 +2239,7 @@ func (x *GetConsentRequest) String() string {
 func (*GetConsentRequest) ProtoMessage() {}
 
 func (x *GetConsentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[27]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1914,7 +2252,7 @@ func (x *GetConsentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConsentRequest.ProtoReflect.Descriptor instead.
 func (*GetConsentRequest) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{27}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetConsentRequest) GetProfile() string {
@@ -1944,7 +2282,7 @@ type GetConsentResponse struct {
 
 func (x *GetConsentResponse) Reset() {
 	*x = GetConsentResponse{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[28]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1956,7 +2294,7 @@ func (x *GetConsentResponse) String() string {
 func (*GetConsentResponse) ProtoMessage() {}
 
 func (x *GetConsentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[28]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1969,7 +2307,7 @@ func (x *GetConsentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConsentResponse.ProtoReflect.Descriptor instead.
 func (*GetConsentResponse) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{28}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetConsentResponse) GetProfile() string {
@@ -2003,7 +2341,7 @@ type MatchSignals struct {
 
 func (x *MatchSignals) Reset() {
 	*x = MatchSignals{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[29]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2015,7 +2353,7 @@ func (x *MatchSignals) String() string {
 func (*MatchSignals) ProtoMessage() {}
 
 func (x *MatchSignals) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[29]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2028,7 +2366,7 @@ func (x *MatchSignals) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchSignals.ProtoReflect.Descriptor instead.
 func (*MatchSignals) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{29}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *MatchSignals) GetIp() string {
@@ -2081,7 +2419,7 @@ type MatchCandidate struct {
 
 func (x *MatchCandidate) Reset() {
 	*x = MatchCandidate{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[30]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2093,7 +2431,7 @@ func (x *MatchCandidate) String() string {
 func (*MatchCandidate) ProtoMessage() {}
 
 func (x *MatchCandidate) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[30]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2106,7 +2444,7 @@ func (x *MatchCandidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchCandidate.ProtoReflect.Descriptor instead.
 func (*MatchCandidate) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{30}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *MatchCandidate) GetName() string {
@@ -2187,7 +2525,7 @@ type ListMatchCandidatesRequest struct {
 
 func (x *ListMatchCandidatesRequest) Reset() {
 	*x = ListMatchCandidatesRequest{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[31]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2199,7 +2537,7 @@ func (x *ListMatchCandidatesRequest) String() string {
 func (*ListMatchCandidatesRequest) ProtoMessage() {}
 
 func (x *ListMatchCandidatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[31]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2212,7 +2550,7 @@ func (x *ListMatchCandidatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMatchCandidatesRequest.ProtoReflect.Descriptor instead.
 func (*ListMatchCandidatesRequest) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{31}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListMatchCandidatesRequest) GetState() MatchCandidateState {
@@ -2249,7 +2587,7 @@ type ListMatchCandidatesResponse struct {
 
 func (x *ListMatchCandidatesResponse) Reset() {
 	*x = ListMatchCandidatesResponse{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[32]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2261,7 +2599,7 @@ func (x *ListMatchCandidatesResponse) String() string {
 func (*ListMatchCandidatesResponse) ProtoMessage() {}
 
 func (x *ListMatchCandidatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[32]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2274,7 +2612,7 @@ func (x *ListMatchCandidatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMatchCandidatesResponse.ProtoReflect.Descriptor instead.
 func (*ListMatchCandidatesResponse) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{32}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListMatchCandidatesResponse) GetMatchCandidates() []*MatchCandidate {
@@ -2307,7 +2645,7 @@ type ReviewMatchCandidateRequest struct {
 
 func (x *ReviewMatchCandidateRequest) Reset() {
 	*x = ReviewMatchCandidateRequest{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[33]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2319,7 +2657,7 @@ func (x *ReviewMatchCandidateRequest) String() string {
 func (*ReviewMatchCandidateRequest) ProtoMessage() {}
 
 func (x *ReviewMatchCandidateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[33]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2332,7 +2670,7 @@ func (x *ReviewMatchCandidateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReviewMatchCandidateRequest.ProtoReflect.Descriptor instead.
 func (*ReviewMatchCandidateRequest) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{33}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ReviewMatchCandidateRequest) GetName() string {
@@ -2372,7 +2710,7 @@ type ReviewMatchCandidateResponse struct {
 
 func (x *ReviewMatchCandidateResponse) Reset() {
 	*x = ReviewMatchCandidateResponse{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[34]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2384,7 +2722,7 @@ func (x *ReviewMatchCandidateResponse) String() string {
 func (*ReviewMatchCandidateResponse) ProtoMessage() {}
 
 func (x *ReviewMatchCandidateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[34]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2397,7 +2735,7 @@ func (x *ReviewMatchCandidateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReviewMatchCandidateResponse.ProtoReflect.Descriptor instead.
 func (*ReviewMatchCandidateResponse) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{34}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ReviewMatchCandidateResponse) GetMatchCandidate() *MatchCandidate {
@@ -2436,7 +2774,7 @@ type DeleteProfileRequest struct {
 
 func (x *DeleteProfileRequest) Reset() {
 	*x = DeleteProfileRequest{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[35]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2448,7 +2786,7 @@ func (x *DeleteProfileRequest) String() string {
 func (*DeleteProfileRequest) ProtoMessage() {}
 
 func (x *DeleteProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[35]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2461,7 +2799,7 @@ func (x *DeleteProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteProfileRequest.ProtoReflect.Descriptor instead.
 func (*DeleteProfileRequest) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{35}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DeleteProfileRequest) GetProfile() string {
@@ -2502,7 +2840,7 @@ type DeleteProfileResponse struct {
 
 func (x *DeleteProfileResponse) Reset() {
 	*x = DeleteProfileResponse{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[36]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2514,7 +2852,7 @@ func (x *DeleteProfileResponse) String() string {
 func (*DeleteProfileResponse) ProtoMessage() {}
 
 func (x *DeleteProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[36]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2527,7 +2865,7 @@ func (x *DeleteProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteProfileResponse.ProtoReflect.Descriptor instead.
 func (*DeleteProfileResponse) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{36}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *DeleteProfileResponse) GetProfile() string {
@@ -2593,7 +2931,7 @@ type ExportProfileRequest struct {
 
 func (x *ExportProfileRequest) Reset() {
 	*x = ExportProfileRequest{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[37]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2605,7 +2943,7 @@ func (x *ExportProfileRequest) String() string {
 func (*ExportProfileRequest) ProtoMessage() {}
 
 func (x *ExportProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[37]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2618,7 +2956,7 @@ func (x *ExportProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportProfileRequest.ProtoReflect.Descriptor instead.
 func (*ExportProfileRequest) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{37}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ExportProfileRequest) GetProfile() string {
@@ -2650,14 +2988,17 @@ type ExportProfileResponse struct {
 	// The merge log entries naming the profile or a merged profile.
 	Merges []*Merge `protobuf:"bytes,5,rep,name=merges,proto3" json:"merges,omitempty"`
 	// When the export was taken.
-	ExportTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=export_time,json=exportTime,proto3" json:"export_time,omitempty"`
+	ExportTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=export_time,json=exportTime,proto3" json:"export_time,omitempty"`
+	// Every recorded change of the traits of the profile or a merged
+	// profile, newest first.
+	TraitChanges  []*TraitChange `protobuf:"bytes,7,rep,name=trait_changes,json=traitChanges,proto3" json:"trait_changes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ExportProfileResponse) Reset() {
 	*x = ExportProfileResponse{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[38]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2669,7 +3010,7 @@ func (x *ExportProfileResponse) String() string {
 func (*ExportProfileResponse) ProtoMessage() {}
 
 func (x *ExportProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[38]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2682,7 +3023,7 @@ func (x *ExportProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportProfileResponse.ProtoReflect.Descriptor instead.
 func (*ExportProfileResponse) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{38}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ExportProfileResponse) GetProfile() *Profile {
@@ -2727,6 +3068,13 @@ func (x *ExportProfileResponse) GetExportTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ExportProfileResponse) GetTraitChanges() []*TraitChange {
+	if x != nil {
+		return x.TraitChanges
+	}
+	return nil
+}
+
 // IdentifierLink is what the identity graph keeps about one identifier.
 type IdentifierLink struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2742,7 +3090,7 @@ type IdentifierLink struct {
 
 func (x *IdentifierLink) Reset() {
 	*x = IdentifierLink{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[39]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2754,7 +3102,7 @@ func (x *IdentifierLink) String() string {
 func (*IdentifierLink) ProtoMessage() {}
 
 func (x *IdentifierLink) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[39]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2767,7 +3115,7 @@ func (x *IdentifierLink) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdentifierLink.ProtoReflect.Descriptor instead.
 func (*IdentifierLink) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{39}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *IdentifierLink) GetIdentifier() *v1.Identifier {
@@ -2808,7 +3156,7 @@ type MergedProfile struct {
 
 func (x *MergedProfile) Reset() {
 	*x = MergedProfile{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[40]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2820,7 +3168,7 @@ func (x *MergedProfile) String() string {
 func (*MergedProfile) ProtoMessage() {}
 
 func (x *MergedProfile) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[40]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2833,7 +3181,7 @@ func (x *MergedProfile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergedProfile.ProtoReflect.Descriptor instead.
 func (*MergedProfile) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{40}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *MergedProfile) GetName() string {
@@ -2877,7 +3225,7 @@ type RecordedConsent struct {
 
 func (x *RecordedConsent) Reset() {
 	*x = RecordedConsent{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[41]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2889,7 +3237,7 @@ func (x *RecordedConsent) String() string {
 func (*RecordedConsent) ProtoMessage() {}
 
 func (x *RecordedConsent) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[41]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2902,7 +3250,7 @@ func (x *RecordedConsent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordedConsent.ProtoReflect.Descriptor instead.
 func (*RecordedConsent) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{41}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *RecordedConsent) GetProfile() string {
@@ -2933,7 +3281,7 @@ type StreamProfileChangesRequest struct {
 
 func (x *StreamProfileChangesRequest) Reset() {
 	*x = StreamProfileChangesRequest{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[42]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2945,7 +3293,7 @@ func (x *StreamProfileChangesRequest) String() string {
 func (*StreamProfileChangesRequest) ProtoMessage() {}
 
 func (x *StreamProfileChangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[42]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2958,7 +3306,7 @@ func (x *StreamProfileChangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamProfileChangesRequest.ProtoReflect.Descriptor instead.
 func (*StreamProfileChangesRequest) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{42}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *StreamProfileChangesRequest) GetAfterCursor() string {
@@ -2986,7 +3334,7 @@ type StreamProfileChangesResponse struct {
 
 func (x *StreamProfileChangesResponse) Reset() {
 	*x = StreamProfileChangesResponse{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[43]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2998,7 +3346,7 @@ func (x *StreamProfileChangesResponse) String() string {
 func (*StreamProfileChangesResponse) ProtoMessage() {}
 
 func (x *StreamProfileChangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[43]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3011,7 +3359,7 @@ func (x *StreamProfileChangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamProfileChangesResponse.ProtoReflect.Descriptor instead.
 func (*StreamProfileChangesResponse) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{43}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *StreamProfileChangesResponse) GetChanges() []*ProfileChange {
@@ -3043,7 +3391,7 @@ type ProfileChange struct {
 
 func (x *ProfileChange) Reset() {
 	*x = ProfileChange{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[44]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3055,7 +3403,7 @@ func (x *ProfileChange) String() string {
 func (*ProfileChange) ProtoMessage() {}
 
 func (x *ProfileChange) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[44]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3068,7 +3416,7 @@ func (x *ProfileChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProfileChange.ProtoReflect.Descriptor instead.
 func (*ProfileChange) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{44}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ProfileChange) GetCursor() string {
@@ -3177,7 +3525,7 @@ type ProfileMerged struct {
 
 func (x *ProfileMerged) Reset() {
 	*x = ProfileMerged{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[45]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3189,7 +3537,7 @@ func (x *ProfileMerged) String() string {
 func (*ProfileMerged) ProtoMessage() {}
 
 func (x *ProfileMerged) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[45]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3202,7 +3550,7 @@ func (x *ProfileMerged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProfileMerged.ProtoReflect.Descriptor instead.
 func (*ProfileMerged) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{45}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ProfileMerged) GetSurvivor() string {
@@ -3250,7 +3598,7 @@ type ProfileUnmerged struct {
 
 func (x *ProfileUnmerged) Reset() {
 	*x = ProfileUnmerged{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[46]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3262,7 +3610,7 @@ func (x *ProfileUnmerged) String() string {
 func (*ProfileUnmerged) ProtoMessage() {}
 
 func (x *ProfileUnmerged) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[46]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3275,7 +3623,7 @@ func (x *ProfileUnmerged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProfileUnmerged.ProtoReflect.Descriptor instead.
 func (*ProfileUnmerged) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{46}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ProfileUnmerged) GetProfile() string {
@@ -3319,7 +3667,7 @@ type ConsentChanged struct {
 
 func (x *ConsentChanged) Reset() {
 	*x = ConsentChanged{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[47]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3331,7 +3679,7 @@ func (x *ConsentChanged) String() string {
 func (*ConsentChanged) ProtoMessage() {}
 
 func (x *ConsentChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[47]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3344,7 +3692,7 @@ func (x *ConsentChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsentChanged.ProtoReflect.Descriptor instead.
 func (*ConsentChanged) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{47}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ConsentChanged) GetProfile() string {
@@ -3373,7 +3721,7 @@ type ProfileErased struct {
 
 func (x *ProfileErased) Reset() {
 	*x = ProfileErased{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[48]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3385,7 +3733,7 @@ func (x *ProfileErased) String() string {
 func (*ProfileErased) ProtoMessage() {}
 
 func (x *ProfileErased) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[48]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3398,7 +3746,7 @@ func (x *ProfileErased) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProfileErased.ProtoReflect.Descriptor instead.
 func (*ProfileErased) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{48}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ProfileErased) GetProfile() string {
@@ -3419,7 +3767,7 @@ type ResolveProfilesRequest struct {
 
 func (x *ResolveProfilesRequest) Reset() {
 	*x = ResolveProfilesRequest{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[49]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3431,7 +3779,7 @@ func (x *ResolveProfilesRequest) String() string {
 func (*ResolveProfilesRequest) ProtoMessage() {}
 
 func (x *ResolveProfilesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[49]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3444,7 +3792,7 @@ func (x *ResolveProfilesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveProfilesRequest.ProtoReflect.Descriptor instead.
 func (*ResolveProfilesRequest) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{49}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ResolveProfilesRequest) GetRequests() []*ResolveProfileRequest {
@@ -3465,7 +3813,7 @@ type ResolveProfilesResponse struct {
 
 func (x *ResolveProfilesResponse) Reset() {
 	*x = ResolveProfilesResponse{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[50]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3477,7 +3825,7 @@ func (x *ResolveProfilesResponse) String() string {
 func (*ResolveProfilesResponse) ProtoMessage() {}
 
 func (x *ResolveProfilesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[50]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3490,7 +3838,7 @@ func (x *ResolveProfilesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveProfilesResponse.ProtoReflect.Descriptor instead.
 func (*ResolveProfilesResponse) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{50}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ResolveProfilesResponse) GetResults() []*ResolveProfilesResult {
@@ -3516,7 +3864,7 @@ type ResolveProfilesResult struct {
 
 func (x *ResolveProfilesResult) Reset() {
 	*x = ResolveProfilesResult{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[51]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3528,7 +3876,7 @@ func (x *ResolveProfilesResult) String() string {
 func (*ResolveProfilesResult) ProtoMessage() {}
 
 func (x *ResolveProfilesResult) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[51]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3541,7 +3889,7 @@ func (x *ResolveProfilesResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveProfilesResult.ProtoReflect.Descriptor instead.
 func (*ResolveProfilesResult) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{51}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ResolveProfilesResult) GetResult() isResolveProfilesResult_Result {
@@ -3604,7 +3952,7 @@ type ResultStatus struct {
 
 func (x *ResultStatus) Reset() {
 	*x = ResultStatus{}
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[52]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3616,7 +3964,7 @@ func (x *ResultStatus) String() string {
 func (*ResultStatus) ProtoMessage() {}
 
 func (x *ResultStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_barista_profile_v1_profile_proto_msgTypes[52]
+	mi := &file_barista_profile_v1_profile_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3629,7 +3977,7 @@ func (x *ResultStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultStatus.ProtoReflect.Descriptor instead.
 func (*ResultStatus) Descriptor() ([]byte, []int) {
-	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{52}
+	return file_barista_profile_v1_profile_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ResultStatus) GetCode() int32 {
@@ -3657,7 +4005,7 @@ var File_barista_profile_v1_profile_proto protoreflect.FileDescriptor
 
 const file_barista_profile_v1_profile_proto_rawDesc = "" +
 	"\n" +
-	" barista/profile/v1/profile.proto\x12\x12barista.profile.v1\x1a barista/type/v1/identifier.proto\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x03\n" +
+	" barista/profile/v1/profile.proto\x12\x12barista.profile.v1\x1a barista/type/v1/identifier.proto\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd2\x03\n" +
 	"\aProfile\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12=\n" +
 	"\videntifiers\x18\x02 \x03(\v2\x1b.barista.type.v1.IdentifierR\videntifiers\x12/\n" +
@@ -3667,12 +4015,41 @@ const file_barista_profile_v1_profile_proto_rawDesc = "" +
 	"\vupdate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12J\n" +
 	"\x12shared_identifiers\x18\x06 \x03(\v2\x1b.barista.type.v1.IdentifierR\x11sharedIdentifiers\x127\n" +
-	"\bconsents\x18\a \x03(\v2\x1b.barista.profile.v1.ConsentR\bconsents\"\x82\x02\n" +
+	"\bconsents\x18\a \x03(\v2\x1b.barista.profile.v1.ConsentR\bconsents\x12D\n" +
+	"\rtrait_sources\x18\b \x03(\v2\x1f.barista.profile.v1.TraitSourceR\ftraitSources\"\x9d\x01\n" +
+	"\vTraitSource\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1c\n" +
+	"\toperation\x18\x02 \x01(\tR\toperation\x12!\n" +
+	"\fsource_event\x18\x03 \x01(\tR\vsourceEvent\x12;\n" +
+	"\vchange_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"changeTime\"\xe5\x01\n" +
+	"\vTraitChange\x12\x18\n" +
+	"\aprofile\x18\x01 \x01(\tR\aprofile\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x03 \x01(\v2\x16.google.protobuf.ValueR\x05value\x12\x1c\n" +
+	"\toperation\x18\x04 \x01(\tR\toperation\x12!\n" +
+	"\fsource_event\x18\x05 \x01(\tR\vsourceEvent\x12;\n" +
+	"\vchange_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"changeTime\"\xc2\x01\n" +
+	"\x17ListTraitChangesRequest\x12\x18\n" +
+	"\aprofile\x18\x01 \x01(\tR\aprofile\x12;\n" +
+	"\n" +
+	"identifier\x18\x02 \x01(\v2\x1b.barista.type.v1.IdentifierR\n" +
+	"identifier\x12\x14\n" +
+	"\x05trait\x18\x03 \x01(\tR\x05trait\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"\x88\x01\n" +
+	"\x18ListTraitChangesResponse\x12D\n" +
+	"\rtrait_changes\x18\x01 \x03(\v2\x1f.barista.profile.v1.TraitChangeR\ftraitChanges\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe6\x02\n" +
 	"\x15ResolveProfileRequest\x12=\n" +
 	"\videntifiers\x18\x01 \x03(\v2\x1b.barista.type.v1.IdentifierR\videntifiers\x12/\n" +
 	"\x06traits\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x06traits\x12=\n" +
 	"\fobserve_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vobserveTime\x12:\n" +
-	"\asignals\x18\x04 \x01(\v2 .barista.profile.v1.MatchSignalsR\asignals\"\xea\x01\n" +
+	"\asignals\x18\x04 \x01(\v2 .barista.profile.v1.MatchSignalsR\asignals\x12?\n" +
+	"\x0ftraits_set_once\x18\x05 \x01(\v2\x17.google.protobuf.StructR\rtraitsSetOnce\x12!\n" +
+	"\fsource_event\x18\x06 \x01(\tR\vsourceEvent\"\xea\x01\n" +
 	"\x16ResolveProfileResponse\x125\n" +
 	"\aprofile\x18\x01 \x01(\v2\x1b.barista.profile.v1.ProfileR\aprofile\x12\x18\n" +
 	"\acreated\x18\x02 \x01(\bR\acreated\x12'\n" +
@@ -3837,7 +4214,7 @@ const file_barista_profile_v1_profile_proto_rawDesc = "" +
 	"\aprofile\x18\x01 \x01(\tR\aprofile\x12;\n" +
 	"\n" +
 	"identifier\x18\x02 \x01(\v2\x1b.barista.type.v1.IdentifierR\n" +
-	"identifier\"\x9a\x03\n" +
+	"identifier\"\xe0\x03\n" +
 	"\x15ExportProfileResponse\x125\n" +
 	"\aprofile\x18\x01 \x01(\v2\x1b.barista.profile.v1.ProfileR\aprofile\x12M\n" +
 	"\x10identifier_links\x18\x02 \x03(\v2\".barista.profile.v1.IdentifierLinkR\x0fidentifierLinks\x12J\n" +
@@ -3845,7 +4222,8 @@ const file_barista_profile_v1_profile_proto_rawDesc = "" +
 	"\bconsents\x18\x04 \x03(\v2#.barista.profile.v1.RecordedConsentR\bconsents\x121\n" +
 	"\x06merges\x18\x05 \x03(\v2\x19.barista.profile.v1.MergeR\x06merges\x12;\n" +
 	"\vexport_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"exportTime\"\xa4\x01\n" +
+	"exportTime\x12D\n" +
+	"\rtrait_changes\x18\a \x03(\v2\x1f.barista.profile.v1.TraitChangeR\ftraitChanges\"\xa4\x01\n" +
 	"\x0eIdentifierLink\x12;\n" +
 	"\n" +
 	"identifier\x18\x01 \x01(\v2\x1b.barista.type.v1.IdentifierR\n" +
@@ -3912,7 +4290,7 @@ const file_barista_profile_v1_profile_proto_rawDesc = "" +
 	"\x1dMATCH_CANDIDATE_STATE_PENDING\x10\x01\x12 \n" +
 	"\x1cMATCH_CANDIDATE_STATE_MERGED\x10\x02\x12\"\n" +
 	"\x1eMATCH_CANDIDATE_STATE_ACCEPTED\x10\x03\x12\"\n" +
-	"\x1eMATCH_CANDIDATE_STATE_REJECTED\x10\x042\x85\x0e\n" +
+	"\x1eMATCH_CANDIDATE_STATE_REJECTED\x10\x042\xf4\x0e\n" +
 	"\x0eProfileService\x12g\n" +
 	"\x0eResolveProfile\x12).barista.profile.v1.ResolveProfileRequest\x1a*.barista.profile.v1.ResolveProfileResponse\x12j\n" +
 	"\x0fResolveProfiles\x12*.barista.profile.v1.ResolveProfilesRequest\x1a+.barista.profile.v1.ResolveProfilesResponse\x12[\n" +
@@ -3934,7 +4312,8 @@ const file_barista_profile_v1_profile_proto_rawDesc = "" +
 	"\rExportProfile\x12(.barista.profile.v1.ExportProfileRequest\x1a).barista.profile.v1.ExportProfileResponse\x12v\n" +
 	"\x13ListMatchCandidates\x12..barista.profile.v1.ListMatchCandidatesRequest\x1a/.barista.profile.v1.ListMatchCandidatesResponse\x12y\n" +
 	"\x14ReviewMatchCandidate\x12/.barista.profile.v1.ReviewMatchCandidateRequest\x1a0.barista.profile.v1.ReviewMatchCandidateResponse\x12{\n" +
-	"\x14StreamProfileChanges\x12/.barista.profile.v1.StreamProfileChangesRequest\x1a0.barista.profile.v1.StreamProfileChangesResponse0\x01B\xd5\x01\n" +
+	"\x14StreamProfileChanges\x12/.barista.profile.v1.StreamProfileChangesRequest\x1a0.barista.profile.v1.StreamProfileChangesResponse0\x01\x12m\n" +
+	"\x10ListTraitChanges\x12+.barista.profile.v1.ListTraitChangesRequest\x1a,.barista.profile.v1.ListTraitChangesResponseB\xd5\x01\n" +
 	"\x16com.barista.profile.v1B\fProfileProtoP\x01ZCgithub.com/barista-cdp/barista/pkg/gen/barista/profile/v1;profilev1\xa2\x02\x03BPX\xaa\x02\x12Barista.Profile.V1\xca\x02\x12Barista\\Profile\\V1\xe2\x02\x1eBarista\\Profile\\V1\\GPBMetadata\xea\x02\x14Barista::Profile::V1b\x06proto3"
 
 var (
@@ -3950,189 +4329,204 @@ func file_barista_profile_v1_profile_proto_rawDescGZIP() []byte {
 }
 
 var file_barista_profile_v1_profile_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_barista_profile_v1_profile_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
+var file_barista_profile_v1_profile_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
 var file_barista_profile_v1_profile_proto_goTypes = []any{
 	(ConsentStatus)(0),                   // 0: barista.profile.v1.ConsentStatus
 	(MatchCandidateState)(0),             // 1: barista.profile.v1.MatchCandidateState
 	(*Profile)(nil),                      // 2: barista.profile.v1.Profile
-	(*ResolveProfileRequest)(nil),        // 3: barista.profile.v1.ResolveProfileRequest
-	(*ResolveProfileResponse)(nil),       // 4: barista.profile.v1.ResolveProfileResponse
-	(*IgnoredIdentifier)(nil),            // 5: barista.profile.v1.IgnoredIdentifier
-	(*GetProfileRequest)(nil),            // 6: barista.profile.v1.GetProfileRequest
-	(*LookupProfileRequest)(nil),         // 7: barista.profile.v1.LookupProfileRequest
-	(*ListProfilesRequest)(nil),          // 8: barista.profile.v1.ListProfilesRequest
-	(*ListProfilesResponse)(nil),         // 9: barista.profile.v1.ListProfilesResponse
-	(*GetProfileResponse)(nil),           // 10: barista.profile.v1.GetProfileResponse
-	(*LookupProfileResponse)(nil),        // 11: barista.profile.v1.LookupProfileResponse
-	(*GetMergeRulesRequest)(nil),         // 12: barista.profile.v1.GetMergeRulesRequest
-	(*GetMergeRulesResponse)(nil),        // 13: barista.profile.v1.GetMergeRulesResponse
-	(*MergeRules)(nil),                   // 14: barista.profile.v1.MergeRules
-	(*IdentifierLimit)(nil),              // 15: barista.profile.v1.IdentifierLimit
-	(*BlockedValue)(nil),                 // 16: barista.profile.v1.BlockedValue
-	(*ListMergesRequest)(nil),            // 17: barista.profile.v1.ListMergesRequest
-	(*ListMergesResponse)(nil),           // 18: barista.profile.v1.ListMergesResponse
-	(*Merge)(nil),                        // 19: barista.profile.v1.Merge
-	(*MergeProfilesRequest)(nil),         // 20: barista.profile.v1.MergeProfilesRequest
-	(*MergeProfilesResponse)(nil),        // 21: barista.profile.v1.MergeProfilesResponse
-	(*PreviewMergeRulesRequest)(nil),     // 22: barista.profile.v1.PreviewMergeRulesRequest
-	(*PreviewMergeRulesResponse)(nil),    // 23: barista.profile.v1.PreviewMergeRulesResponse
-	(*UnmergeProfileRequest)(nil),        // 24: barista.profile.v1.UnmergeProfileRequest
-	(*UnmergeProfileResponse)(nil),       // 25: barista.profile.v1.UnmergeProfileResponse
-	(*Consent)(nil),                      // 26: barista.profile.v1.Consent
-	(*SetConsentRequest)(nil),            // 27: barista.profile.v1.SetConsentRequest
-	(*SetConsentResponse)(nil),           // 28: barista.profile.v1.SetConsentResponse
-	(*GetConsentRequest)(nil),            // 29: barista.profile.v1.GetConsentRequest
-	(*GetConsentResponse)(nil),           // 30: barista.profile.v1.GetConsentResponse
-	(*MatchSignals)(nil),                 // 31: barista.profile.v1.MatchSignals
-	(*MatchCandidate)(nil),               // 32: barista.profile.v1.MatchCandidate
-	(*ListMatchCandidatesRequest)(nil),   // 33: barista.profile.v1.ListMatchCandidatesRequest
-	(*ListMatchCandidatesResponse)(nil),  // 34: barista.profile.v1.ListMatchCandidatesResponse
-	(*ReviewMatchCandidateRequest)(nil),  // 35: barista.profile.v1.ReviewMatchCandidateRequest
-	(*ReviewMatchCandidateResponse)(nil), // 36: barista.profile.v1.ReviewMatchCandidateResponse
-	(*DeleteProfileRequest)(nil),         // 37: barista.profile.v1.DeleteProfileRequest
-	(*DeleteProfileResponse)(nil),        // 38: barista.profile.v1.DeleteProfileResponse
-	(*ExportProfileRequest)(nil),         // 39: barista.profile.v1.ExportProfileRequest
-	(*ExportProfileResponse)(nil),        // 40: barista.profile.v1.ExportProfileResponse
-	(*IdentifierLink)(nil),               // 41: barista.profile.v1.IdentifierLink
-	(*MergedProfile)(nil),                // 42: barista.profile.v1.MergedProfile
-	(*RecordedConsent)(nil),              // 43: barista.profile.v1.RecordedConsent
-	(*StreamProfileChangesRequest)(nil),  // 44: barista.profile.v1.StreamProfileChangesRequest
-	(*StreamProfileChangesResponse)(nil), // 45: barista.profile.v1.StreamProfileChangesResponse
-	(*ProfileChange)(nil),                // 46: barista.profile.v1.ProfileChange
-	(*ProfileMerged)(nil),                // 47: barista.profile.v1.ProfileMerged
-	(*ProfileUnmerged)(nil),              // 48: barista.profile.v1.ProfileUnmerged
-	(*ConsentChanged)(nil),               // 49: barista.profile.v1.ConsentChanged
-	(*ProfileErased)(nil),                // 50: barista.profile.v1.ProfileErased
-	(*ResolveProfilesRequest)(nil),       // 51: barista.profile.v1.ResolveProfilesRequest
-	(*ResolveProfilesResponse)(nil),      // 52: barista.profile.v1.ResolveProfilesResponse
-	(*ResolveProfilesResult)(nil),        // 53: barista.profile.v1.ResolveProfilesResult
-	(*ResultStatus)(nil),                 // 54: barista.profile.v1.ResultStatus
-	(*v1.Identifier)(nil),                // 55: barista.type.v1.Identifier
-	(*structpb.Struct)(nil),              // 56: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),        // 57: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),          // 58: google.protobuf.Duration
-	(*anypb.Any)(nil),                    // 59: google.protobuf.Any
+	(*TraitSource)(nil),                  // 3: barista.profile.v1.TraitSource
+	(*TraitChange)(nil),                  // 4: barista.profile.v1.TraitChange
+	(*ListTraitChangesRequest)(nil),      // 5: barista.profile.v1.ListTraitChangesRequest
+	(*ListTraitChangesResponse)(nil),     // 6: barista.profile.v1.ListTraitChangesResponse
+	(*ResolveProfileRequest)(nil),        // 7: barista.profile.v1.ResolveProfileRequest
+	(*ResolveProfileResponse)(nil),       // 8: barista.profile.v1.ResolveProfileResponse
+	(*IgnoredIdentifier)(nil),            // 9: barista.profile.v1.IgnoredIdentifier
+	(*GetProfileRequest)(nil),            // 10: barista.profile.v1.GetProfileRequest
+	(*LookupProfileRequest)(nil),         // 11: barista.profile.v1.LookupProfileRequest
+	(*ListProfilesRequest)(nil),          // 12: barista.profile.v1.ListProfilesRequest
+	(*ListProfilesResponse)(nil),         // 13: barista.profile.v1.ListProfilesResponse
+	(*GetProfileResponse)(nil),           // 14: barista.profile.v1.GetProfileResponse
+	(*LookupProfileResponse)(nil),        // 15: barista.profile.v1.LookupProfileResponse
+	(*GetMergeRulesRequest)(nil),         // 16: barista.profile.v1.GetMergeRulesRequest
+	(*GetMergeRulesResponse)(nil),        // 17: barista.profile.v1.GetMergeRulesResponse
+	(*MergeRules)(nil),                   // 18: barista.profile.v1.MergeRules
+	(*IdentifierLimit)(nil),              // 19: barista.profile.v1.IdentifierLimit
+	(*BlockedValue)(nil),                 // 20: barista.profile.v1.BlockedValue
+	(*ListMergesRequest)(nil),            // 21: barista.profile.v1.ListMergesRequest
+	(*ListMergesResponse)(nil),           // 22: barista.profile.v1.ListMergesResponse
+	(*Merge)(nil),                        // 23: barista.profile.v1.Merge
+	(*MergeProfilesRequest)(nil),         // 24: barista.profile.v1.MergeProfilesRequest
+	(*MergeProfilesResponse)(nil),        // 25: barista.profile.v1.MergeProfilesResponse
+	(*PreviewMergeRulesRequest)(nil),     // 26: barista.profile.v1.PreviewMergeRulesRequest
+	(*PreviewMergeRulesResponse)(nil),    // 27: barista.profile.v1.PreviewMergeRulesResponse
+	(*UnmergeProfileRequest)(nil),        // 28: barista.profile.v1.UnmergeProfileRequest
+	(*UnmergeProfileResponse)(nil),       // 29: barista.profile.v1.UnmergeProfileResponse
+	(*Consent)(nil),                      // 30: barista.profile.v1.Consent
+	(*SetConsentRequest)(nil),            // 31: barista.profile.v1.SetConsentRequest
+	(*SetConsentResponse)(nil),           // 32: barista.profile.v1.SetConsentResponse
+	(*GetConsentRequest)(nil),            // 33: barista.profile.v1.GetConsentRequest
+	(*GetConsentResponse)(nil),           // 34: barista.profile.v1.GetConsentResponse
+	(*MatchSignals)(nil),                 // 35: barista.profile.v1.MatchSignals
+	(*MatchCandidate)(nil),               // 36: barista.profile.v1.MatchCandidate
+	(*ListMatchCandidatesRequest)(nil),   // 37: barista.profile.v1.ListMatchCandidatesRequest
+	(*ListMatchCandidatesResponse)(nil),  // 38: barista.profile.v1.ListMatchCandidatesResponse
+	(*ReviewMatchCandidateRequest)(nil),  // 39: barista.profile.v1.ReviewMatchCandidateRequest
+	(*ReviewMatchCandidateResponse)(nil), // 40: barista.profile.v1.ReviewMatchCandidateResponse
+	(*DeleteProfileRequest)(nil),         // 41: barista.profile.v1.DeleteProfileRequest
+	(*DeleteProfileResponse)(nil),        // 42: barista.profile.v1.DeleteProfileResponse
+	(*ExportProfileRequest)(nil),         // 43: barista.profile.v1.ExportProfileRequest
+	(*ExportProfileResponse)(nil),        // 44: barista.profile.v1.ExportProfileResponse
+	(*IdentifierLink)(nil),               // 45: barista.profile.v1.IdentifierLink
+	(*MergedProfile)(nil),                // 46: barista.profile.v1.MergedProfile
+	(*RecordedConsent)(nil),              // 47: barista.profile.v1.RecordedConsent
+	(*StreamProfileChangesRequest)(nil),  // 48: barista.profile.v1.StreamProfileChangesRequest
+	(*StreamProfileChangesResponse)(nil), // 49: barista.profile.v1.StreamProfileChangesResponse
+	(*ProfileChange)(nil),                // 50: barista.profile.v1.ProfileChange
+	(*ProfileMerged)(nil),                // 51: barista.profile.v1.ProfileMerged
+	(*ProfileUnmerged)(nil),              // 52: barista.profile.v1.ProfileUnmerged
+	(*ConsentChanged)(nil),               // 53: barista.profile.v1.ConsentChanged
+	(*ProfileErased)(nil),                // 54: barista.profile.v1.ProfileErased
+	(*ResolveProfilesRequest)(nil),       // 55: barista.profile.v1.ResolveProfilesRequest
+	(*ResolveProfilesResponse)(nil),      // 56: barista.profile.v1.ResolveProfilesResponse
+	(*ResolveProfilesResult)(nil),        // 57: barista.profile.v1.ResolveProfilesResult
+	(*ResultStatus)(nil),                 // 58: barista.profile.v1.ResultStatus
+	(*v1.Identifier)(nil),                // 59: barista.type.v1.Identifier
+	(*structpb.Struct)(nil),              // 60: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),        // 61: google.protobuf.Timestamp
+	(*structpb.Value)(nil),               // 62: google.protobuf.Value
+	(*durationpb.Duration)(nil),          // 63: google.protobuf.Duration
+	(*anypb.Any)(nil),                    // 64: google.protobuf.Any
 }
 var file_barista_profile_v1_profile_proto_depIdxs = []int32{
-	55, // 0: barista.profile.v1.Profile.identifiers:type_name -> barista.type.v1.Identifier
-	56, // 1: barista.profile.v1.Profile.traits:type_name -> google.protobuf.Struct
-	57, // 2: barista.profile.v1.Profile.create_time:type_name -> google.protobuf.Timestamp
-	57, // 3: barista.profile.v1.Profile.update_time:type_name -> google.protobuf.Timestamp
-	55, // 4: barista.profile.v1.Profile.shared_identifiers:type_name -> barista.type.v1.Identifier
-	26, // 5: barista.profile.v1.Profile.consents:type_name -> barista.profile.v1.Consent
-	55, // 6: barista.profile.v1.ResolveProfileRequest.identifiers:type_name -> barista.type.v1.Identifier
-	56, // 7: barista.profile.v1.ResolveProfileRequest.traits:type_name -> google.protobuf.Struct
-	57, // 8: barista.profile.v1.ResolveProfileRequest.observe_time:type_name -> google.protobuf.Timestamp
-	31, // 9: barista.profile.v1.ResolveProfileRequest.signals:type_name -> barista.profile.v1.MatchSignals
-	2,  // 10: barista.profile.v1.ResolveProfileResponse.profile:type_name -> barista.profile.v1.Profile
-	5,  // 11: barista.profile.v1.ResolveProfileResponse.ignored_identifiers:type_name -> barista.profile.v1.IgnoredIdentifier
-	55, // 12: barista.profile.v1.IgnoredIdentifier.identifier:type_name -> barista.type.v1.Identifier
-	55, // 13: barista.profile.v1.LookupProfileRequest.identifier:type_name -> barista.type.v1.Identifier
-	2,  // 14: barista.profile.v1.ListProfilesResponse.profiles:type_name -> barista.profile.v1.Profile
-	2,  // 15: barista.profile.v1.GetProfileResponse.profile:type_name -> barista.profile.v1.Profile
-	2,  // 16: barista.profile.v1.LookupProfileResponse.profile:type_name -> barista.profile.v1.Profile
-	14, // 17: barista.profile.v1.GetMergeRulesResponse.rules:type_name -> barista.profile.v1.MergeRules
-	15, // 18: barista.profile.v1.MergeRules.limits:type_name -> barista.profile.v1.IdentifierLimit
-	16, // 19: barista.profile.v1.MergeRules.blocked:type_name -> barista.profile.v1.BlockedValue
-	16, // 20: barista.profile.v1.MergeRules.builtin_blocked:type_name -> barista.profile.v1.BlockedValue
-	58, // 21: barista.profile.v1.IdentifierLimit.window:type_name -> google.protobuf.Duration
-	19, // 22: barista.profile.v1.ListMergesResponse.merges:type_name -> barista.profile.v1.Merge
-	55, // 23: barista.profile.v1.Merge.trigger_identifiers:type_name -> barista.type.v1.Identifier
-	55, // 24: barista.profile.v1.Merge.identifiers:type_name -> barista.type.v1.Identifier
-	57, // 25: barista.profile.v1.Merge.merge_time:type_name -> google.protobuf.Timestamp
-	57, // 26: barista.profile.v1.Merge.observe_time:type_name -> google.protobuf.Timestamp
-	57, // 27: barista.profile.v1.Merge.unmerge_time:type_name -> google.protobuf.Timestamp
-	55, // 28: barista.profile.v1.MergeProfilesRequest.identifiers:type_name -> barista.type.v1.Identifier
-	2,  // 29: barista.profile.v1.MergeProfilesResponse.profile:type_name -> barista.profile.v1.Profile
-	19, // 30: barista.profile.v1.MergeProfilesResponse.merge:type_name -> barista.profile.v1.Merge
-	14, // 31: barista.profile.v1.PreviewMergeRulesResponse.rules:type_name -> barista.profile.v1.MergeRules
-	2,  // 32: barista.profile.v1.UnmergeProfileResponse.profile:type_name -> barista.profile.v1.Profile
-	2,  // 33: barista.profile.v1.UnmergeProfileResponse.survivor:type_name -> barista.profile.v1.Profile
-	0,  // 34: barista.profile.v1.Consent.status:type_name -> barista.profile.v1.ConsentStatus
-	57, // 35: barista.profile.v1.Consent.consent_time:type_name -> google.protobuf.Timestamp
-	55, // 36: barista.profile.v1.SetConsentRequest.identifier:type_name -> barista.type.v1.Identifier
-	26, // 37: barista.profile.v1.SetConsentRequest.consents:type_name -> barista.profile.v1.Consent
-	26, // 38: barista.profile.v1.SetConsentResponse.consents:type_name -> barista.profile.v1.Consent
-	55, // 39: barista.profile.v1.GetConsentRequest.identifier:type_name -> barista.type.v1.Identifier
-	26, // 40: barista.profile.v1.GetConsentResponse.consents:type_name -> barista.profile.v1.Consent
-	1,  // 41: barista.profile.v1.MatchCandidate.state:type_name -> barista.profile.v1.MatchCandidateState
-	57, // 42: barista.profile.v1.MatchCandidate.create_time:type_name -> google.protobuf.Timestamp
-	57, // 43: barista.profile.v1.MatchCandidate.review_time:type_name -> google.protobuf.Timestamp
-	1,  // 44: barista.profile.v1.ListMatchCandidatesRequest.state:type_name -> barista.profile.v1.MatchCandidateState
-	32, // 45: barista.profile.v1.ListMatchCandidatesResponse.match_candidates:type_name -> barista.profile.v1.MatchCandidate
-	32, // 46: barista.profile.v1.ReviewMatchCandidateResponse.match_candidate:type_name -> barista.profile.v1.MatchCandidate
-	2,  // 47: barista.profile.v1.ReviewMatchCandidateResponse.profile:type_name -> barista.profile.v1.Profile
-	19, // 48: barista.profile.v1.ReviewMatchCandidateResponse.merge:type_name -> barista.profile.v1.Merge
-	55, // 49: barista.profile.v1.DeleteProfileRequest.identifier:type_name -> barista.type.v1.Identifier
-	55, // 50: barista.profile.v1.DeleteProfileResponse.identifiers:type_name -> barista.type.v1.Identifier
-	57, // 51: barista.profile.v1.DeleteProfileResponse.erase_time:type_name -> google.protobuf.Timestamp
-	55, // 52: barista.profile.v1.ExportProfileRequest.identifier:type_name -> barista.type.v1.Identifier
-	2,  // 53: barista.profile.v1.ExportProfileResponse.profile:type_name -> barista.profile.v1.Profile
-	41, // 54: barista.profile.v1.ExportProfileResponse.identifier_links:type_name -> barista.profile.v1.IdentifierLink
-	42, // 55: barista.profile.v1.ExportProfileResponse.merged_profiles:type_name -> barista.profile.v1.MergedProfile
-	43, // 56: barista.profile.v1.ExportProfileResponse.consents:type_name -> barista.profile.v1.RecordedConsent
-	19, // 57: barista.profile.v1.ExportProfileResponse.merges:type_name -> barista.profile.v1.Merge
-	57, // 58: barista.profile.v1.ExportProfileResponse.export_time:type_name -> google.protobuf.Timestamp
-	55, // 59: barista.profile.v1.IdentifierLink.identifier:type_name -> barista.type.v1.Identifier
-	57, // 60: barista.profile.v1.IdentifierLink.observe_time:type_name -> google.protobuf.Timestamp
-	56, // 61: barista.profile.v1.MergedProfile.traits:type_name -> google.protobuf.Struct
-	57, // 62: barista.profile.v1.MergedProfile.create_time:type_name -> google.protobuf.Timestamp
-	57, // 63: barista.profile.v1.MergedProfile.update_time:type_name -> google.protobuf.Timestamp
-	26, // 64: barista.profile.v1.RecordedConsent.consent:type_name -> barista.profile.v1.Consent
-	46, // 65: barista.profile.v1.StreamProfileChangesResponse.changes:type_name -> barista.profile.v1.ProfileChange
-	57, // 66: barista.profile.v1.ProfileChange.change_time:type_name -> google.protobuf.Timestamp
-	47, // 67: barista.profile.v1.ProfileChange.merged:type_name -> barista.profile.v1.ProfileMerged
-	48, // 68: barista.profile.v1.ProfileChange.unmerged:type_name -> barista.profile.v1.ProfileUnmerged
-	49, // 69: barista.profile.v1.ProfileChange.consent_changed:type_name -> barista.profile.v1.ConsentChanged
-	50, // 70: barista.profile.v1.ProfileChange.erased:type_name -> barista.profile.v1.ProfileErased
-	55, // 71: barista.profile.v1.ProfileMerged.identifiers:type_name -> barista.type.v1.Identifier
-	55, // 72: barista.profile.v1.ProfileUnmerged.identifiers:type_name -> barista.type.v1.Identifier
-	55, // 73: barista.profile.v1.ProfileUnmerged.survivor_identifiers:type_name -> barista.type.v1.Identifier
-	26, // 74: barista.profile.v1.ConsentChanged.consents:type_name -> barista.profile.v1.Consent
-	3,  // 75: barista.profile.v1.ResolveProfilesRequest.requests:type_name -> barista.profile.v1.ResolveProfileRequest
-	53, // 76: barista.profile.v1.ResolveProfilesResponse.results:type_name -> barista.profile.v1.ResolveProfilesResult
-	4,  // 77: barista.profile.v1.ResolveProfilesResult.response:type_name -> barista.profile.v1.ResolveProfileResponse
-	54, // 78: barista.profile.v1.ResolveProfilesResult.error:type_name -> barista.profile.v1.ResultStatus
-	59, // 79: barista.profile.v1.ResultStatus.details:type_name -> google.protobuf.Any
-	3,  // 80: barista.profile.v1.ProfileService.ResolveProfile:input_type -> barista.profile.v1.ResolveProfileRequest
-	51, // 81: barista.profile.v1.ProfileService.ResolveProfiles:input_type -> barista.profile.v1.ResolveProfilesRequest
-	6,  // 82: barista.profile.v1.ProfileService.GetProfile:input_type -> barista.profile.v1.GetProfileRequest
-	7,  // 83: barista.profile.v1.ProfileService.LookupProfile:input_type -> barista.profile.v1.LookupProfileRequest
-	8,  // 84: barista.profile.v1.ProfileService.ListProfiles:input_type -> barista.profile.v1.ListProfilesRequest
-	12, // 85: barista.profile.v1.ProfileService.GetMergeRules:input_type -> barista.profile.v1.GetMergeRulesRequest
-	17, // 86: barista.profile.v1.ProfileService.ListMerges:input_type -> barista.profile.v1.ListMergesRequest
-	20, // 87: barista.profile.v1.ProfileService.MergeProfiles:input_type -> barista.profile.v1.MergeProfilesRequest
-	22, // 88: barista.profile.v1.ProfileService.PreviewMergeRules:input_type -> barista.profile.v1.PreviewMergeRulesRequest
-	24, // 89: barista.profile.v1.ProfileService.UnmergeProfile:input_type -> barista.profile.v1.UnmergeProfileRequest
-	27, // 90: barista.profile.v1.ProfileService.SetConsent:input_type -> barista.profile.v1.SetConsentRequest
-	29, // 91: barista.profile.v1.ProfileService.GetConsent:input_type -> barista.profile.v1.GetConsentRequest
-	37, // 92: barista.profile.v1.ProfileService.DeleteProfile:input_type -> barista.profile.v1.DeleteProfileRequest
-	39, // 93: barista.profile.v1.ProfileService.ExportProfile:input_type -> barista.profile.v1.ExportProfileRequest
-	33, // 94: barista.profile.v1.ProfileService.ListMatchCandidates:input_type -> barista.profile.v1.ListMatchCandidatesRequest
-	35, // 95: barista.profile.v1.ProfileService.ReviewMatchCandidate:input_type -> barista.profile.v1.ReviewMatchCandidateRequest
-	44, // 96: barista.profile.v1.ProfileService.StreamProfileChanges:input_type -> barista.profile.v1.StreamProfileChangesRequest
-	4,  // 97: barista.profile.v1.ProfileService.ResolveProfile:output_type -> barista.profile.v1.ResolveProfileResponse
-	52, // 98: barista.profile.v1.ProfileService.ResolveProfiles:output_type -> barista.profile.v1.ResolveProfilesResponse
-	10, // 99: barista.profile.v1.ProfileService.GetProfile:output_type -> barista.profile.v1.GetProfileResponse
-	11, // 100: barista.profile.v1.ProfileService.LookupProfile:output_type -> barista.profile.v1.LookupProfileResponse
-	9,  // 101: barista.profile.v1.ProfileService.ListProfiles:output_type -> barista.profile.v1.ListProfilesResponse
-	13, // 102: barista.profile.v1.ProfileService.GetMergeRules:output_type -> barista.profile.v1.GetMergeRulesResponse
-	18, // 103: barista.profile.v1.ProfileService.ListMerges:output_type -> barista.profile.v1.ListMergesResponse
-	21, // 104: barista.profile.v1.ProfileService.MergeProfiles:output_type -> barista.profile.v1.MergeProfilesResponse
-	23, // 105: barista.profile.v1.ProfileService.PreviewMergeRules:output_type -> barista.profile.v1.PreviewMergeRulesResponse
-	25, // 106: barista.profile.v1.ProfileService.UnmergeProfile:output_type -> barista.profile.v1.UnmergeProfileResponse
-	28, // 107: barista.profile.v1.ProfileService.SetConsent:output_type -> barista.profile.v1.SetConsentResponse
-	30, // 108: barista.profile.v1.ProfileService.GetConsent:output_type -> barista.profile.v1.GetConsentResponse
-	38, // 109: barista.profile.v1.ProfileService.DeleteProfile:output_type -> barista.profile.v1.DeleteProfileResponse
-	40, // 110: barista.profile.v1.ProfileService.ExportProfile:output_type -> barista.profile.v1.ExportProfileResponse
-	34, // 111: barista.profile.v1.ProfileService.ListMatchCandidates:output_type -> barista.profile.v1.ListMatchCandidatesResponse
-	36, // 112: barista.profile.v1.ProfileService.ReviewMatchCandidate:output_type -> barista.profile.v1.ReviewMatchCandidateResponse
-	45, // 113: barista.profile.v1.ProfileService.StreamProfileChanges:output_type -> barista.profile.v1.StreamProfileChangesResponse
-	97, // [97:114] is the sub-list for method output_type
-	80, // [80:97] is the sub-list for method input_type
-	80, // [80:80] is the sub-list for extension type_name
-	80, // [80:80] is the sub-list for extension extendee
-	0,  // [0:80] is the sub-list for field type_name
+	59,  // 0: barista.profile.v1.Profile.identifiers:type_name -> barista.type.v1.Identifier
+	60,  // 1: barista.profile.v1.Profile.traits:type_name -> google.protobuf.Struct
+	61,  // 2: barista.profile.v1.Profile.create_time:type_name -> google.protobuf.Timestamp
+	61,  // 3: barista.profile.v1.Profile.update_time:type_name -> google.protobuf.Timestamp
+	59,  // 4: barista.profile.v1.Profile.shared_identifiers:type_name -> barista.type.v1.Identifier
+	30,  // 5: barista.profile.v1.Profile.consents:type_name -> barista.profile.v1.Consent
+	3,   // 6: barista.profile.v1.Profile.trait_sources:type_name -> barista.profile.v1.TraitSource
+	61,  // 7: barista.profile.v1.TraitSource.change_time:type_name -> google.protobuf.Timestamp
+	62,  // 8: barista.profile.v1.TraitChange.value:type_name -> google.protobuf.Value
+	61,  // 9: barista.profile.v1.TraitChange.change_time:type_name -> google.protobuf.Timestamp
+	59,  // 10: barista.profile.v1.ListTraitChangesRequest.identifier:type_name -> barista.type.v1.Identifier
+	4,   // 11: barista.profile.v1.ListTraitChangesResponse.trait_changes:type_name -> barista.profile.v1.TraitChange
+	59,  // 12: barista.profile.v1.ResolveProfileRequest.identifiers:type_name -> barista.type.v1.Identifier
+	60,  // 13: barista.profile.v1.ResolveProfileRequest.traits:type_name -> google.protobuf.Struct
+	61,  // 14: barista.profile.v1.ResolveProfileRequest.observe_time:type_name -> google.protobuf.Timestamp
+	35,  // 15: barista.profile.v1.ResolveProfileRequest.signals:type_name -> barista.profile.v1.MatchSignals
+	60,  // 16: barista.profile.v1.ResolveProfileRequest.traits_set_once:type_name -> google.protobuf.Struct
+	2,   // 17: barista.profile.v1.ResolveProfileResponse.profile:type_name -> barista.profile.v1.Profile
+	9,   // 18: barista.profile.v1.ResolveProfileResponse.ignored_identifiers:type_name -> barista.profile.v1.IgnoredIdentifier
+	59,  // 19: barista.profile.v1.IgnoredIdentifier.identifier:type_name -> barista.type.v1.Identifier
+	59,  // 20: barista.profile.v1.LookupProfileRequest.identifier:type_name -> barista.type.v1.Identifier
+	2,   // 21: barista.profile.v1.ListProfilesResponse.profiles:type_name -> barista.profile.v1.Profile
+	2,   // 22: barista.profile.v1.GetProfileResponse.profile:type_name -> barista.profile.v1.Profile
+	2,   // 23: barista.profile.v1.LookupProfileResponse.profile:type_name -> barista.profile.v1.Profile
+	18,  // 24: barista.profile.v1.GetMergeRulesResponse.rules:type_name -> barista.profile.v1.MergeRules
+	19,  // 25: barista.profile.v1.MergeRules.limits:type_name -> barista.profile.v1.IdentifierLimit
+	20,  // 26: barista.profile.v1.MergeRules.blocked:type_name -> barista.profile.v1.BlockedValue
+	20,  // 27: barista.profile.v1.MergeRules.builtin_blocked:type_name -> barista.profile.v1.BlockedValue
+	63,  // 28: barista.profile.v1.IdentifierLimit.window:type_name -> google.protobuf.Duration
+	23,  // 29: barista.profile.v1.ListMergesResponse.merges:type_name -> barista.profile.v1.Merge
+	59,  // 30: barista.profile.v1.Merge.trigger_identifiers:type_name -> barista.type.v1.Identifier
+	59,  // 31: barista.profile.v1.Merge.identifiers:type_name -> barista.type.v1.Identifier
+	61,  // 32: barista.profile.v1.Merge.merge_time:type_name -> google.protobuf.Timestamp
+	61,  // 33: barista.profile.v1.Merge.observe_time:type_name -> google.protobuf.Timestamp
+	61,  // 34: barista.profile.v1.Merge.unmerge_time:type_name -> google.protobuf.Timestamp
+	59,  // 35: barista.profile.v1.MergeProfilesRequest.identifiers:type_name -> barista.type.v1.Identifier
+	2,   // 36: barista.profile.v1.MergeProfilesResponse.profile:type_name -> barista.profile.v1.Profile
+	23,  // 37: barista.profile.v1.MergeProfilesResponse.merge:type_name -> barista.profile.v1.Merge
+	18,  // 38: barista.profile.v1.PreviewMergeRulesResponse.rules:type_name -> barista.profile.v1.MergeRules
+	2,   // 39: barista.profile.v1.UnmergeProfileResponse.profile:type_name -> barista.profile.v1.Profile
+	2,   // 40: barista.profile.v1.UnmergeProfileResponse.survivor:type_name -> barista.profile.v1.Profile
+	0,   // 41: barista.profile.v1.Consent.status:type_name -> barista.profile.v1.ConsentStatus
+	61,  // 42: barista.profile.v1.Consent.consent_time:type_name -> google.protobuf.Timestamp
+	59,  // 43: barista.profile.v1.SetConsentRequest.identifier:type_name -> barista.type.v1.Identifier
+	30,  // 44: barista.profile.v1.SetConsentRequest.consents:type_name -> barista.profile.v1.Consent
+	30,  // 45: barista.profile.v1.SetConsentResponse.consents:type_name -> barista.profile.v1.Consent
+	59,  // 46: barista.profile.v1.GetConsentRequest.identifier:type_name -> barista.type.v1.Identifier
+	30,  // 47: barista.profile.v1.GetConsentResponse.consents:type_name -> barista.profile.v1.Consent
+	1,   // 48: barista.profile.v1.MatchCandidate.state:type_name -> barista.profile.v1.MatchCandidateState
+	61,  // 49: barista.profile.v1.MatchCandidate.create_time:type_name -> google.protobuf.Timestamp
+	61,  // 50: barista.profile.v1.MatchCandidate.review_time:type_name -> google.protobuf.Timestamp
+	1,   // 51: barista.profile.v1.ListMatchCandidatesRequest.state:type_name -> barista.profile.v1.MatchCandidateState
+	36,  // 52: barista.profile.v1.ListMatchCandidatesResponse.match_candidates:type_name -> barista.profile.v1.MatchCandidate
+	36,  // 53: barista.profile.v1.ReviewMatchCandidateResponse.match_candidate:type_name -> barista.profile.v1.MatchCandidate
+	2,   // 54: barista.profile.v1.ReviewMatchCandidateResponse.profile:type_name -> barista.profile.v1.Profile
+	23,  // 55: barista.profile.v1.ReviewMatchCandidateResponse.merge:type_name -> barista.profile.v1.Merge
+	59,  // 56: barista.profile.v1.DeleteProfileRequest.identifier:type_name -> barista.type.v1.Identifier
+	59,  // 57: barista.profile.v1.DeleteProfileResponse.identifiers:type_name -> barista.type.v1.Identifier
+	61,  // 58: barista.profile.v1.DeleteProfileResponse.erase_time:type_name -> google.protobuf.Timestamp
+	59,  // 59: barista.profile.v1.ExportProfileRequest.identifier:type_name -> barista.type.v1.Identifier
+	2,   // 60: barista.profile.v1.ExportProfileResponse.profile:type_name -> barista.profile.v1.Profile
+	45,  // 61: barista.profile.v1.ExportProfileResponse.identifier_links:type_name -> barista.profile.v1.IdentifierLink
+	46,  // 62: barista.profile.v1.ExportProfileResponse.merged_profiles:type_name -> barista.profile.v1.MergedProfile
+	47,  // 63: barista.profile.v1.ExportProfileResponse.consents:type_name -> barista.profile.v1.RecordedConsent
+	23,  // 64: barista.profile.v1.ExportProfileResponse.merges:type_name -> barista.profile.v1.Merge
+	61,  // 65: barista.profile.v1.ExportProfileResponse.export_time:type_name -> google.protobuf.Timestamp
+	4,   // 66: barista.profile.v1.ExportProfileResponse.trait_changes:type_name -> barista.profile.v1.TraitChange
+	59,  // 67: barista.profile.v1.IdentifierLink.identifier:type_name -> barista.type.v1.Identifier
+	61,  // 68: barista.profile.v1.IdentifierLink.observe_time:type_name -> google.protobuf.Timestamp
+	60,  // 69: barista.profile.v1.MergedProfile.traits:type_name -> google.protobuf.Struct
+	61,  // 70: barista.profile.v1.MergedProfile.create_time:type_name -> google.protobuf.Timestamp
+	61,  // 71: barista.profile.v1.MergedProfile.update_time:type_name -> google.protobuf.Timestamp
+	30,  // 72: barista.profile.v1.RecordedConsent.consent:type_name -> barista.profile.v1.Consent
+	50,  // 73: barista.profile.v1.StreamProfileChangesResponse.changes:type_name -> barista.profile.v1.ProfileChange
+	61,  // 74: barista.profile.v1.ProfileChange.change_time:type_name -> google.protobuf.Timestamp
+	51,  // 75: barista.profile.v1.ProfileChange.merged:type_name -> barista.profile.v1.ProfileMerged
+	52,  // 76: barista.profile.v1.ProfileChange.unmerged:type_name -> barista.profile.v1.ProfileUnmerged
+	53,  // 77: barista.profile.v1.ProfileChange.consent_changed:type_name -> barista.profile.v1.ConsentChanged
+	54,  // 78: barista.profile.v1.ProfileChange.erased:type_name -> barista.profile.v1.ProfileErased
+	59,  // 79: barista.profile.v1.ProfileMerged.identifiers:type_name -> barista.type.v1.Identifier
+	59,  // 80: barista.profile.v1.ProfileUnmerged.identifiers:type_name -> barista.type.v1.Identifier
+	59,  // 81: barista.profile.v1.ProfileUnmerged.survivor_identifiers:type_name -> barista.type.v1.Identifier
+	30,  // 82: barista.profile.v1.ConsentChanged.consents:type_name -> barista.profile.v1.Consent
+	7,   // 83: barista.profile.v1.ResolveProfilesRequest.requests:type_name -> barista.profile.v1.ResolveProfileRequest
+	57,  // 84: barista.profile.v1.ResolveProfilesResponse.results:type_name -> barista.profile.v1.ResolveProfilesResult
+	8,   // 85: barista.profile.v1.ResolveProfilesResult.response:type_name -> barista.profile.v1.ResolveProfileResponse
+	58,  // 86: barista.profile.v1.ResolveProfilesResult.error:type_name -> barista.profile.v1.ResultStatus
+	64,  // 87: barista.profile.v1.ResultStatus.details:type_name -> google.protobuf.Any
+	7,   // 88: barista.profile.v1.ProfileService.ResolveProfile:input_type -> barista.profile.v1.ResolveProfileRequest
+	55,  // 89: barista.profile.v1.ProfileService.ResolveProfiles:input_type -> barista.profile.v1.ResolveProfilesRequest
+	10,  // 90: barista.profile.v1.ProfileService.GetProfile:input_type -> barista.profile.v1.GetProfileRequest
+	11,  // 91: barista.profile.v1.ProfileService.LookupProfile:input_type -> barista.profile.v1.LookupProfileRequest
+	12,  // 92: barista.profile.v1.ProfileService.ListProfiles:input_type -> barista.profile.v1.ListProfilesRequest
+	16,  // 93: barista.profile.v1.ProfileService.GetMergeRules:input_type -> barista.profile.v1.GetMergeRulesRequest
+	21,  // 94: barista.profile.v1.ProfileService.ListMerges:input_type -> barista.profile.v1.ListMergesRequest
+	24,  // 95: barista.profile.v1.ProfileService.MergeProfiles:input_type -> barista.profile.v1.MergeProfilesRequest
+	26,  // 96: barista.profile.v1.ProfileService.PreviewMergeRules:input_type -> barista.profile.v1.PreviewMergeRulesRequest
+	28,  // 97: barista.profile.v1.ProfileService.UnmergeProfile:input_type -> barista.profile.v1.UnmergeProfileRequest
+	31,  // 98: barista.profile.v1.ProfileService.SetConsent:input_type -> barista.profile.v1.SetConsentRequest
+	33,  // 99: barista.profile.v1.ProfileService.GetConsent:input_type -> barista.profile.v1.GetConsentRequest
+	41,  // 100: barista.profile.v1.ProfileService.DeleteProfile:input_type -> barista.profile.v1.DeleteProfileRequest
+	43,  // 101: barista.profile.v1.ProfileService.ExportProfile:input_type -> barista.profile.v1.ExportProfileRequest
+	37,  // 102: barista.profile.v1.ProfileService.ListMatchCandidates:input_type -> barista.profile.v1.ListMatchCandidatesRequest
+	39,  // 103: barista.profile.v1.ProfileService.ReviewMatchCandidate:input_type -> barista.profile.v1.ReviewMatchCandidateRequest
+	48,  // 104: barista.profile.v1.ProfileService.StreamProfileChanges:input_type -> barista.profile.v1.StreamProfileChangesRequest
+	5,   // 105: barista.profile.v1.ProfileService.ListTraitChanges:input_type -> barista.profile.v1.ListTraitChangesRequest
+	8,   // 106: barista.profile.v1.ProfileService.ResolveProfile:output_type -> barista.profile.v1.ResolveProfileResponse
+	56,  // 107: barista.profile.v1.ProfileService.ResolveProfiles:output_type -> barista.profile.v1.ResolveProfilesResponse
+	14,  // 108: barista.profile.v1.ProfileService.GetProfile:output_type -> barista.profile.v1.GetProfileResponse
+	15,  // 109: barista.profile.v1.ProfileService.LookupProfile:output_type -> barista.profile.v1.LookupProfileResponse
+	13,  // 110: barista.profile.v1.ProfileService.ListProfiles:output_type -> barista.profile.v1.ListProfilesResponse
+	17,  // 111: barista.profile.v1.ProfileService.GetMergeRules:output_type -> barista.profile.v1.GetMergeRulesResponse
+	22,  // 112: barista.profile.v1.ProfileService.ListMerges:output_type -> barista.profile.v1.ListMergesResponse
+	25,  // 113: barista.profile.v1.ProfileService.MergeProfiles:output_type -> barista.profile.v1.MergeProfilesResponse
+	27,  // 114: barista.profile.v1.ProfileService.PreviewMergeRules:output_type -> barista.profile.v1.PreviewMergeRulesResponse
+	29,  // 115: barista.profile.v1.ProfileService.UnmergeProfile:output_type -> barista.profile.v1.UnmergeProfileResponse
+	32,  // 116: barista.profile.v1.ProfileService.SetConsent:output_type -> barista.profile.v1.SetConsentResponse
+	34,  // 117: barista.profile.v1.ProfileService.GetConsent:output_type -> barista.profile.v1.GetConsentResponse
+	42,  // 118: barista.profile.v1.ProfileService.DeleteProfile:output_type -> barista.profile.v1.DeleteProfileResponse
+	44,  // 119: barista.profile.v1.ProfileService.ExportProfile:output_type -> barista.profile.v1.ExportProfileResponse
+	38,  // 120: barista.profile.v1.ProfileService.ListMatchCandidates:output_type -> barista.profile.v1.ListMatchCandidatesResponse
+	40,  // 121: barista.profile.v1.ProfileService.ReviewMatchCandidate:output_type -> barista.profile.v1.ReviewMatchCandidateResponse
+	49,  // 122: barista.profile.v1.ProfileService.StreamProfileChanges:output_type -> barista.profile.v1.StreamProfileChangesResponse
+	6,   // 123: barista.profile.v1.ProfileService.ListTraitChanges:output_type -> barista.profile.v1.ListTraitChangesResponse
+	106, // [106:124] is the sub-list for method output_type
+	88,  // [88:106] is the sub-list for method input_type
+	88,  // [88:88] is the sub-list for extension type_name
+	88,  // [88:88] is the sub-list for extension extendee
+	0,   // [0:88] is the sub-list for field type_name
 }
 
 func init() { file_barista_profile_v1_profile_proto_init() }
@@ -4140,13 +4534,13 @@ func file_barista_profile_v1_profile_proto_init() {
 	if File_barista_profile_v1_profile_proto != nil {
 		return
 	}
-	file_barista_profile_v1_profile_proto_msgTypes[44].OneofWrappers = []any{
+	file_barista_profile_v1_profile_proto_msgTypes[48].OneofWrappers = []any{
 		(*ProfileChange_Merged)(nil),
 		(*ProfileChange_Unmerged)(nil),
 		(*ProfileChange_ConsentChanged)(nil),
 		(*ProfileChange_Erased)(nil),
 	}
-	file_barista_profile_v1_profile_proto_msgTypes[51].OneofWrappers = []any{
+	file_barista_profile_v1_profile_proto_msgTypes[55].OneofWrappers = []any{
 		(*ResolveProfilesResult_Response)(nil),
 		(*ResolveProfilesResult_Error)(nil),
 	}
@@ -4156,7 +4550,7 @@ func file_barista_profile_v1_profile_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_barista_profile_v1_profile_proto_rawDesc), len(file_barista_profile_v1_profile_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   53,
+			NumMessages:   57,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

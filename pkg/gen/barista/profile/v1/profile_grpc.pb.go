@@ -36,6 +36,7 @@ const (
 	ProfileService_ListMatchCandidates_FullMethodName  = "/barista.profile.v1.ProfileService/ListMatchCandidates"
 	ProfileService_ReviewMatchCandidate_FullMethodName = "/barista.profile.v1.ProfileService/ReviewMatchCandidate"
 	ProfileService_StreamProfileChanges_FullMethodName = "/barista.profile.v1.ProfileService/StreamProfileChanges"
+	ProfileService_ListTraitChanges_FullMethodName     = "/barista.profile.v1.ProfileService/ListTraitChanges"
 )
 
 // ProfileServiceClient is the client API for ProfileService service.
@@ -93,7 +94,7 @@ type ProfileServiceClient interface {
 	DeleteProfile(ctx context.Context, in *DeleteProfileRequest, opts ...grpc.CallOption) (*DeleteProfileResponse, error)
 	// Exports everything the profile service holds on a person: the profile,
 	// the profiles merged into it, identifiers with when they were first seen,
-	// every recorded consent and the merge log.
+	// every recorded consent, the merge log and the trait history.
 	ExportProfile(ctx context.Context, in *ExportProfileRequest, opts ...grpc.CallOption) (*ExportProfileResponse, error)
 	// Lists probable matches between profiles found by probabilistic
 	// matching, by state, oldest first.
@@ -105,6 +106,11 @@ type ProfileServiceClient interface {
 	// erasures) after a cursor, in order, and then follows it. Each change is
 	// appended in the transaction that makes it, so none is lost or invented.
 	StreamProfileChanges(ctx context.Context, in *StreamProfileChangesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamProfileChangesResponse], error)
+	// Lists the changes of a person's traits, newest first: each set, set-once,
+	// unset, merge and unmerge that changed a trait, with its new value and
+	// the event that carried it, over the profile and the profiles merged
+	// into it.
+	ListTraitChanges(ctx context.Context, in *ListTraitChangesRequest, opts ...grpc.CallOption) (*ListTraitChangesResponse, error)
 }
 
 type profileServiceClient struct {
@@ -294,6 +300,16 @@ func (c *profileServiceClient) StreamProfileChanges(ctx context.Context, in *Str
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ProfileService_StreamProfileChangesClient = grpc.ServerStreamingClient[StreamProfileChangesResponse]
 
+func (c *profileServiceClient) ListTraitChanges(ctx context.Context, in *ListTraitChangesRequest, opts ...grpc.CallOption) (*ListTraitChangesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTraitChangesResponse)
+	err := c.cc.Invoke(ctx, ProfileService_ListTraitChanges_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProfileServiceServer is the server API for ProfileService service.
 // All implementations must embed UnimplementedProfileServiceServer
 // for forward compatibility.
@@ -349,7 +365,7 @@ type ProfileServiceServer interface {
 	DeleteProfile(context.Context, *DeleteProfileRequest) (*DeleteProfileResponse, error)
 	// Exports everything the profile service holds on a person: the profile,
 	// the profiles merged into it, identifiers with when they were first seen,
-	// every recorded consent and the merge log.
+	// every recorded consent, the merge log and the trait history.
 	ExportProfile(context.Context, *ExportProfileRequest) (*ExportProfileResponse, error)
 	// Lists probable matches between profiles found by probabilistic
 	// matching, by state, oldest first.
@@ -361,6 +377,11 @@ type ProfileServiceServer interface {
 	// erasures) after a cursor, in order, and then follows it. Each change is
 	// appended in the transaction that makes it, so none is lost or invented.
 	StreamProfileChanges(*StreamProfileChangesRequest, grpc.ServerStreamingServer[StreamProfileChangesResponse]) error
+	// Lists the changes of a person's traits, newest first: each set, set-once,
+	// unset, merge and unmerge that changed a trait, with its new value and
+	// the event that carried it, over the profile and the profiles merged
+	// into it.
+	ListTraitChanges(context.Context, *ListTraitChangesRequest) (*ListTraitChangesResponse, error)
 	mustEmbedUnimplementedProfileServiceServer()
 }
 
@@ -421,6 +442,9 @@ func (UnimplementedProfileServiceServer) ReviewMatchCandidate(context.Context, *
 }
 func (UnimplementedProfileServiceServer) StreamProfileChanges(*StreamProfileChangesRequest, grpc.ServerStreamingServer[StreamProfileChangesResponse]) error {
 	return status.Error(codes.Unimplemented, "method StreamProfileChanges not implemented")
+}
+func (UnimplementedProfileServiceServer) ListTraitChanges(context.Context, *ListTraitChangesRequest) (*ListTraitChangesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTraitChanges not implemented")
 }
 func (UnimplementedProfileServiceServer) mustEmbedUnimplementedProfileServiceServer() {}
 func (UnimplementedProfileServiceServer) testEmbeddedByValue()                        {}
@@ -742,6 +766,24 @@ func _ProfileService_StreamProfileChanges_Handler(srv interface{}, stream grpc.S
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ProfileService_StreamProfileChangesServer = grpc.ServerStreamingServer[StreamProfileChangesResponse]
 
+func _ProfileService_ListTraitChanges_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTraitChangesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProfileServiceServer).ListTraitChanges(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProfileService_ListTraitChanges_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProfileServiceServer).ListTraitChanges(ctx, req.(*ListTraitChangesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ProfileService_ServiceDesc is the grpc.ServiceDesc for ProfileService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -812,6 +854,10 @@ var ProfileService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReviewMatchCandidate",
 			Handler:    _ProfileService_ReviewMatchCandidate_Handler,
+		},
+		{
+			MethodName: "ListTraitChanges",
+			Handler:    _ProfileService_ListTraitChanges_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

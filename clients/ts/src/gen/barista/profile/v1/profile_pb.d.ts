@@ -5,7 +5,7 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 import type { Identifier } from "../../type/v1/identifier_pb.js";
-import type { Any, Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import type { Any, Duration, Timestamp, Value } from "@bufbuild/protobuf/wkt";
 
 /**
  * Describes the file barista/profile/v1/profile.proto.
@@ -69,6 +69,14 @@ export declare type Profile = Message<"barista.profile.v1.Profile"> & {
    * @generated from field: repeated barista.profile.v1.Consent consents = 7;
    */
   consents: Consent[];
+
+  /**
+   * Where each trait's current value comes from: its latest change, in key
+   * order; set by GetProfile and LookupProfile.
+   *
+   * @generated from field: repeated barista.profile.v1.TraitSource trait_sources = 8;
+   */
+  traitSources: TraitSource[];
 };
 
 /**
@@ -76,6 +84,183 @@ export declare type Profile = Message<"barista.profile.v1.Profile"> & {
  * Use `create(ProfileSchema)` to create a new message.
  */
 export declare const ProfileSchema: GenMessage<Profile>;
+
+/**
+ * TraitSource is the latest change of one trait of a profile.
+ *
+ * @generated from message barista.profile.v1.TraitSource
+ */
+export declare type TraitSource = Message<"barista.profile.v1.TraitSource"> & {
+  /**
+   * The trait's key.
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * How it changed: "set", "set_once", "merge" (taken from a profile merged
+   * in) or "unmerge" (restored when a profile was split back out).
+   *
+   * @generated from field: string operation = 2;
+   */
+  operation: string;
+
+  /**
+   * The message id of the event that carried the change; empty when none
+   * did (an API call, a manual merge, an unmerge).
+   *
+   * @generated from field: string source_event = 3;
+   */
+  sourceEvent: string;
+
+  /**
+   * When it changed: the observe time of the call that changed it.
+   *
+   * @generated from field: google.protobuf.Timestamp change_time = 4;
+   */
+  changeTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message barista.profile.v1.TraitSource.
+ * Use `create(TraitSourceSchema)` to create a new message.
+ */
+export declare const TraitSourceSchema: GenMessage<TraitSource>;
+
+/**
+ * TraitChange is one recorded change of one trait of a profile.
+ *
+ * @generated from message barista.profile.v1.TraitChange
+ */
+export declare type TraitChange = Message<"barista.profile.v1.TraitChange"> & {
+  /**
+   * The profile it was recorded on, "profiles/{profile}": the profile
+   * listed or one merged into it.
+   *
+   * @generated from field: string profile = 1;
+   */
+  profile: string;
+
+  /**
+   * The trait's key.
+   *
+   * @generated from field: string key = 2;
+   */
+  key: string;
+
+  /**
+   * The new value; unset when the trait was removed.
+   *
+   * @generated from field: google.protobuf.Value value = 3;
+   */
+  value?: Value | undefined;
+
+  /**
+   * How it changed: "set", "set_once", "unset", "merge" or "unmerge".
+   *
+   * @generated from field: string operation = 4;
+   */
+  operation: string;
+
+  /**
+   * The message id of the event that carried the change; empty when none
+   * did.
+   *
+   * @generated from field: string source_event = 5;
+   */
+  sourceEvent: string;
+
+  /**
+   * When it changed: the observe time of the call that changed it.
+   *
+   * @generated from field: google.protobuf.Timestamp change_time = 6;
+   */
+  changeTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message barista.profile.v1.TraitChange.
+ * Use `create(TraitChangeSchema)` to create a new message.
+ */
+export declare const TraitChangeSchema: GenMessage<TraitChange>;
+
+/**
+ * ListTraitChangesRequest names the person whose trait history to list, by
+ * profile or by identifier (exactly one).
+ *
+ * @generated from message barista.profile.v1.ListTraitChangesRequest
+ */
+export declare type ListTraitChangesRequest = Message<"barista.profile.v1.ListTraitChangesRequest"> & {
+  /**
+   * The profile, "profiles/{profile}"; a merged profile's name lists the
+   * history of the live profile it was merged into.
+   *
+   * @generated from field: string profile = 1;
+   */
+  profile: string;
+
+  /**
+   * An identifier the profile holds.
+   *
+   * @generated from field: barista.type.v1.Identifier identifier = 2;
+   */
+  identifier?: Identifier | undefined;
+
+  /**
+   * Only the changes of this trait key; all when empty.
+   *
+   * @generated from field: string trait = 3;
+   */
+  trait: string;
+
+  /**
+   * Maximum number of changes to return; default 50, at most 1000.
+   *
+   * @generated from field: int32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * Token from a previous response, to continue.
+   *
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message barista.profile.v1.ListTraitChangesRequest.
+ * Use `create(ListTraitChangesRequestSchema)` to create a new message.
+ */
+export declare const ListTraitChangesRequestSchema: GenMessage<ListTraitChangesRequest>;
+
+/**
+ * ListTraitChangesResponse is one page of trait changes, newest first.
+ *
+ * @generated from message barista.profile.v1.ListTraitChangesResponse
+ */
+export declare type ListTraitChangesResponse = Message<"barista.profile.v1.ListTraitChangesResponse"> & {
+  /**
+   * The changes, newest first.
+   *
+   * @generated from field: repeated barista.profile.v1.TraitChange trait_changes = 1;
+   */
+  traitChanges: TraitChange[];
+
+  /**
+   * Token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message barista.profile.v1.ListTraitChangesResponse.
+ * Use `create(ListTraitChangesResponseSchema)` to create a new message.
+ */
+export declare const ListTraitChangesResponseSchema: GenMessage<ListTraitChangesResponse>;
 
 /**
  * ResolveProfileRequest carries identifiers seen together on one event.
@@ -91,7 +276,8 @@ export declare type ResolveProfileRequest = Message<"barista.profile.v1.ResolveP
   identifiers: Identifier[];
 
   /**
-   * Traits to set on the profile, from an identify call.
+   * Traits to set on the profile, from an identify call; a null value
+   * removes the trait.
    *
    * @generated from field: google.protobuf.Struct traits = 2;
    */
@@ -112,6 +298,22 @@ export declare type ResolveProfileRequest = Message<"barista.profile.v1.ResolveP
    * @generated from field: barista.profile.v1.MatchSignals signals = 4;
    */
   signals?: MatchSignals | undefined;
+
+  /**
+   * Traits to set only where the profile has no value yet (the first value
+   * wins); a key also set in traits takes the value in traits.
+   *
+   * @generated from field: google.protobuf.Struct traits_set_once = 5;
+   */
+  traitsSetOnce?: JsonObject | undefined;
+
+  /**
+   * The message id of the event that carried the identifiers and traits,
+   * recorded as the source of the trait changes it makes; may be empty.
+   *
+   * @generated from field: string source_event = 6;
+   */
+  sourceEvent: string;
 };
 
 /**
@@ -1407,6 +1609,14 @@ export declare type ExportProfileResponse = Message<"barista.profile.v1.ExportPr
    * @generated from field: google.protobuf.Timestamp export_time = 6;
    */
   exportTime?: Timestamp | undefined;
+
+  /**
+   * Every recorded change of the traits of the profile or a merged
+   * profile, newest first.
+   *
+   * @generated from field: repeated barista.profile.v1.TraitChange trait_changes = 7;
+   */
+  traitChanges: TraitChange[];
 };
 
 /**
@@ -2116,7 +2326,7 @@ export declare const ProfileService: GenService<{
   /**
    * Exports everything the profile service holds on a person: the profile,
    * the profiles merged into it, identifiers with when they were first seen,
-   * every recorded consent and the merge log.
+   * every recorded consent, the merge log and the trait history.
    *
    * @generated from rpc barista.profile.v1.ProfileService.ExportProfile
    */
@@ -2158,6 +2368,19 @@ export declare const ProfileService: GenService<{
     methodKind: "server_streaming";
     input: typeof StreamProfileChangesRequestSchema;
     output: typeof StreamProfileChangesResponseSchema;
+  },
+  /**
+   * Lists the changes of a person's traits, newest first: each set, set-once,
+   * unset, merge and unmerge that changed a trait, with its new value and
+   * the event that carried it, over the profile and the profiles merged
+   * into it.
+   *
+   * @generated from rpc barista.profile.v1.ProfileService.ListTraitChanges
+   */
+  listTraitChanges: {
+    methodKind: "unary";
+    input: typeof ListTraitChangesRequestSchema;
+    output: typeof ListTraitChangesResponseSchema;
   },
 }>;
 
