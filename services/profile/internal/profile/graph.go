@@ -153,48 +153,8 @@ type Resolution struct {
 // changes go through the store's atomic, locking Resolve, where the decision
 // is taken again on the locked state.
 func (g *Graph) Resolve(ctx context.Context, req Request) (Resolution, error) {
-	req, blocked, invalid, err := g.check(req)
-	if err != nil {
-		return Resolution{}, err
-	}
-	holders, err := g.store.Holders(ctx, req.Identifiers)
-	if err != nil {
-		return Resolution{}, err
-	}
-	kept, suppressed, err := g.screen(ctx, req.Identifiers, holders, invalid)
-	if err != nil {
-		return Resolution{}, err
-	}
-	if len(kept) == 0 {
-		return Resolution{}, invalid
-	}
-	req.Identifiers, blocked = kept, append(blocked, suppressed...)
-	snapshot := holders
-	res, change := g.policy.Decide(req, holders, g.clock(), req.newIDFor())
-	if change.Create == nil && change.Update == nil {
-		g.count(ctx, "unchanged")
-		g.noteRefusals(ctx, res, holders, req.ObserveTime)
-		res.Ignored = append(blocked, res.Ignored...)
-		return res, nil
-	}
-	var locked []Profile
-	err = g.store.Resolve(ctx, req.Identifiers, func(holders []Profile) (Change, error) {
-		if err := vanished(req.Identifiers, snapshot, holders); err != nil {
-			return Change{}, err
-		}
-		// The clock is read under the locks, so that a profile's update
-		// time never goes back.
-		res, change = g.policy.Decide(req, holders, g.clock(), req.newIDFor())
-		locked = holders
-		return change, nil
-	})
-	if err != nil {
-		return Resolution{}, err
-	}
-	g.count(ctx, outcome(change))
-	g.noteRefusals(ctx, res, locked, req.ObserveTime)
-	res.Ignored = append(blocked, res.Ignored...)
-	return res, nil
+	out := g.resolveAll(ctx, []Request{req})
+	return out[0].Resolution, out[0].Err
 }
 
 // check validates and completes req for Resolve and ResolveBatch: it drops

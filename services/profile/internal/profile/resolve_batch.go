@@ -16,6 +16,9 @@ const (
 	// resolveBatchParallelism bounds the changing resolutions of one batch
 	// that run at once.
 	resolveBatchParallelism = 8
+	// resolveTogether bounds the unrelated changing resolutions of a batch
+	// that are applied in one transaction.
+	resolveTogether = 100
 )
 
 // BatchResult is the outcome of one request of ResolveBatch: what Resolve
@@ -130,7 +133,8 @@ func (g *Graph) ResolveBatch(ctx context.Context, reqs []Request) ([]BatchResult
 
 // resolveInOrder runs Resolve for reqs[idx[k]] in order, except that
 // requests in unrelated parts of the graph run in parallel, at most
-// resolveBatchParallelism at once.
+// resolveBatchParallelism at once, and requests related to no other are
+// resolved together (resolveAll).
 //
 // Two requests are related when they share a key (an identifier or a
 // snapshot holder), or are both related to a third. The relation is taken
@@ -158,13 +162,43 @@ func (g *Graph) resolveInOrder(ctx context.Context, reqs []Request, idx []int, k
 			}
 		}
 	}
+	chains := make([]string, len(idx))
+	size := map[string]int{}
+	for k, i := range idx {
+		chains[k] = "request\x00" + strconv.Itoa(i)
+		if len(keys[k]) > 0 {
+			chains[k] = find(keys[k][0])
+		}
+		size[chains[k]]++
+	}
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, resolveBatchParallelism)
+	// Requests related to no other (new visitors, most often) are resolved
+	// together, resolveTogether at a time: one transaction for many.
+	var alone []int
+	for k, i := range idx {
+		if size[chains[k]] == 1 {
+			alone = append(alone, i)
+		}
+	}
+	for chunk := range slices.Chunk(alone, resolveTogether) {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			group := make([]Request, len(chunk))
+			for j, i := range chunk {
+				group[j] = reqs[i]
+			}
+			for j, r := range g.resolveAll(ctx, group) {
+				out[chunk[j]] = r
+			}
+		})
+	}
 	last := map[string]chan struct{}{}
 	for k, i := range idx {
-		chain := "request\x00" + strconv.Itoa(i)
-		if len(keys[k]) > 0 {
-			chain = find(keys[k][0])
+		chain := chains[k]
+		if size[chain] == 1 {
+			continue
 		}
 		prev := last[chain]
 		done := make(chan struct{})
