@@ -168,12 +168,38 @@ UPDATE profile.profiles SET traits = $2, trait_sources = $4, update_time = $3 WH
 
 // apply writes change in one round trip.
 func apply(ctx context.Context, tx pgx.Tx, change profile.Change) error {
-	b := &pgx.Batch{}
+	var w writes
+	if err := w.add(change); err != nil {
+		return err
+	}
+	if err := w.send(ctx, tx); err != nil {
+		return err
+	}
+	return announceMerges(ctx, tx, change)
+}
+
+// writes are the statements of changes, sent in one round trip, with the
+// number of rows each must affect.
+type writes struct {
+	b pgx.Batch
 	// checks[i] says how many rows statement i must affect; -1 for any.
-	var checks []int64
+	checks []int64
+}
+
+// send sends the statements queued, if any, and checks what they changed.
+func (w *writes) send(ctx context.Context, tx pgx.Tx) error {
+	if w.b.Len() == 0 {
+		return nil
+	}
+	return sendChecked(ctx, tx, &w.b, w.checks)
+}
+
+// add queues the statements of change, but for the notices of its merges
+// (announceMerges), which read what the statements wrote.
+func (w *writes) add(change profile.Change) error {
 	queue := func(rows int64, sql string, args ...any) {
-		b.Queue(sql, args...)
-		checks = append(checks, rows)
+		w.b.Queue(sql, args...)
+		w.checks = append(w.checks, rows)
 	}
 	if len(change.Share) > 0 {
 		types, values := split(change.Share)
@@ -200,17 +226,9 @@ func apply(ctx context.Context, tx pgx.Tx, change profile.Change) error {
 		queue(1, updateProfileSQL, u.ProfileID, traitsOrEmpty(u.Traits), u.Time, toSourcesJSON(u.Sources))
 	}
 	if len(change.TraitChanges) > 0 {
-		if err := queueTraitChanges(queue, change.TraitChanges); err != nil {
-			return err
-		}
+		return queueTraitChanges(queue, change.TraitChanges)
 	}
-	if b.Len() == 0 {
-		return nil
-	}
-	if err := sendChecked(ctx, tx, b, checks); err != nil {
-		return err
-	}
-	return announceMerges(ctx, tx, change)
+	return nil
 }
 
 // sendChecked sends b in one round trip and checks that statement i

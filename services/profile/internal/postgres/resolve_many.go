@@ -46,6 +46,9 @@ func resolveMany(ctx context.Context, tx pgx.Tx, calls []profile.ResolveCall, er
 	if err != nil {
 		return err
 	}
+	// The changes' statements go in one round trip, but for merges, whose
+	// notices read what they wrote.
+	var w writes
 	taken := map[string]bool{}
 	for k, c := range calls {
 		mine := profile.HoldersOf(c.IDs, holders)
@@ -65,9 +68,19 @@ func resolveMany(ctx context.Context, tx pgx.Tx, calls []profile.ResolveCall, er
 			errs[k] = err
 			continue
 		}
-		if err := apply(ctx, tx, change); err != nil {
+		if change.Update != nil && len(change.Update.Merges) > 0 {
+			if err := w.send(ctx, tx); err != nil {
+				return err
+			}
+			w = writes{}
+			if err := apply(ctx, tx, change); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := w.add(change); err != nil {
 			return err
 		}
 	}
-	return nil
+	return w.send(ctx, tx)
 }

@@ -129,51 +129,65 @@ func SuppressionHash(key []byte, id Identifier) []byte {
 	return mac.Sum(nil)
 }
 
-// screen drops from ids the suppressed ones among those no profile in
-// holders holds (a held identifier was never erased), adding a violation
-// to invalid and an Ignored for each. Most resolutions name only held
-// identifiers and cost nothing here.
-func (g *Graph) screen(ctx context.Context, ids []Identifier, holders []Profile, invalid *apierror.InvalidError) ([]Identifier, []Ignored, error) {
-	held := heldBy(holders)
+// screen drops from the identifiers of each resolution of rs the
+// suppressed ones among those no profile of its snapshot holds (a held
+// identifier was never erased), adding a violation to its invalid and an
+// Ignored to its blocked for each, with one read of the suppressions for
+// them all. Most resolutions name only held identifiers and cost nothing
+// here.
+func (g *Graph) screen(ctx context.Context, rs []*resolution) error {
 	var (
-		free   []Identifier
+		key    []byte
 		hashes [][]byte
+		hashOf = map[Identifier]string{}
 	)
-	for _, id := range ids {
-		if !held[id] {
-			free = append(free, id)
+	for _, r := range rs {
+		if r == nil {
+			continue
+		}
+		held := heldBy(r.snapshot)
+		for _, id := range r.req.Identifiers {
+			if _, ok := hashOf[id]; ok || held[id] {
+				continue
+			}
+			if key == nil {
+				var err error
+				if key, err = g.suppressionKey(ctx); err != nil {
+					return err
+				}
+			}
+			h := SuppressionHash(key, id)
+			hashOf[id] = string(h)
+			hashes = append(hashes, h)
 		}
 	}
-	if len(free) == 0 {
-		return ids, nil, nil
-	}
-	key, err := g.suppressionKey(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, id := range free {
-		hashes = append(hashes, SuppressionHash(key, id))
+	if len(hashes) == 0 {
+		return nil
 	}
 	suppressed, err := g.store.Suppressed(ctx, hashes)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read suppressions: %w", err)
+		return fmt.Errorf("read suppressions: %w", err)
 	}
 	if len(suppressed) == 0 {
-		return ids, nil, nil
+		return nil
 	}
-	var (
-		kept    []Identifier
-		ignored []Ignored
-	)
-	for _, id := range ids {
-		if held[id] || !suppressed[string(SuppressionHash(key, id))] {
-			kept = append(kept, id)
+	for _, r := range rs {
+		if r == nil {
 			continue
 		}
-		ignored = append(ignored, Ignored{Identifier: id, Rule: RuleSuppressed, Reason: "the identifier belonged to an erased person"})
-		invalid.Add("identifiers", "%s is suppressed: it belonged to a person who was erased, and creates or joins no profile", id.Type)
+		held := heldBy(r.snapshot)
+		var kept []Identifier
+		for _, id := range r.req.Identifiers {
+			if held[id] || !suppressed[hashOf[id]] {
+				kept = append(kept, id)
+				continue
+			}
+			r.blocked = append(r.blocked, Ignored{Identifier: id, Rule: RuleSuppressed, Reason: "the identifier belonged to an erased person"})
+			r.invalid.Add("identifiers", "%s is suppressed: it belonged to a person who was erased, and creates or joins no profile", id.Type)
+		}
+		r.req.Identifiers = kept
 	}
-	return kept, ignored, nil
+	return nil
 }
 
 // vanished reports an error when one of ids that a profile held in the

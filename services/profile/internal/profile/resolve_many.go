@@ -71,22 +71,29 @@ func (g *Graph) resolveAll(ctx context.Context, reqs []Request) []BatchResult {
 		}
 		return out
 	}
+	for _, r := range rs {
+		if r != nil {
+			r.snapshot = HoldersOf(r.req.Identifiers, holders)
+		}
+	}
+	if err := g.screen(ctx, rs); err != nil {
+		for i, r := range rs {
+			if r != nil {
+				out[i].Err = err
+			}
+		}
+		return out
+	}
 	var changing []int
 	for i, r := range rs {
 		if r == nil {
 			continue
 		}
-		mine := HoldersOf(r.req.Identifiers, holders)
-		kept, suppressed, err := g.screen(ctx, r.req.Identifiers, mine, r.invalid)
-		switch {
-		case err != nil:
-			out[i].Err = err
-			continue
-		case len(kept) == 0:
+		if len(r.req.Identifiers) == 0 {
 			out[i].Err = r.invalid
 			continue
 		}
-		r.req.Identifiers, r.blocked, r.snapshot = kept, append(r.blocked, suppressed...), mine
+		mine := r.snapshot
 		r.res, r.change = g.policy.Decide(r.req, mine, g.clock(), r.req.newIDFor())
 		if r.change.Create == nil && r.change.Update == nil {
 			r.locked = mine
