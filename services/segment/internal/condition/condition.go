@@ -103,6 +103,10 @@ type Condition struct {
 	// usesRFM and usesStore tell whether the condition reads rfm.* and
 	// store.*.
 	usesRFM, usesStore bool
+	// expr is the checked expression; callKeys maps the id of each
+	// behavioral call expression to the key of its call.
+	expr     ast.Expr
+	callKeys map[int64]string
 }
 
 // Issue is one problem found compiling a condition, at a 1-based line and
@@ -148,7 +152,7 @@ func Compile(src string) (*Condition, error) {
 	if err != nil {
 		return nil, fmt.Errorf("condition: %w", err)
 	}
-	c := &Condition{source: src, prog: prog}
+	c := &Condition{source: src, prog: prog, expr: checked.NativeRep().Expr(), callKeys: map[int64]string{}}
 	c.usesRFM, c.usesStore = scoreUses(checked.NativeRep())
 	seen := map[string]bool{}
 	names := map[string]bool{}
@@ -157,6 +161,7 @@ func Compile(src string) (*Condition, error) {
 		if err != nil {
 			return nil, fmt.Errorf("condition: %w", err)
 		}
+		c.callKeys[call.ID()] = fc.key
 		if !seen[fc.key] {
 			seen[fc.key] = true
 			c.calls = append(c.calls, fc)

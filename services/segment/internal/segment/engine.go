@@ -369,10 +369,14 @@ type backfillResult struct {
 
 // backfill evaluates every known profile against the affected segments
 // of p, in its order, records the changes from their current members, and
-// schedules the checks that their conditions add.
+// schedules the checks that their conditions add. The store does it when
+// it can (see BackfillPusher).
 func (e *Engine) backfill(ctx context.Context, tx Tx, p *plan, affected map[string]bool, now time.Time, reason string) (backfillResult, error) {
-	var result backfillResult
 	traceContext := telemetry.Inject(ctx)
+	if result, pushed, err := e.pushBackfill(ctx, tx, p, affected, now, reason, traceContext); pushed || err != nil {
+		return result, err
+	}
+	var result backfillResult
 	var conds []*condition.Condition
 	seen := map[string]bool{}
 	var names []string
