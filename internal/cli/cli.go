@@ -150,3 +150,25 @@ func formatTime(t interface{ AsTime() time.Time }, set bool) string {
 	}
 	return t.AsTime().UTC().Format(time.RFC3339)
 }
+
+// collectPages calls list with the page token of the page before (first
+// "") until it has limit items or the last page, and returns at most limit
+// items and the token of the page after them ("" after the last).
+func collectPages[T any](limit int, list func(pageToken string) (items []T, next string, err error)) ([]T, string, error) {
+	var all []T
+	next := ""
+	for len(all) < limit {
+		items, token, err := list(next)
+		if err != nil {
+			return nil, "", err
+		}
+		all, next = append(all, items...), token
+		if next == "" {
+			break
+		}
+	}
+	if len(all) > limit {
+		all = all[:limit]
+	}
+	return all, next, nil
+}

@@ -51,23 +51,16 @@ func (a *app) profileMatchesListCommand() *cobra.Command {
 			client := profilev1.NewProfileServiceClient(conn)
 			ctx, cancel := callCtx(cmd)
 			defer cancel()
-			all := &profilev1.ListMatchCandidatesResponse{}
 			req := &profilev1.ListMatchCandidatesRequest{State: st, PageSize: int32(min(limit, 1000))}
-			for len(all.MatchCandidates) < limit {
+			items, next, err := collectPages(limit, func(token string) ([]*profilev1.MatchCandidate, string, error) {
+				req.PageToken = token
 				resp, err := client.ListMatchCandidates(ctx, req)
-				if err != nil {
-					return err
-				}
-				all.MatchCandidates = append(all.MatchCandidates, resp.GetMatchCandidates()...)
-				all.NextPageToken = resp.GetNextPageToken()
-				if resp.GetNextPageToken() == "" {
-					break
-				}
-				req.PageToken = resp.GetNextPageToken()
+				return resp.GetMatchCandidates(), resp.GetNextPageToken(), err
+			})
+			if err != nil {
+				return err
 			}
-			if len(all.MatchCandidates) > limit {
-				all.MatchCandidates = all.MatchCandidates[:limit]
-			}
+			all := &profilev1.ListMatchCandidatesResponse{MatchCandidates: items, NextPageToken: next}
 			return a.print(all, func(t *table) {
 				if len(all.GetMatchCandidates()) == 0 {
 					t.row("no " + state + " match candidates")

@@ -128,23 +128,16 @@ func (a *app) profileMergesCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			all := &profilev1.ListMergesResponse{}
 			req := &profilev1.ListMergesRequest{Parent: found.GetProfile().GetName(), PageSize: int32(min(limit, 1000))}
-			for len(all.Merges) < limit {
+			items, next, err := collectPages(limit, func(token string) ([]*profilev1.Merge, string, error) {
+				req.PageToken = token
 				resp, err := client.ListMerges(ctx, req)
-				if err != nil {
-					return err
-				}
-				all.Merges = append(all.Merges, resp.GetMerges()...)
-				all.NextPageToken = resp.GetNextPageToken()
-				if resp.GetNextPageToken() == "" {
-					break
-				}
-				req.PageToken = resp.GetNextPageToken()
+				return resp.GetMerges(), resp.GetNextPageToken(), err
+			})
+			if err != nil {
+				return err
 			}
-			if len(all.Merges) > limit {
-				all.Merges = all.Merges[:limit]
-			}
+			all := &profilev1.ListMergesResponse{Merges: items, NextPageToken: next}
 			return a.print(all, func(t *table) {
 				if len(all.GetMerges()) == 0 {
 					t.row("no merges for " + found.GetProfile().GetName())

@@ -41,23 +41,16 @@ func (a *app) profileTraitsCommand() *cobra.Command {
 			client := profilev1.NewProfileServiceClient(conn)
 			ctx, cancel := callCtx(cmd)
 			defer cancel()
-			all := &profilev1.ListTraitChangesResponse{}
 			req := &profilev1.ListTraitChangesRequest{Profile: name, Identifier: id, Trait: trait, PageSize: int32(min(limit, 1000))}
-			for len(all.TraitChanges) < limit {
+			items, next, err := collectPages(limit, func(token string) ([]*profilev1.TraitChange, string, error) {
+				req.PageToken = token
 				resp, err := client.ListTraitChanges(ctx, req)
-				if err != nil {
-					return err
-				}
-				all.TraitChanges = append(all.TraitChanges, resp.GetTraitChanges()...)
-				all.NextPageToken = resp.GetNextPageToken()
-				if resp.GetNextPageToken() == "" {
-					break
-				}
-				req.PageToken = resp.GetNextPageToken()
+				return resp.GetTraitChanges(), resp.GetNextPageToken(), err
+			})
+			if err != nil {
+				return err
 			}
-			if len(all.TraitChanges) > limit {
-				all.TraitChanges = all.TraitChanges[:limit]
-			}
+			all := &profilev1.ListTraitChangesResponse{TraitChanges: items, NextPageToken: next}
 			return a.print(all, func(t *table) {
 				if len(all.GetTraitChanges()) == 0 {
 					t.row("no trait changes for " + args[0])
