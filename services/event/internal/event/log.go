@@ -207,6 +207,9 @@ func (l *Log) Prepare(ctx context.Context, events []Event) (*Prepared, error) {
 	}
 
 	known, unknown := l.cachedResolutions(events, primaries)
+	if l.cache != nil {
+		l.cache.count(ctx, len(known), len(unknown))
+	}
 	ids = ids[:0]
 	for _, i := range unknown {
 		ids = append(ids, events[i].MessageID)

@@ -1,10 +1,15 @@
 package event
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Defaults of the resolution cache.
@@ -35,6 +40,8 @@ type resolveCache struct {
 	ttl time.Duration
 	max int
 	now func() time.Time
+	// lookups counts the events looked up, by whether the cache knew them.
+	lookups metric.Int64Counter
 
 	mu      sync.Mutex
 	entries map[string]cachedResolution
@@ -50,7 +57,23 @@ func newResolveCache(ttl time.Duration, size int, now func() time.Time) *resolve
 	if now == nil {
 		now = time.Now
 	}
-	return &resolveCache{ttl: ttl, max: size, now: now, entries: map[string]cachedResolution{}}
+	// On error the meter still returns a usable (no-op) counter.
+	lookups, _ := otel.Meter("github.com/barista-cdp/barista/services/event").Int64Counter(
+		"barista.event.resolve_cache.lookups",
+		metric.WithDescription("Events whose profile was looked up in the resolution cache, by result (hit, miss)."),
+		metric.WithUnit("{event}"),
+	)
+	return &resolveCache{ttl: ttl, max: size, now: now, lookups: lookups, entries: map[string]cachedResolution{}}
+}
+
+// count records the results of one batch's lookups.
+func (c *resolveCache) count(ctx context.Context, hits, misses int) {
+	if hits > 0 {
+		c.lookups.Add(ctx, int64(hits), metric.WithAttributes(attribute.String("result", "hit")))
+	}
+	if misses > 0 {
+		c.lookups.Add(ctx, int64(misses), metric.WithAttributes(attribute.String("result", "miss")))
+	}
 }
 
 // get returns the profile that key resolved to, if it is kept and fresh.
