@@ -2,6 +2,7 @@ package event
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -96,9 +97,15 @@ func (g *groupCommit) run(ctx context.Context, calls []*appendCall, size int) {
 	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupCommitTimeout)
 	defer cancel()
-	out, err := g.store.Append(actx, batch)
-	if err == nil && len(out) != len(batch) {
-		err = fmt.Errorf("store appended %d of %d events", len(out), len(batch))
+	out, err := g.appendChecked(actx, batch)
+	if errors.Is(err, ErrProfileErased) && len(calls) > 1 {
+		// Only the calls with events of the erased profile must be
+		// resolved again: the others are appended on their own.
+		for _, c := range calls {
+			c.out, c.err = g.appendChecked(actx, c.events)
+			close(c.done)
+		}
+		return
 	}
 	off := 0
 	for _, c := range calls {
@@ -111,6 +118,15 @@ func (g *groupCommit) run(ctx context.Context, calls []*appendCall, size int) {
 		off += n
 		close(c.done)
 	}
+}
+
+// appendChecked appends events and checks that the store answered each.
+func (g *groupCommit) appendChecked(ctx context.Context, events []Event) ([]Appended, error) {
+	out, err := g.store.Append(ctx, events)
+	if err == nil && len(out) != len(events) {
+		err = fmt.Errorf("store appended %d of %d events", len(out), len(events))
+	}
+	return out, err
 }
 
 // waiting returns how many calls wait for a shared append.

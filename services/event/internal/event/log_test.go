@@ -263,3 +263,46 @@ func TestConcurrentIngestsShareTransactions(t *testing.T) {
 	}
 	require.Equal(t, 1, shared, "a message id sent by several callers of one transaction is stored once")
 }
+
+// TestErasedProfileFailsOnlyItsCallers checks that when a shared append
+// finds a profile erased after its events were resolved, only the callers
+// with events of that profile fail (to be resolved again on retry), and the
+// others' events are stored.
+func TestErasedProfileFailsOnlyItsCallers(t *testing.T) {
+	mem := memory.New()
+	store := &gatedStore{Store: mem, entered: make(chan struct{}), open: make(chan struct{})}
+	log := event.NewLog(store, resolverFunc(func(_ context.Context, ids []event.Identifier) (string, error) { return "p-" + ids[0].Value, nil }), nil)
+	type result struct {
+		caller string
+		err    error
+	}
+	results := make(chan result, 4)
+	ingest := func(caller string, batch ...event.Event) {
+		_, err := log.Ingest(context.Background(), batch)
+		results <- result{caller, err}
+	}
+	go ingest("first", ev("first", "a"))
+	<-store.entered
+	for _, c := range []string{"b", "c", "d"} {
+		go ingest(c, ev(c+"1", c), ev(c+"2", c))
+	}
+	require.Eventually(t, func() bool { return log.PendingCommits() == 3 }, 10*time.Second, time.Millisecond)
+	_, err := mem.ApplyProfileChange(context.Background(), event.ProfileChange{Seq: 1, Kind: event.UpdateErased, Profile: "p-c"})
+	require.NoError(t, err)
+	close(store.open)
+	errs := map[string]error{}
+	for range 4 {
+		r := <-results
+		errs[r.caller] = r.err
+	}
+	require.NoError(t, errs["first"])
+	require.NoError(t, errs["b"])
+	require.NoError(t, errs["d"])
+	require.ErrorIs(t, errs["c"], event.ErrProfileErased)
+	require.Equal(t, []int{1, 6, 2, 2, 2}, store.sizes, "the shared append, then each caller's on its own")
+	for _, c := range []string{"b", "d"} {
+		list, err := mem.ListProfile(context.Background(), "p-"+c, 0, 10)
+		require.NoError(t, err)
+		require.Len(t, list, 2)
+	}
+}
