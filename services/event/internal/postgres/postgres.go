@@ -132,13 +132,22 @@ UPDATE event.log_head SET last_seq = last_seq + $1 RETURNING last_seq`
 // Deduplication under the log_head lock. Every appender holds it from
 // reservation to commit, so when an append writes, every message id stored
 // before it is committed and visible, and none can be stored concurrently.
-// An append therefore copies its events' message ids to event.message_ids
-// without looking them up first: the primary key finds a message id stored
-// before, the COPY fails, and only then (rarely: batches hold duplicates when
-// producers retry) does the append go back to a savepoint, find the stored
-// ones with storedAmongSQL, and copy the others. Message ids repeated within
-// the batch are left to their first occurrence before copying.
+// An append therefore inserts its events' message ids into
+// event.message_ids without looking them up first, in the round trip that
+// reserves their sequences: the primary key finds a message id stored
+// before, the insert fails, and only then (rarely: batches hold duplicates
+// when producers retry) does the append go back to a savepoint, find the
+// stored ones with storedAmongSQL, and insert the others. Message ids
+// repeated within the batch are left to their first occurrence.
 const (
+	// claimSQL stores the message ids $1 of the events at positions $2
+	// (from 0) of a batch of $4 events, received at $3, under the sequences
+	// the batch reserved: those ending at the log head.
+	claimSQL = `-- name: ClaimMessageIDs
+INSERT INTO event.message_ids (message_id, seq, received_at)
+SELECT u.message_id, h.last_seq - $4::bigint + 1 + u.pos, u.received_at
+FROM event.log_head h, unnest($1::text[], $2::bigint[], $3::timestamptz[]) AS u(message_id, pos, received_at)`
+
 	storedAmongSQL = `-- name: MessageIDsStoredAmong
 SELECT message_id FROM event.message_ids WHERE message_id = ANY($1)`
 
@@ -164,11 +173,8 @@ WHERE hash = ANY(ARRAY(SELECT sha256(convert_to(p, 'UTF8')) FROM unnest($1::text
 )
 
 // copyColumns are the columns of event.events in the order Append copies
-// them, and messageIDColumns those of event.message_ids.
-var (
-	copyColumns      = []string{"seq", "message_id", "profile_id", "type", "event", "identifiers", "properties", "traits", "context", "occurred_at", "received_at", "trace_context"}
-	messageIDColumns = []string{"message_id", "seq", "received_at"}
-)
+// them.
+var copyColumns = []string{"seq", "message_id", "profile_id", "type", "event", "identifiers", "properties", "traits", "context", "occurred_at", "received_at", "trace_context"}
 
 // byMessageIDsSQL finds events through message_ids, whose row holds the
 // event's sequence and partition key, so each lookup probes one
@@ -256,17 +262,22 @@ func appendRows(ctx context.Context, tx pgx.Tx, events []event.Event, rows [][]a
 	var erased int
 	b.Queue(erasedAmongSQL, profiles).QueryRow(func(row pgx.Row) error { return row.Scan(&erased) })
 	b.Queue(savepointSQL)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	keep := firsts(events, nil)
+	b.Queue(claimSQL, claimArgs(events, keep)...)
+	err := tx.SendBatch(ctx, b).Close()
+	conflict := isUniqueViolation(err)
+	if err != nil && !conflict {
 		return nil, fmt.Errorf("reserve sequences: %w", err)
 	}
 	if erased > 0 {
 		return nil, event.ErrProfileErased
 	}
-
-	out, copied, err := claim(ctx, tx, events, rows, last, redirects)
-	if err != nil {
-		return nil, fmt.Errorf("claim message ids: %w", err)
+	if conflict {
+		if keep, err = claimAgain(ctx, tx, events); err != nil {
+			return nil, fmt.Errorf("claim message ids: %w", err)
+		}
 	}
+	out, copied := place(events, rows, keep, last, redirects)
 	if len(copied) > 0 {
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"event", "events"}, copyColumns, pgx.CopyFromRows(copied)); err != nil {
 			return nil, fmt.Errorf("copy events: %w", err)
@@ -275,18 +286,44 @@ func appendRows(ctx context.Context, tx pgx.Tx, events []event.Event, rows [][]a
 	return answerDuplicates(ctx, tx, events, out)
 }
 
-// claim places events (see place) and copies their message ids to
-// event.message_ids; when a message id is stored already, it goes back to
-// the savepoint, finds the stored ones, and places and copies the others.
-// It returns the outcomes and the rows of event.events to copy.
-func claim(ctx context.Context, tx pgx.Tx, events []event.Event, rows [][]any, last int64, redirects map[string]string) ([]event.Appended, [][]any, error) {
-	out, claims, copied := place(events, rows, last, redirects, map[string]bool{})
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"event", "message_ids"}, messageIDColumns, pgx.CopyFromRows(claims))
-	if pgErr := (*pgconn.PgError)(nil); !errors.As(err, &pgErr) || pgErr.Code != uniqueViolation {
-		return out, copied, err
+// isUniqueViolation reports whether err is a duplicate key.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == uniqueViolation
+}
+
+// firsts returns the positions of the events whose message ids are not in
+// stored nor earlier in events, in order.
+func firsts(events []event.Event, stored map[string]bool) []int {
+	seen := make(map[string]bool, len(events))
+	keep := make([]int, 0, len(events))
+	for i, ev := range events {
+		if stored[ev.MessageID] || seen[ev.MessageID] {
+			continue
+		}
+		seen[ev.MessageID] = true
+		keep = append(keep, i)
 	}
+	return keep
+}
+
+// claimArgs are the arguments of claimSQL for the events at positions keep.
+func claimArgs(events []event.Event, keep []int) []any {
+	ids := make([]string, len(keep))
+	positions := make([]int64, len(keep))
+	received := make([]time.Time, len(keep))
+	for k, i := range keep {
+		ids[k], positions[k], received[k] = events[i].MessageID, int64(i), events[i].ReceivedAt
+	}
+	return []any{ids, positions, received, len(events)}
+}
+
+// claimAgain goes back to the savepoint before a claim that found a message
+// id stored, finds the stored ones, and claims the others; it returns their
+// positions.
+func claimAgain(ctx context.Context, tx pgx.Tx, events []event.Event) ([]int, error) {
 	if _, err := tx.Exec(ctx, rollbackToSavepointSQL); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	ids := make([]string, len(events))
 	for i, ev := range events {
@@ -294,7 +331,7 @@ func claim(ctx context.Context, tx pgx.Tx, events []event.Event, rows [][]any, l
 	}
 	found, err := tx.Query(ctx, storedAmongSQL, ids)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	stored := map[string]bool{}
 	var id string
@@ -302,30 +339,27 @@ func claim(ctx context.Context, tx pgx.Tx, events []event.Event, rows [][]any, l
 		stored[id] = true
 		return nil
 	}); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	out, claims, copied = place(events, rows, last, redirects, stored)
-	if len(claims) > 0 {
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"event", "message_ids"}, messageIDColumns, pgx.CopyFromRows(claims))
+	keep := firsts(events, stored)
+	if len(keep) > 0 {
+		if _, err := tx.Exec(ctx, claimSQL, claimArgs(events, keep)...); err != nil {
+			return nil, err
+		}
 	}
-	return out, copied, err
+	return keep, nil
 }
 
-// place gives the events whose message ids are not in stored, nor earlier
-// in events, their sequences (the n reserved up to last, in order) and the
-// profiles they are stored under, and returns their outcomes (zero for the
-// duplicates), their event.message_ids rows and their event.events rows.
-// It adds the message ids it places to stored.
-func place(events []event.Event, rows [][]any, last int64, redirects map[string]string, stored map[string]bool) ([]event.Appended, [][]any, [][]any) {
+// place gives the events at positions keep their sequences (the n reserved
+// up to last, by position) and the profiles they are stored under, and
+// returns the outcomes (zero for the others, the duplicates) and the rows
+// of event.events to copy.
+func place(events []event.Event, rows [][]any, keep []int, last int64, redirects map[string]string) ([]event.Appended, [][]any) {
 	n := len(events)
 	out := make([]event.Appended, n)
-	claims := make([][]any, 0, n)
-	copied := make([][]any, 0, n)
-	for i, ev := range events {
-		if stored[ev.MessageID] {
-			continue
-		}
-		stored[ev.MessageID] = true
+	copied := make([][]any, 0, len(keep))
+	for _, i := range keep {
+		ev := events[i]
 		ev.Seq = last - int64(n) + 1 + int64(i)
 		if to, ok := redirects[ev.ProfileID]; ok {
 			ev.ProfileID = to
@@ -336,10 +370,9 @@ func place(events []event.Event, rows [][]any, last int64, redirects map[string]
 		row := rows[i]
 		row[0], row[2] = ev.Seq, ev.ProfileID
 		copied = append(copied, row)
-		claims = append(claims, []any{ev.MessageID, ev.Seq, ev.ReceivedAt})
 		out[i] = event.Appended{Event: ev}
 	}
-	return out, claims, copied
+	return out, copied
 }
 
 // answerDuplicates answers each event that place left without an outcome
