@@ -138,7 +138,22 @@ func (s *Server) prepare(ctx context.Context, events []*eventv1.Event) (*prepare
 
 // commit stores a prepared batch and returns its results once committed.
 func (s *Server) commit(ctx context.Context, p *prepared) ([]*eventv1.IngestResult, error) {
-	outcomes, err := s.log.Commit(ctx, p.batch)
+	return s.submit(ctx, p)()
+}
+
+// submit queues a prepared batch for its commit, after those submitted
+// before it, and returns a function that waits for the commit and returns
+// the batch's results.
+func (s *Server) submit(ctx context.Context, p *prepared) func() ([]*eventv1.IngestResult, error) {
+	wait := s.log.Submit(ctx, p.batch)
+	return func() ([]*eventv1.IngestResult, error) {
+		return s.results(ctx, p, wait)
+	}
+}
+
+// results waits for the commit of p and returns its results.
+func (s *Server) results(ctx context.Context, p *prepared, wait func() ([]event.Outcome, error)) ([]*eventv1.IngestResult, error) {
+	outcomes, err := wait()
 	if err != nil {
 		return nil, err
 	}

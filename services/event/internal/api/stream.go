@@ -22,17 +22,20 @@ import (
 // would hold every result of an unbounded stream in memory and acknowledge
 // nothing until the producer stops.
 //
-// Three goroutines form a pipeline. A reader receives requests into a queue
+// Four goroutines form a pipeline. A reader receives requests into a queue
 // of s.inFlight; when the queue is full it stops calling Recv, and HTTP/2
 // flow control then blocks the producer: memory per stream is bounded. A
 // preparer takes the requests waiting in the queue (up to MaxGroupEvents
-// events) as one group, validates it and resolves its profiles, while the
-// committer appends the previous group in one transaction and answers its
-// requests: group commit, with resolution overlapping the commit. Answers
-// keep request order; an event repeating a message id of an earlier request
-// of the stream is a duplicate, as if the requests had been sent one by one.
-// When preparing fails, the groups prepared before are still committed and
-// answered, then the stream ends with the error.
+// events) as one group, validates it and resolves its profiles; a committer
+// submits each prepared group for its commit at once, so that the groups
+// prepared while a transaction runs are appended together in the next one
+// (group commit, with resolution overlapping the commits); the handler
+// answers each group's requests once it is committed, at most
+// maxSubmittedGroups behind. Answers keep request order; an event repeating
+// a message id of an earlier request of the stream is a duplicate, as if the
+// requests had been sent one by one. When preparing fails, the groups
+// prepared before are still committed and answered, then the stream ends
+// with the error.
 func (s *Server) IngestEventStream(stream eventv1.EventService_IngestEventStreamServer) error {
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
@@ -65,10 +68,27 @@ func (s *Server) IngestEventStream(stream eventv1.EventService_IngestEventStream
 		prepareErr = s.prepareGroups(ctx, queue, ready)
 	}()
 
-	for g := range ready {
-		results, err := s.commit(ctx, g.batch)
+	// The committer submits each group as soon as it is prepared, so that
+	// groups prepared while a transaction runs share the next one; this loop
+	// answers them in order, each once committed.
+	submitted := make(chan submittedGroup, maxSubmittedGroups)
+	go func() {
+		defer close(submitted)
+		for g := range ready {
+			select {
+			case submitted <- submittedGroup{g, s.submit(ctx, g.batch)}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for sub := range submitted {
+		g := sub.group
+		results, err := sub.wait()
 		if err != nil {
 			cancel()
+			for range submitted {
+			}
 			<-prepared
 			return err
 		}
@@ -85,6 +105,8 @@ func (s *Server) IngestEventStream(stream eventv1.EventService_IngestEventStream
 			}
 			if err := stream.Send(resp); err != nil {
 				cancel()
+				for range submitted {
+				}
 				<-prepared
 				return err
 			}
@@ -101,6 +123,18 @@ func (s *Server) IngestEventStream(stream eventv1.EventService_IngestEventStream
 	default:
 		return nil
 	}
+}
+
+// maxSubmittedGroups bounds the groups of a stream submitted for their
+// commit and not yet answered, beyond the one being answered: enough for
+// one to wait while a transaction runs, few enough to keep memory bounded.
+const maxSubmittedGroups = 2
+
+// submittedGroup is a group submitted for its commit, and how to wait
+// for its results.
+type submittedGroup struct {
+	*group
+	wait func() ([]*eventv1.IngestResult, error)
 }
 
 // group is consecutive requests of a stream, prepared as one batch.

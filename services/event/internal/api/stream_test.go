@@ -89,9 +89,11 @@ func TestIngestEventStreamRejectsOversizedRequests(t *testing.T) {
 // except that the second waits for hold to close.
 type fakeStream struct {
 	grpc.ServerStream
-	ctx      context.Context
-	hold     chan struct{}
-	total    int
+	ctx   context.Context
+	hold  chan struct{}
+	total int
+	// gap is the time between requests after the first two.
+	gap      time.Duration
 	received atomic.Int64
 	mu       sync.Mutex
 	sent     []*eventv1.IngestEventStreamResponse
@@ -106,6 +108,9 @@ func (s *fakeStream) Recv() (*eventv1.IngestEventStreamRequest, error) {
 	}
 	if n == 2 {
 		<-s.hold
+	}
+	if n > 2 {
+		time.Sleep(s.gap)
 	}
 	return &eventv1.IngestEventStreamRequest{Events: []*eventv1.Event{
 		{MessageId: fmt.Sprintf("m%d", n), Event: "E", Identifiers: ids(fmt.Sprintf("user_id:%d", n))},
@@ -195,4 +200,56 @@ func TestGetNormalizationRulesWithoutNormalizer(t *testing.T) {
 	got, err := f.client.GetNormalizationRules(context.Background(), &eventv1.GetNormalizationRulesRequest{})
 	require.NoError(t, err)
 	require.Empty(t, cmp.Diff(&eventv1.NormalizationRules{}, got.GetRules(), protocmp.Transform()))
+}
+
+// gatedAppends is a store whose first Append waits until open is closed.
+type gatedAppends struct {
+	countingStore
+	entered, open chan struct{}
+	once          sync.Once
+}
+
+func (s *gatedAppends) Append(ctx context.Context, events []event.Event) ([]event.Appended, error) {
+	s.once.Do(func() {
+		close(s.entered)
+		<-s.open
+	})
+	return s.countingStore.Append(ctx, events)
+}
+
+// TestIngestEventStreamSharesTransactionsWhileOneRuns blocks the first
+// commit while requests keep arriving one at a time, each prepared as a
+// group of its own, and checks that the server submits them for their
+// commit meanwhile (so that they share the next transaction instead of
+// taking one each after the blocked one), then answers every request in
+// order with the events stored in request order.
+func TestIngestEventStreamSharesTransactionsWhileOneRuns(t *testing.T) {
+	const total = 6
+	store := &gatedAppends{countingStore: countingStore{Store: memory.New()}, entered: make(chan struct{}), open: make(chan struct{})}
+	resolver := &gate{open: make(chan struct{}), entered: make(chan struct{})}
+	close(resolver.open)
+	log := event.NewLog(store, resolver, nil)
+	srv := api.NewServer(log, api.Options{StreamInFlight: 8})
+	stream := &fakeStream{ctx: context.Background(), hold: store.entered, total: total, gap: 10 * time.Millisecond}
+	done := make(chan error, 1)
+	go func() { done <- srv.IngestEventStream(stream) }()
+
+	<-store.entered
+	require.Eventually(t, func() bool { return log.PendingCommits() >= 2 }, 10*time.Second, time.Millisecond,
+		"groups prepared while a commit runs are submitted, not held back")
+	close(store.open)
+	require.NoError(t, <-done)
+	require.Len(t, stream.sent, total)
+	for i, resp := range stream.sent {
+		require.EqualValues(t, i, resp.GetRequestIndex())
+		require.Equal(t, fmt.Sprintf("m%d", i+1), resp.GetResults()[0].GetMessageId())
+		require.Equal(t, eventv1.IngestResult_STATUS_ACCEPTED, resp.GetResults()[0].GetStatus())
+	}
+	require.Less(t, store.appends.Load(), int64(total), "the groups submitted during the blocked commit share a transaction")
+	events, err := store.ReadAfter(context.Background(), 0, 100)
+	require.NoError(t, err)
+	require.Len(t, events, total)
+	for i, ev := range events {
+		require.Equal(t, fmt.Sprintf("m%d", i+1), ev.MessageID, "stored in request order")
+	}
 }

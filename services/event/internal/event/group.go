@@ -14,7 +14,7 @@ const (
 	// appended in one transaction.
 	MaxGroupCommit = 10000
 	// groupCommitTimeout bounds one shared append: it runs detached from the
-	// caller that happens to lead it, as it carries other callers' events.
+	// callers, as it carries several callers' events.
 	groupCommitTimeout = time.Minute
 )
 
@@ -24,14 +24,17 @@ const (
 // arrive wait; the next transaction then carries all of them, in arrival
 // order, and pays one round trip and one WAL flush instead of one each.
 //
-// The first caller to find no transaction running leads: it appends what
-// is pending, hands the results out, and passes the lead to the oldest
-// waiting caller, so no caller commits other callers' work for ever. A
-// caller waits for the transaction that carries its events even when its
-// context ends meanwhile: the events may be committed, and its answer must
-// say so.
+// The first batch to find no transaction running starts a goroutine that
+// appends what is pending, round after round, until nothing is; it runs
+// detached from the callers, as each round carries several callers'
+// events. A caller waits for the transaction that carries its events even
+// when its context ends meanwhile: the events may be committed, and its
+// answer must say so.
 type groupCommit struct {
 	store Store
+	// committed, when set, is called after each transaction that stored
+	// events.
+	committed func()
 
 	mu      sync.Mutex
 	running bool
@@ -41,52 +44,58 @@ type groupCommit struct {
 // appendCall is one caller's batch waiting for a shared append.
 type appendCall struct {
 	events []Event
-	lead   chan struct{}
 	done   chan struct{}
 	out    []Appended
 	err    error
 }
 
+// wait returns the outcome of the call once its transaction ended.
+func (c *appendCall) wait() ([]Appended, error) {
+	<-c.done
+	return c.out, c.err
+}
+
 // append appends events, possibly in one transaction with other callers'
 // events, and returns when that transaction ended.
 func (g *groupCommit) append(ctx context.Context, events []Event) ([]Appended, error) {
-	call := &appendCall{events: events, lead: make(chan struct{}), done: make(chan struct{})}
+	return g.submit(ctx, events).wait()
+}
+
+// submit queues events for a shared append and returns their call. Calls
+// are appended in the order they are submitted.
+func (g *groupCommit) submit(ctx context.Context, events []Event) *appendCall {
+	call := &appendCall{events: events, done: make(chan struct{})}
 	g.mu.Lock()
 	g.pending = append(g.pending, call)
-	if g.running {
-		g.mu.Unlock()
-		select {
-		case <-call.done:
-			return call.out, call.err
-		case <-call.lead:
+	start := !g.running
+	g.running = true
+	g.mu.Unlock()
+	if start {
+		go g.drain(context.WithoutCancel(ctx))
+	}
+	return call
+}
+
+// drain appends the pending calls, the oldest first and up to
+// MaxGroupCommit events a round, until none is left.
+func (g *groupCommit) drain(ctx context.Context) {
+	for {
+		g.mu.Lock()
+		if len(g.pending) == 0 {
+			g.running = false
+			g.mu.Unlock()
+			return
 		}
-	} else {
-		g.running = true
+		round, size := 0, 0
+		for round < len(g.pending) && (round == 0 || size+len(g.pending[round].events) <= MaxGroupCommit) {
+			size += len(g.pending[round].events)
+			round++
+		}
+		calls := g.pending[:round:round]
+		g.pending = g.pending[round:]
 		g.mu.Unlock()
+		g.run(ctx, calls, size)
 	}
-
-	// This caller leads one round: the oldest pending calls, up to the limit.
-	g.mu.Lock()
-	round, size := 0, 0
-	for round < len(g.pending) && (round == 0 || size+len(g.pending[round].events) <= MaxGroupCommit) {
-		size += len(g.pending[round].events)
-		round++
-	}
-	calls := g.pending[:round:round]
-	g.pending = g.pending[round:]
-	g.mu.Unlock()
-
-	g.run(ctx, calls, size)
-
-	g.mu.Lock()
-	if len(g.pending) > 0 {
-		close(g.pending[0].lead)
-	} else {
-		g.running = false
-	}
-	g.mu.Unlock()
-	<-call.done
-	return call.out, call.err
 }
 
 // run appends the events of calls in one transaction and completes them.
@@ -95,14 +104,20 @@ func (g *groupCommit) run(ctx context.Context, calls []*appendCall, size int) {
 	for _, c := range calls {
 		batch = append(batch, c.events...)
 	}
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupCommitTimeout)
+	actx, cancel := context.WithTimeout(ctx, groupCommitTimeout)
 	defer cancel()
 	out, err := g.appendChecked(actx, batch)
+	if err == nil && g.committed != nil {
+		g.committed()
+	}
 	if errors.Is(err, ErrProfileErased) && len(calls) > 1 {
 		// Only the calls with events of the erased profile must be
 		// resolved again: the others are appended on their own.
 		for _, c := range calls {
 			c.out, c.err = g.appendChecked(actx, c.events)
+			if c.err == nil && g.committed != nil {
+				g.committed()
+			}
 			close(c.done)
 		}
 		return

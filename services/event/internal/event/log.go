@@ -117,7 +117,8 @@ func NewLog(store Store, resolver Resolver, logger *slog.Logger, opts ...Option)
 	if logger == nil {
 		logger = slog.Default()
 	}
-	l := &Log{store: store, resolver: resolver, group: &groupCommit{store: store}, logger: logger, signal: feed.NewSignal(), parallelism: DefaultParallelism}
+	l := &Log{store: store, resolver: resolver, logger: logger, signal: feed.NewSignal(), parallelism: DefaultParallelism}
+	l.group = &groupCommit{store: store, committed: l.signal.Notify}
 	for _, o := range opts {
 		o(l)
 	}
@@ -314,6 +315,15 @@ func (l *Log) cacheResolutions(events []Event, fresh []int, out []Outcome) {
 // transaction, shared with the batches of concurrent callers (group
 // commit), and returns one Outcome per event once it committed.
 func (l *Log) Commit(ctx context.Context, p *Prepared) ([]Outcome, error) {
+	return l.Submit(ctx, p)()
+}
+
+// Submit queues the prepared batch for its commit, after every batch
+// submitted before it, and returns a function that waits for the commit and
+// returns the batch's outcomes, as Commit does. A producer that submits its
+// next batch before waiting for this one lets group commit carry both in
+// one transaction.
+func (l *Log) Submit(ctx context.Context, p *Prepared) func() ([]Outcome, error) {
 	events, out := p.events, p.out
 	var batch []Event
 	var at []int
@@ -323,29 +333,33 @@ func (l *Log) Commit(ctx context.Context, p *Prepared) ([]Outcome, error) {
 			at = append(at, i)
 		}
 	}
+	var call *appendCall
 	if len(batch) > 0 {
-		appended, err := l.group.append(ctx, batch)
-		if err != nil {
-			return nil, fmt.Errorf("append events: %w", err)
-		}
-		l.signal.Notify()
-		for k, a := range appended {
-			status := StatusAccepted
-			if a.Duplicate {
-				status = StatusDuplicate
+		call = l.group.submit(ctx, batch)
+	}
+	return func() ([]Outcome, error) {
+		if call != nil {
+			appended, err := call.wait()
+			if err != nil {
+				return nil, fmt.Errorf("append events: %w", err)
 			}
-			out[at[k]] = Outcome{Status: status, Event: a.Event}
+			for k, a := range appended {
+				status := StatusAccepted
+				if a.Duplicate {
+					status = StatusDuplicate
+				}
+				out[at[k]] = Outcome{Status: status, Event: a.Event}
+			}
 		}
-	}
-
-	for i, j := range p.copyOf {
-		if out[j].Status == StatusRejected {
-			out[i] = Outcome{Status: StatusRejected, Field: "message_id", Reason: "repeats the message_id of an earlier event of the batch, which was rejected"}
-			continue
+		for i, j := range p.copyOf {
+			if out[j].Status == StatusRejected {
+				out[i] = Outcome{Status: StatusRejected, Field: "message_id", Reason: "repeats the message_id of an earlier event of the batch, which was rejected"}
+				continue
+			}
+			out[i] = Outcome{Status: StatusDuplicate, Event: out[j].Event}
 		}
-		out[i] = Outcome{Status: StatusDuplicate, Event: out[j].Event}
+		return out, nil
 	}
-	return out, nil
 }
 
 // resolve resolves events[i] for every i in idx, setting its ProfileID or
