@@ -40,7 +40,7 @@ type TraitSource struct {
 	// profile merged in since.
 	Once bool
 	// SetTime is when the value was first set, on whichever profile: merges
-	// keep the set-once value set earliest by it.
+	// replay a set-once trait's values in the order of their SetTime.
 	SetTime time.Time
 }
 
