@@ -22,6 +22,9 @@ func profileConsumer(log *event.Log, profiles profilev1.ProfileServiceClient, lo
 		Logger: logger,
 		Cursor: log.ProfileCursor,
 		Open: func(ctx context.Context, after string) (feed.Stream[*profilev1.StreamProfileChangesResponse], error) {
+			// Another replica may have applied changes while this one was
+			// not following: resolutions cached before them are dropped.
+			log.ClearResolutions()
 			return profiles.StreamProfileChanges(ctx, &profilev1.StreamProfileChangesRequest{AfterCursor: after})
 		},
 		Apply: func(ctx context.Context, msg *profilev1.StreamProfileChangesResponse) error {

@@ -119,9 +119,9 @@ func (l *Log) ApplyProfileChange(ctx context.Context, c ProfileChange) error {
 	if !ok {
 		return errProfileChangesUnsupported
 	}
-	l.clearResolutions()
+	l.ClearResolutions()
 	applied, err := store.ApplyProfileChange(ctx, c)
-	l.clearResolutions()
+	l.ClearResolutions()
 	if err != nil {
 		return err
 	}
@@ -142,8 +142,10 @@ func (l *Log) ProfileCursor(ctx context.Context) (int64, error) {
 
 var errProfileChangesUnsupported = errors.New("the event store does not apply profile changes")
 
-// clearResolutions forgets the cached resolutions.
-func (l *Log) clearResolutions() {
+// ClearResolutions forgets the cached resolutions. The profile change
+// consumer calls it whenever it (re)connects, as changes applied by another
+// replica meanwhile reach this one's cache through no notice.
+func (l *Log) ClearResolutions() {
 	if l.cache != nil {
 		l.cache.clear()
 	}
