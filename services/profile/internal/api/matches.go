@@ -12,7 +12,6 @@ import (
 
 	"github.com/barista-cdp/barista/pkg/apierror"
 	profilev1 "github.com/barista-cdp/barista/pkg/gen/barista/profile/v1"
-	"github.com/barista-cdp/barista/pkg/page"
 	"github.com/barista-cdp/barista/services/profile/internal/match"
 	"github.com/barista-cdp/barista/services/profile/internal/profile"
 )
@@ -71,12 +70,7 @@ func (s *Server) ListMatchCandidates(ctx context.Context, req *profilev1.ListMat
 	if !ok {
 		invalid.Add("state", "unknown state %d", req.GetState())
 	}
-	var after int64
-	size, err := page.Parse(req.GetPageSize(), req.GetPageToken(), &after)
-	invalid.Merge(err)
-	if after < 0 {
-		invalid.Add("page_token", "is not a token returned by this method")
-	}
+	size, after := parsePosition(req.GetPageSize(), req.GetPageToken(), invalid)
 	if err := invalid.OrNil(); err != nil {
 		return nil, err
 	}
@@ -88,9 +82,7 @@ func (s *Server) ListMatchCandidates(ctx context.Context, req *profilev1.ListMat
 	for i, c := range cs {
 		resp.MatchCandidates[i] = toCandidate(c)
 	}
-	if next != 0 {
-		resp.NextPageToken = page.Encode(next)
-	}
+	resp.NextPageToken = positionToken(next)
 	return resp, nil
 }
 

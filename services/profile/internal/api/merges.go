@@ -12,7 +12,6 @@ import (
 	"github.com/barista-cdp/barista/pkg/apierror"
 	profilev1 "github.com/barista-cdp/barista/pkg/gen/barista/profile/v1"
 	"github.com/barista-cdp/barista/pkg/ident"
-	"github.com/barista-cdp/barista/pkg/page"
 	"github.com/barista-cdp/barista/services/profile/internal/profile"
 )
 
@@ -107,12 +106,7 @@ func (s *Server) ListMerges(ctx context.Context, req *profilev1.ListMergesReques
 	if err != nil {
 		invalid.Add("parent", "want profiles/{profile}; got %q", req.GetParent())
 	}
-	var after int64
-	size, err := page.Parse(req.GetPageSize(), req.GetPageToken(), &after)
-	invalid.Merge(err)
-	if after < 0 {
-		invalid.Add("page_token", "is not a token returned by this method")
-	}
+	size, after := parsePosition(req.GetPageSize(), req.GetPageToken(), invalid)
 	if err := invalid.OrNil(); err != nil {
 		return nil, err
 	}
@@ -124,9 +118,7 @@ func (s *Server) ListMerges(ctx context.Context, req *profilev1.ListMergesReques
 	for i, m := range merges {
 		resp.Merges[i] = toMerge(m)
 	}
-	if next != 0 {
-		resp.NextPageToken = page.Encode(next)
-	}
+	resp.NextPageToken = positionToken(next)
 	return resp, nil
 }
 

@@ -11,7 +11,6 @@ import (
 
 	"github.com/barista-cdp/barista/pkg/apierror"
 	profilev1 "github.com/barista-cdp/barista/pkg/gen/barista/profile/v1"
-	"github.com/barista-cdp/barista/pkg/page"
 	"github.com/barista-cdp/barista/services/profile/internal/profile"
 )
 
@@ -27,12 +26,7 @@ func (s *Server) ListTraitChanges(ctx context.Context, req *profilev1.ListTraitC
 	if n := len(req.GetTrait()); n > MaxTraitKeyLen {
 		invalid.Add("trait", "is %d bytes long; the limit is %d", n, MaxTraitKeyLen)
 	}
-	var before int64
-	size, err := page.Parse(req.GetPageSize(), req.GetPageToken(), &before)
-	invalid.Merge(err)
-	if before < 0 {
-		invalid.Add("page_token", "is not a token returned by this method")
-	}
+	size, before := parsePosition(req.GetPageSize(), req.GetPageToken(), invalid)
 	if err := invalid.OrNil(); err != nil {
 		return nil, err
 	}
@@ -48,9 +42,7 @@ func (s *Server) ListTraitChanges(ctx context.Context, req *profilev1.ListTraitC
 	if resp.TraitChanges, err = toTraitChanges(changes); err != nil {
 		return nil, err
 	}
-	if next != 0 {
-		resp.NextPageToken = page.Encode(next)
-	}
+	resp.NextPageToken = positionToken(next)
 	return resp, nil
 }
 
