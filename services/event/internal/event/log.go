@@ -207,7 +207,7 @@ func (l *Log) Prepare(ctx context.Context, events []Event) (*Prepared, error) {
 		ids = append(ids, ev.MessageID)
 	}
 
-	known, unknown := l.cachedResolutions(events, primaries)
+	known, unknown, signals := l.cachedResolutions(events, primaries)
 	if l.cache != nil {
 		l.cache.count(ctx, len(known), len(unknown))
 	}
@@ -231,7 +231,7 @@ func (l *Log) Prepare(ctx context.Context, events []Event) (*Prepared, error) {
 	if err := l.resolve(ctx, events, fresh, out); err != nil {
 		return nil, err
 	}
-	l.cacheResolutions(events, fresh, out)
+	l.cacheResolutions(events, fresh, out, signals)
 	// The events are stored in the order they were sent.
 	fresh = append(fresh, known...)
 	slices.Sort(fresh)
@@ -245,10 +245,14 @@ func (l *Log) Prepare(ctx context.Context, events []Event) (*Prepared, error) {
 // merge them first), is unknown. Known events skip the message id lookup:
 // their resolution has no effect to avoid for a duplicate, and Commit finds
 // duplicates among them.
-func (l *Log) cachedResolutions(events []Event, primaries []int) (known, unknown []int) {
+//
+// signals holds the signals key of each event of primaries, by position in
+// events, for cacheResolutions: the context is parsed once.
+func (l *Log) cachedResolutions(events []Event, primaries []int) (known, unknown []int, signals []string) {
 	if l.cache == nil {
-		return nil, primaries
+		return nil, primaries, nil
 	}
+	signals = make([]string, len(events))
 	// touched holds the identifiers of the unknown events so far, each with
 	// the identifiers key of the event that had it, or "" when events with
 	// different keys had it.
@@ -256,8 +260,9 @@ func (l *Log) cachedResolutions(events []Event, primaries []int) (known, unknown
 	for _, i := range primaries {
 		ev := &events[i]
 		key := identifiersKey(ev.Identifiers)
+		signals[i] = signalsKey(ev.Context)
 		if !setsTraits(ev) && !touchedByOthers(ev.Identifiers, touched, key) {
-			if p, ok := l.cache.get(resolutionKey(key, ev.Context)); ok {
+			if p, ok := l.cache.get(key + signals[i]); ok {
 				ev.ProfileID = p
 				known = append(known, i)
 				continue
@@ -272,7 +277,7 @@ func (l *Log) cachedResolutions(events []Event, primaries []int) (known, unknown
 		}
 		unknown = append(unknown, i)
 	}
-	return known, unknown
+	return known, unknown, signals
 }
 
 // touchedByOthers reports whether an identifier of ids was touched by an
@@ -295,7 +300,7 @@ func setsTraits(ev *Event) bool {
 // traits, under their identifiers as stored (without any the profile
 // service suppressed): resolving those again would give the same profile
 // without effect.
-func (l *Log) cacheResolutions(events []Event, fresh []int, out []Outcome) {
+func (l *Log) cacheResolutions(events []Event, fresh []int, out []Outcome, signals []string) {
 	if l.cache == nil {
 		return
 	}
@@ -305,7 +310,7 @@ func (l *Log) cacheResolutions(events []Event, fresh []int, out []Outcome) {
 		if out[i].Status != 0 || setsTraits(ev) || ev.ProfileID == "" {
 			continue
 		}
-		keys = append(keys, resolutionKey(identifiersKey(ev.Identifiers), ev.Context))
+		keys = append(keys, identifiersKey(ev.Identifiers)+signals[i])
 		profiles = append(profiles, ev.ProfileID)
 	}
 	l.cache.put(keys, profiles)

@@ -3,7 +3,6 @@ package event
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"sync"
 	"time"
 
@@ -115,19 +114,12 @@ func (c *resolveCache) clear() {
 	clear(c.entries)
 }
 
-// resolutionKey is the cache key of an event: its identifiers key and its
-// weak matching signals.
-func resolutionKey(identifiers string, eventContext json.RawMessage) string {
+// signalsKey encodes the weak matching signals of an event's context, the
+// part of its cache key besides its identifiers ("" when it has none).
+func signalsKey(eventContext json.RawMessage) string {
 	s := ParseSignals(eventContext)
 	if s == (Signals{}) {
-		return identifiers
+		return ""
 	}
-	var b strings.Builder
-	b.Grow(len(identifiers) + len(s.IP) + len(s.UserAgent) + len(s.DeviceFingerprint) + 4)
-	b.WriteString(identifiers)
-	for _, v := range []string{s.IP, s.UserAgent, s.DeviceFingerprint} {
-		b.WriteByte(1)
-		b.WriteString(v)
-	}
-	return b.String()
+	return "\x01" + s.IP + "\x01" + s.UserAgent + "\x01" + s.DeviceFingerprint
 }
