@@ -3,7 +3,6 @@ package segment_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/barista-cdp/barista/services/segment/internal/condition"
-	"github.com/barista-cdp/barista/services/segment/internal/memory"
 	"github.com/barista-cdp/barista/services/segment/internal/segment"
 )
 
@@ -122,21 +120,9 @@ func TestIncrementalEqualsRecomputeWithScores(t *testing.T) {
 	checked, refreshes := 0, 0
 	for run := range runs {
 		seed := uint64(run)
-		g := gen{r: rand.New(rand.NewPCG(seed, 0x5c0))}
-		clk := &clock{now: t0}
+		r := newRandomRun(t, seed, 0x5c0)
+		g, clk, e, create := r.g, r.clk, r.e, r.create
 		ctx := context.Background()
-		e := segment.NewEngine(memory.New(), segment.Options{Now: clk.Now})
-
-		var defs []def
-		var srcs []string
-		create := func(id, src, group string, priority int32) {
-			c, err := condition.Compile(src)
-			require.NoError(t, err, src)
-			_, err = e.CreateSegment(ctx, segment.Segment{ID: id, Condition: src, Group: group, Priority: priority})
-			require.NoError(t, err)
-			defs = append(defs, def{id: id, cond: c, group: group})
-			srcs = append(srcs, fmt.Sprintf("%s (group %q, priority %d): %s", id, group, priority, src))
-		}
 		create("s1", g.scored(1), "", 0)
 		create("s2", g.definition(2), "", 0)
 		// s4 depends on scores only through s1; the stages of group "g"
@@ -154,11 +140,11 @@ func TestIncrementalEqualsRecomputeWithScores(t *testing.T) {
 		check := func(step int, what string) {
 			t.Helper()
 			now := clk.Now().UTC().Truncate(time.Microsecond)
-			want := recomputeScored(defs, events, scores, now)
+			want := recomputeScored(r.defs, events, scores, now)
 			got := memberships(t, e, profiles)
 			if !slices.Equal(want, got) {
 				t.Fatalf("seed %d, step %d, %s at %s:\nincremental %v\nrecompute   %v\nscores %+v\ndefinitions:\n  %s",
-					seed, step, what, now, got, want, scores, strings.Join(srcs, "\n  "))
+					seed, step, what, now, got, want, scores, strings.Join(r.srcs, "\n  "))
 			}
 			checked++
 		}

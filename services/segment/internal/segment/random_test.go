@@ -198,6 +198,35 @@ func recompute(t *testing.T, defs []def, events []segment.Event, now time.Time) 
 	return out
 }
 
+// randomRun is one run of a randomized comparison: its generator, an
+// engine on a clock of its own, and the definitions created on it, compiled
+// for the recompute and described for failure messages.
+type randomRun struct {
+	t    *testing.T
+	g    gen
+	clk  *clock
+	e    *segment.Engine
+	defs []def
+	srcs []string
+}
+
+// newRandomRun starts a run with the generator of seed and stream.
+func newRandomRun(t *testing.T, seed, stream uint64) *randomRun {
+	clk := &clock{now: t0}
+	return &randomRun{t: t, g: gen{r: rand.New(rand.NewPCG(seed, stream))}, clk: clk,
+		e: segment.NewEngine(memory.New(), segment.Options{Now: clk.Now})}
+}
+
+// create creates a segment on the run's engine and records its definition.
+func (r *randomRun) create(id, src, group string, priority int32) {
+	c, err := condition.Compile(src)
+	require.NoError(r.t, err, src)
+	_, err = r.e.CreateSegment(context.Background(), segment.Segment{ID: id, Condition: src, Group: group, Priority: priority})
+	require.NoError(r.t, err)
+	r.defs = append(r.defs, def{id: id, cond: c, group: group})
+	r.srcs = append(r.srcs, fmt.Sprintf("%s (group %q, priority %d): %s", id, group, priority, src))
+}
+
 func memberships(t *testing.T, e *segment.Engine, profiles []string) []string {
 	var out []string
 	for _, p := range profiles {
@@ -225,21 +254,9 @@ func TestIncrementalEqualsRecompute(t *testing.T) {
 	streams, checked := 0, 0
 	for run := range runs {
 		seed := uint64(run)
-		g := gen{r: rand.New(rand.NewPCG(seed, 0x5e9))}
-		clk := &clock{now: t0}
+		r := newRandomRun(t, seed, 0x5e9)
+		g, clk, e, create := r.g, r.clk, r.e, r.create
 		ctx := context.Background()
-		e := segment.NewEngine(memory.New(), segment.Options{Now: clk.Now})
-
-		var defs []def
-		var srcs []string
-		create := func(id, src, group string, priority int32) {
-			c, err := condition.Compile(src)
-			require.NoError(t, err, src)
-			_, err = e.CreateSegment(ctx, segment.Segment{ID: id, Condition: src, Group: group, Priority: priority})
-			require.NoError(t, err)
-			defs = append(defs, def{id: id, cond: c, group: group})
-			srcs = append(srcs, fmt.Sprintf("%s (group %q, priority %d): %s", id, group, priority, src))
-		}
 		create("s1", g.definition(2), "", 0)
 		create("s2", g.definition(2), "", 0)
 		// s4 tests s1 and s2; the stages of group "g" exclude each other.
@@ -256,11 +273,11 @@ func TestIncrementalEqualsRecompute(t *testing.T) {
 		check := func(step int, what string) {
 			t.Helper()
 			now := clk.Now().UTC().Truncate(time.Microsecond)
-			want := recompute(t, defs, events, now)
+			want := recompute(t, r.defs, events, now)
 			got := memberships(t, e, profiles)
 			if !slices.Equal(want, got) {
 				t.Fatalf("seed %d, step %d, %s at %s:\nincremental %v\nrecompute   %v\ndefinitions:\n  %s",
-					seed, step, what, now, got, want, strings.Join(srcs, "\n  "))
+					seed, step, what, now, got, want, strings.Join(r.srcs, "\n  "))
 			}
 			checked++
 		}
@@ -292,7 +309,7 @@ func TestIncrementalEqualsRecompute(t *testing.T) {
 				// s6 moves ahead of s5 in their group.
 				_, err := e.UpdateSegment(ctx, segment.SegmentUpdate{ID: "s6", Priority: ptr(int32(0)), Author: "test", Reason: "reorder"})
 				require.NoError(t, err)
-				defs[3], defs[4] = defs[4], defs[3]
+				r.defs[3], r.defs[4] = r.defs[4], r.defs[3]
 				check(step, "after reordering a group")
 			}
 			if step == steps/2 {
