@@ -205,7 +205,7 @@ func (a *app) profileUnmergeCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:     "unmerge PROFILE",
 		Short:   "Split a merged profile back out of the profile it was merged into",
-		Long:    "Split a merged profile back out of the profile it was merged into: the identifiers that moved with the merge\ngo back and the traits are restored. PROFILE is the merged profile's name (see `barista profile merges`).\nOnly the profile service changes: events, segment memberships and metrics stay with the survivor for now.",
+		Long:    "Split a merged profile back out of the profile it was merged into: the identifiers that moved with the merge\ngo back and the traits are restored. PROFILE is the merged profile's name (see `barista profile merges`).\nThe other services follow: the events go back with their identifiers, and each profile's segment memberships\nand metrics are recomputed from its events.",
 		Example: "  barista profile unmerge profiles/0190c6e2-7a4b-7c3d-8e5f-6a7b8c9d0e1f",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
