@@ -153,7 +153,7 @@ type Resolution struct {
 // changes go through the store's atomic, locking Resolve, where the decision
 // is taken again on the locked state.
 func (g *Graph) Resolve(ctx context.Context, req Request) (Resolution, error) {
-	out := g.resolveAll(ctx, []Request{req})
+	out := g.resolveAll(ctx, []Request{req}, nil)
 	return out[0].Resolution, out[0].Err
 }
 

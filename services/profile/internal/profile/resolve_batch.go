@@ -73,6 +73,9 @@ func (g *Graph) ResolveBatch(ctx context.Context, reqs []Request) ([]BatchResult
 	if err != nil {
 		return nil, err
 	}
+	if holders == nil {
+		holders = []Profile{} // read: none held
+	}
 	holderOf := make(map[Identifier]int, len(all))
 	for k := range holders {
 		for _, id := range holders[k].Identifiers {
@@ -127,14 +130,14 @@ func (g *Graph) ResolveBatch(ctx context.Context, reqs []Request) ([]BatchResult
 	for _, i := range slow {
 		withIDs[i].id = newID()
 	}
-	g.resolveInOrder(ctx, withIDs, slow, keys, out)
+	g.resolveInOrder(ctx, withIDs, slow, keys, holders, out)
 	return out, nil
 }
 
 // resolveInOrder runs Resolve for reqs[idx[k]] in order, except that
 // requests in unrelated parts of the graph run in parallel, at most
 // resolveBatchParallelism at once, and requests related to no other are
-// resolved together (resolveAll).
+// resolved together (resolveAll), from holders, the batch's snapshot.
 //
 // Two requests are related when they share a key (an identifier or a
 // snapshot holder), or are both related to a third. The relation is taken
@@ -143,7 +146,7 @@ func (g *Graph) ResolveBatch(ctx context.Context, reqs []Request) ([]BatchResult
 // chain, run in batch order, so that the profiles they create are as old,
 // relative to each other, as one-by-one resolution makes them, and the
 // join picks the same survivor.
-func (g *Graph) resolveInOrder(ctx context.Context, reqs []Request, idx []int, keys [][]string, out []BatchResult) {
+func (g *Graph) resolveInOrder(ctx context.Context, reqs []Request, idx []int, keys [][]string, holders []Profile, out []BatchResult) {
 	parent := map[string]string{}
 	var find func(string) string
 	find = func(k string) string {
@@ -189,7 +192,7 @@ func (g *Graph) resolveInOrder(ctx context.Context, reqs []Request, idx []int, k
 			for j, i := range chunk {
 				group[j] = reqs[i]
 			}
-			for j, r := range g.resolveAll(ctx, group) {
+			for j, r := range g.resolveAll(ctx, group, holders) {
 				out[chunk[j]] = r
 			}
 		})

@@ -45,8 +45,10 @@ type resolution struct {
 // no identifier and, in the holders read first, no profile: one snapshot
 // read of the holders serves them all, and the changes are applied in one
 // transaction (when the store is a ManyResolver) instead of one each, which
-// is what creating the profiles of many new visitors costs.
-func (g *Graph) resolveAll(ctx context.Context, reqs []Request) []BatchResult {
+// is what creating the profiles of many new visitors costs. holders is a
+// snapshot of the holders of reqs' identifiers already read (ResolveBatch
+// has one), or nil to read it.
+func (g *Graph) resolveAll(ctx context.Context, reqs []Request, holders []Profile) []BatchResult {
 	out := make([]BatchResult, len(reqs))
 	rs := make([]*resolution, len(reqs))
 	var all []Identifier
@@ -62,14 +64,16 @@ func (g *Graph) resolveAll(ctx context.Context, reqs []Request) []BatchResult {
 	if len(all) == 0 {
 		return out
 	}
-	holders, err := g.store.Holders(ctx, all)
-	if err != nil {
-		for i, r := range rs {
-			if r != nil {
-				out[i].Err = err
+	if holders == nil {
+		var err error
+		if holders, err = g.store.Holders(ctx, all); err != nil {
+			for i, r := range rs {
+				if r != nil {
+					out[i].Err = err
+				}
 			}
+			return out
 		}
-		return out
 	}
 	for _, r := range rs {
 		if r != nil {
