@@ -29,6 +29,12 @@ func TestParseRejects(t *testing.T) {
 	for _, tt := range []struct{ in, want string }{
 		{"ana@example.com", "want type:value"},
 		{"Email:ana@example.com", "identifier type"},
+		{"1d:x", "identifier type"},
+		{"_d:x", "identifier type"},
+		{"de-vice:x", "identifier type"},
+		{":x", "identifier type"},
+		{strings.Repeat("d", 64) + ":x", "identifier type"},
+		{"user_id:a\x00", "NUL character"},
 		{"email:not-an-email", `email "not-an-email" is not an email address`},
 		{"email:ana @example.com", "is not an email address"},
 		{"phone:020 7946 0958", "country code"},
@@ -39,5 +45,9 @@ func TestParseRejects(t *testing.T) {
 	} {
 		_, err := ident.Parse(tt.in)
 		require.ErrorContains(t, err, tt.want, tt.in)
+	}
+	for _, typ := range []string{"d", "device_id", "x9_", strings.Repeat("d", 63)} {
+		_, err := ident.Parse(typ + ":v")
+		require.NoError(t, err, typ)
 	}
 }

@@ -6,6 +6,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -94,10 +95,36 @@ func (s *Server) IngestEvents(ctx context.Context, req *eventv1.IngestEventsRequ
 	return &eventv1.IngestEventsResponse{Results: results}, nil
 }
 
+// JSONFields are an event's properties, traits and context as JSON
+// objects, for callers that receive them as JSON (the Segment Tracking
+// API): they are stored as received, numbers exactly as written, instead
+// of being converted to structpb and back. Each is nil or valid JSON
+// holding one non-empty object; an event's own Struct field, when set,
+// wins.
+type JSONFields struct {
+	Properties, Traits, Context json.RawMessage
+}
+
+// IngestJSON is IngestEvents for events whose properties, traits and
+// context are given as JSON in fields, fields[i] for events[i].
+func (s *Server) IngestJSON(ctx context.Context, events []*eventv1.Event, fields []JSONFields) ([]*eventv1.IngestResult, error) {
+	if len(fields) != len(events) {
+		return nil, fmt.Errorf("%d JSON fields for %d events", len(fields), len(events))
+	}
+	if n := len(events); n > MaxBatch {
+		return nil, apierror.Invalid("events", "a batch holds at most %d events, got %d; split it into smaller batches", MaxBatch, n)
+	}
+	p, err := s.prepare(ctx, events, fields)
+	if err != nil {
+		return nil, err
+	}
+	return s.commit(ctx, p)
+}
+
 // ingest validates and stores events as one batch and returns one result
 // per event, indexed by position in events.
 func (s *Server) ingest(ctx context.Context, events []*eventv1.Event) ([]*eventv1.IngestResult, error) {
-	p, err := s.prepare(ctx, events)
+	p, err := s.prepare(ctx, events, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -113,15 +140,20 @@ type prepared struct {
 	batch   *event.Prepared
 }
 
-// prepare validates events and prepares the valid ones (normalization,
-// deduplication, profile resolution); nothing is stored yet.
-func (s *Server) prepare(ctx context.Context, events []*eventv1.Event) (*prepared, error) {
+// prepare validates events, with their JSON fields when fields is not nil,
+// and prepares the valid ones (normalization, deduplication, profile
+// resolution); nothing is stored yet.
+func (s *Server) prepare(ctx context.Context, events []*eventv1.Event, fields []JSONFields) (*prepared, error) {
 	n := len(events)
 	now := s.now()
 	p := &prepared{events: events, results: make([]*eventv1.IngestResult, n), at: make([]int, 0, n)}
 	valid := make([]event.Event, 0, n)
 	for i, pe := range events {
-		ev, violation := parseEvent(pe, now)
+		var raw JSONFields
+		if fields != nil {
+			raw = fields[i]
+		}
+		ev, violation := parseEvent(pe, raw, now)
 		if violation != nil {
 			p.results[i] = rejected(i, pe.GetMessageId(), violation.Field, violation.Description)
 			continue

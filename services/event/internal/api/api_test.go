@@ -197,6 +197,13 @@ func TestIngestValidatesEachEvent(t *testing.T) {
 		{"timestamp 25h ahead", &eventv1.Event{Event: "E", Identifiers: ids("user_id:1"), Timestamp: timestamppb.New(now.Add(25 * time.Hour))}, "timestamp", "more than 24h ahead"},
 		{"timestamp in 1999", &eventv1.Event{Event: "E", Identifiers: ids("user_id:1"), Timestamp: timestamppb.New(time.Date(1999, 12, 31, 0, 0, 0, 0, time.UTC))}, "timestamp", "before 2000-01-01"},
 		{"invalid timestamp", &eventv1.Event{Event: "E", Identifiers: ids("user_id:1"), Timestamp: &timestamppb.Timestamp{Seconds: 1e12, Nanos: -1}}, "timestamp", "not a valid time"},
+		// Postgres text and jsonb hold no NUL character: one in an event
+		// must not fail the transaction it shares with other events.
+		{"NUL in event name", track("E\x00", "user_id:1"), "event", "NUL character"},
+		{"NUL in message id", &eventv1.Event{MessageId: "m\x00", Event: "E", Identifiers: ids("user_id:1")}, "message_id", "NUL character"},
+		{"NUL in identifier", track("E", "user_id:1\x00"), "identifiers[0]", "NUL character"},
+		{"NUL in property", &eventv1.Event{Event: "E", Identifiers: ids("user_id:1"), Properties: nulStruct("note", "a\x00")}, "properties", "NUL character"},
+		{"NUL in trait key", &eventv1.Event{Type: eventv1.EventType_EVENT_TYPE_IDENTIFY, Identifiers: ids("user_id:1"), Traits: nulStruct("a\x00", "v")}, "traits", "NUL character"},
 	}
 	f := start(t)
 	batch := make([]*eventv1.Event, len(tests))
@@ -227,6 +234,10 @@ func TestIngestValidatesEachEvent(t *testing.T) {
 	// The five accepted events have two distinct identifier lists (user_id:1
 	// and anonymous_id:a1); events repeating one share its resolution.
 	require.Len(t, f.profiles.resolveCalls(), 2, "only accepted events reach the profile service, once per identifier list")
+}
+
+func nulStruct(key, value string) *structpb.Struct {
+	return &structpb.Struct{Fields: map[string]*structpb.Value{key: structpb.NewStringValue(value)}}
 }
 
 func TestIngestBatchLimit(t *testing.T) {

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -36,14 +37,14 @@ const (
 // (an unset clock, seconds read as milliseconds).
 var Epoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// parseEvent validates an event received at now and returns it normalized
-// for the domain, or the first problem found, with a field relative to the
-// event.
-func parseEvent(pe *eventv1.Event, now time.Time) (event.Event, *apierror.FieldViolation) {
+// parseEvent validates an event received at now, with the JSON fields of
+// raw where its own are not set, and returns it normalized for the domain,
+// or the first problem found, with a field relative to the event.
+func parseEvent(pe *eventv1.Event, raw JSONFields, now time.Time) (event.Event, *apierror.FieldViolation) {
 	bad := func(field, format string, args ...any) (event.Event, *apierror.FieldViolation) {
 		return event.Event{}, &apierror.FieldViolation{Field: field, Description: fmt.Sprintf(format, args...)}
 	}
-	if size := proto.Size(pe); size > MaxEventBytes {
+	if size := proto.Size(pe) + len(raw.Properties) + len(raw.Traits) + len(raw.Context); size > MaxEventBytes {
 		return bad("", "the event is %d bytes serialized; the limit is %d bytes (32 KiB)", size, MaxEventBytes)
 	}
 	ev := event.Event{Type: event.Type(pe.GetType()), Name: pe.GetEvent(), MessageID: pe.GetMessageId(), ReceivedAt: now}
@@ -82,6 +83,12 @@ func parseEvent(pe *eventv1.Event, now time.Time) (event.Event, *apierror.FieldV
 	if ev.MessageID == "" {
 		ev.MessageID = uuid.NewString()
 	}
+	if strings.IndexByte(ev.Name, 0) >= 0 {
+		return bad("event", "the event name holds the NUL character (U+0000), which cannot be stored")
+	}
+	if strings.IndexByte(ev.MessageID, 0) >= 0 {
+		return bad("message_id", "the message id holds the NUL character (U+0000), which cannot be stored")
+	}
 
 	ev.OccurredAt = now
 	if ts := pe.GetTimestamp(); ts != nil {
@@ -101,13 +108,21 @@ func parseEvent(pe *eventv1.Event, now time.Time) (event.Event, *apierror.FieldV
 	for _, f := range []struct {
 		name string
 		s    *structpb.Struct
+		raw  json.RawMessage
 		dst  *json.RawMessage
 	}{
-		{"properties", pe.GetProperties(), &ev.Properties},
-		{"traits", pe.GetTraits(), &ev.Traits},
-		{"context", pe.GetContext(), &ev.Context},
+		{"properties", pe.GetProperties(), raw.Properties, &ev.Properties},
+		{"traits", pe.GetTraits(), raw.Traits, &ev.Traits},
+		{"context", pe.GetContext(), raw.Context, &ev.Context},
 	} {
 		if len(f.s.GetFields()) == 0 {
+			if f.raw != nil {
+				b, err := storableJSON(f.raw)
+				if err != nil {
+					return bad(f.name, "%v", err)
+				}
+				*f.dst = b
+			}
 			continue
 		}
 		b, err := structJSON(f.s)

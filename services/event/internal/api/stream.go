@@ -183,7 +183,7 @@ func (s *Server) prepareGroups(ctx context.Context, queue <-chan *eventv1.Ingest
 				events = append(events, req.GetEvents()...)
 			}
 			var err error
-			if g.batch, err = s.prepare(ctx, events); err != nil {
+			if g.batch, err = s.prepare(ctx, events, nil); err != nil {
 				return err
 			}
 			select {

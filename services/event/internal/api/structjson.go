@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/structpb"
@@ -26,6 +27,9 @@ func appendStruct(b []byte, s *structpb.Struct) ([]byte, error) {
 			b = append(b, ',')
 		}
 		first = false
+		if err := storableString(k); err != nil {
+			return nil, err
+		}
 		b = appendString(b, k)
 		b = append(b, ':')
 		var err error
@@ -43,6 +47,9 @@ func appendValue(b []byte, v *structpb.Value) ([]byte, error) {
 	case *structpb.Value_BoolValue:
 		return strconv.AppendBool(b, k.BoolValue), nil
 	case *structpb.Value_StringValue:
+		if err := storableString(k.StringValue); err != nil {
+			return nil, err
+		}
 		return appendString(b, k.StringValue), nil
 	case *structpb.Value_NumberValue:
 		return appendNumber(b, k.NumberValue)
@@ -119,4 +126,13 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// storableString refuses a string with the NUL character, which Postgres
+// text and jsonb cannot hold.
+func storableString(s string) error {
+	if strings.IndexByte(s, 0) >= 0 {
+		return fmt.Errorf("the string %.40q holds the NUL character (U+0000), which cannot be stored", s)
+	}
+	return nil
 }

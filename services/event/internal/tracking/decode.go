@@ -5,17 +5,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventv1 "github.com/barista-cdp/barista/pkg/gen/barista/event/v1"
 	typev1 "github.com/barista-cdp/barista/pkg/gen/barista/type/v1"
 	"github.com/barista-cdp/barista/pkg/ident"
+	"github.com/barista-cdp/barista/services/event/internal/api"
 )
 
 // Segment's limits, which the SDKs also enforce on their side.
@@ -59,15 +60,20 @@ func errorf(field, format string, args ...any) *fieldError {
 // envelope holds what a request says beside its messages: the write key and
 // the batch-level defaults that Segment merges into every item.
 type envelope struct {
-	WriteKey     string
-	SentAt       *time.Time
-	Context      map[string]any
-	Integrations map[string]any
+	WriteKey string
+	SentAt   *time.Time
+	// Context and Integrations are JSON objects, or nil.
+	Context      json.RawMessage
+	Integrations json.RawMessage
 }
 
-// message is one decoded Segment call, ready for IngestEvents.
+// message is one decoded Segment call, ready for IngestJSON.
 type message struct {
 	Event *eventv1.Event
+	// JSON holds the properties, traits and context as the caller sent
+	// them, with the batch's defaults merged in: they are stored as JSON
+	// without a detour through structpb.
+	JSON api.JSONFields
 	// Sources names, for each of Event's identifiers, the JSON field it came
 	// from, so that errors about identifiers name the field the caller sent.
 	Sources []string
@@ -155,6 +161,9 @@ func str(m map[string]json.RawMessage, field, path string, numberOK bool) (strin
 	}
 	switch k := kind(raw); {
 	case k == "string":
+		if s, ok := plainString(raw); ok {
+			return s, nil
+		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return "", errorf(path, "not a valid JSON string: %v", err)
@@ -174,20 +183,35 @@ func str(m map[string]json.RawMessage, field, path string, numberOK bool) (strin
 	}
 }
 
-// obj reads an optional object member.
-func obj(m map[string]json.RawMessage, field, path string) (map[string]any, *fieldError) {
+// plainString returns the JSON string raw without its quotes when it holds
+// no escapes, which is most of them, without decoding it.
+func plainString(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') >= 0 || bytes.IndexByte(inner, '"') >= 0 || !utf8.Valid(inner) {
+		return "", false
+	}
+	return string(inner), true
+}
+
+// obj reads an optional object member of a validated request: nil when it
+// is absent, null or empty, else the object's JSON, copied out of the body.
+func obj(m map[string]json.RawMessage, field, path string) (json.RawMessage, *fieldError) {
 	raw, ok := m[field]
 	if !ok || isNull(raw) {
 		return nil, nil
 	}
+	raw = bytes.TrimSpace(raw)
 	if k := kind(raw); k != "object" {
 		return nil, errorf(path, "must be a JSON object, got %s", k)
 	}
-	var v map[string]any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, errorf(path, "not a valid JSON object: %v", err)
+	if len(bytes.TrimSpace(raw[1:len(raw)-1])) == 0 {
+		return nil, nil
 	}
-	return v, nil
+	return bytes.Clone(raw), nil
 }
 
 // timestampLayouts are the ISO-8601 forms Segment accepts: with a zone, with
@@ -246,6 +270,7 @@ func decodeMessage(m map[string]json.RawMessage, typ string, env envelope, recei
 	}
 	ev := &eventv1.Event{Type: t}
 	msg := &message{Event: ev}
+	fields := &msg.JSON
 	var ferr *fieldError
 	if ev.MessageId, ferr = str(m, "messageId", "messageId", false); ferr != nil {
 		return nil, ferr
@@ -296,8 +321,7 @@ func decodeMessage(m map[string]json.RawMessage, typ string, env envelope, recei
 		}
 	}
 
-	properties, ferr := obj(m, "properties", "properties")
-	if ferr != nil {
+	if fields.Properties, ferr = obj(m, "properties", "properties"); ferr != nil {
 		return nil, ferr
 	}
 	if t == eventv1.EventType_EVENT_TYPE_PAGE {
@@ -305,8 +329,10 @@ func decodeMessage(m map[string]json.RawMessage, typ string, env envelope, recei
 		if ferr != nil {
 			return nil, ferr
 		}
-		if _, set := properties["category"]; category != "" && !set {
-			properties = withKey(properties, "category", category)
+		if category != "" {
+			if _, set := objectMembers(fields.Properties)["category"]; !set {
+				fields.Properties = withMembers(fields.Properties, map[string]json.RawMessage{"category": jsonString(category)})
+			}
 		}
 	}
 	if t == eventv1.EventType_EVENT_TYPE_GROUP {
@@ -317,10 +343,9 @@ func decodeMessage(m map[string]json.RawMessage, typ string, env envelope, recei
 		if strings.TrimSpace(groupID) == "" {
 			return nil, errorf("groupId", "a group call needs a groupId")
 		}
-		properties = withKey(properties, "groupId", groupID)
+		fields.Properties = withMembers(fields.Properties, map[string]json.RawMessage{"groupId": jsonString(groupID)})
 	}
-	traits, ferr := obj(m, "traits", "traits")
-	if ferr != nil {
+	if fields.Traits, ferr = obj(m, "traits", "traits"); ferr != nil {
 		return nil, ferr
 	}
 	context, ferr := obj(m, "context", "context")
@@ -334,16 +359,17 @@ func decodeMessage(m map[string]json.RawMessage, typ string, env envelope, recei
 	}
 	// Integrations route a call to Segment destinations; Barista keeps them
 	// with the context so that nothing the caller sent is lost.
-	if integrations = merged(env.Integrations, integrations); len(integrations) > 0 {
-		context = withKey(context, "integrations", integrations)
+	if integrations = merged(env.Integrations, integrations); integrations != nil {
+		context = withMembers(context, map[string]json.RawMessage{"integrations": integrations})
 	}
+	fields.Context = context
 
 	// Identify traits (and the traits a client keeps in its context) carry
 	// the email and phone that link a profile across devices.
-	contextTraits, _ := context["traits"].(map[string]any)
-	device, _ := context["device"].(map[string]any)
+	traits, contextMembers := objectMembers(fields.Traits), objectMembers(context)
+	contextTraits, device := objectMembers(contextMembers["traits"]), objectMembers(contextMembers["device"])
 	for _, f := range []struct {
-		from     map[string]any
+		from     map[string]json.RawMessage
 		key, typ string
 		source   string
 	}{
@@ -353,34 +379,11 @@ func decodeMessage(m map[string]json.RawMessage, typ string, env envelope, recei
 		{from: contextTraits, key: "phone", typ: ident.Phone, source: "context.traits.phone"},
 		{from: device, key: "id", typ: ident.DeviceID, source: "context.device.id"},
 	} {
-		v, present := f.from[f.key]
-		if !present || v == nil {
-			continue
-		}
-		s, ok := v.(string)
-		if !ok {
-			return nil, errorf(f.source, "must be a string, got %s", jsonKind(v))
+		s, ferr := str(f.from, f.key, f.source, false)
+		if ferr != nil {
+			return nil, ferr
 		}
 		add(f.typ, s, f.source)
-	}
-
-	for _, f := range []struct {
-		v    map[string]any
-		name string
-		dst  **structpb.Struct
-	}{
-		{properties, "properties", &ev.Properties},
-		{traits, "traits", &ev.Traits},
-		{context, "context", &ev.Context},
-	} {
-		if len(f.v) == 0 {
-			continue
-		}
-		s, err := structpb.NewStruct(f.v)
-		if err != nil {
-			return nil, errorf(f.name, "not representable: %v", err)
-		}
-		*f.dst = s
 	}
 
 	at, ferr := occurredAt(m, env, receivedAt)
@@ -420,35 +423,58 @@ func occurredAt(m map[string]json.RawMessage, env envelope, receivedAt time.Time
 	return &corrected, nil
 }
 
-func merged(defaults, own map[string]any) map[string]any {
-	if len(defaults) == 0 {
-		return own
+// objectMembers returns the members of raw when it is a JSON object from a
+// validated request, else nil.
+func objectMembers(raw json.RawMessage) map[string]json.RawMessage {
+	if kind(raw) != "object" {
+		return nil
 	}
-	out := maps.Clone(defaults)
-	maps.Copy(out, own)
-	return out
-}
-
-func withKey(m map[string]any, key string, v any) map[string]any {
-	if m == nil {
-		m = map[string]any{}
+	m, err := members(bytes.TrimSpace(raw))
+	if err != nil {
+		return nil
 	}
-	m[key] = v
 	return m
 }
 
-func jsonKind(v any) string {
-	switch v.(type) {
-	case map[string]any:
-		return "object"
-	case []any:
-		return "array"
-	case float64:
-		return "number"
-	case bool:
-		return "boolean"
+// merged returns the object own with the members of defaults it lacks; nil
+// when both are nil.
+func merged(defaults, own json.RawMessage) json.RawMessage {
+	if defaults == nil {
+		return own
 	}
-	return "string"
+	out := objectMembers(defaults)
+	maps.Copy(out, objectMembers(own))
+	return encodeMembers(out)
+}
+
+// withMembers returns the object raw (nil for none) with set's members added
+// or replaced.
+func withMembers(raw json.RawMessage, set map[string]json.RawMessage) json.RawMessage {
+	m := objectMembers(raw)
+	if m == nil {
+		m = make(map[string]json.RawMessage, len(set))
+	}
+	maps.Copy(m, set)
+	return encodeMembers(m)
+}
+
+// encodeMembers encodes members of validated JSON as one object, by key.
+func encodeMembers(m map[string]json.RawMessage) json.RawMessage {
+	b := []byte{'{'}
+	for i, k := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, jsonString(k)...)
+		b = append(b, ':')
+		b = append(b, bytes.TrimSpace(m[k])...)
+	}
+	return append(b, '}')
+}
+
+func jsonString(s string) json.RawMessage {
+	b, _ := json.Marshal(s)
+	return b
 }
 
 // sourceField maps a field of an IngestEvents result ("identifiers[2]",

@@ -33,6 +33,7 @@ func FuzzTrackingAPI(f *testing.F) {
 		`{"batch":[{"type":"track","userId":"1","event":"E","messageId":"m"},{"type":"track","userId":"1","event":"E","messageId":"m"}]}`,
 		`{"userId":"1","event":"purchase","properties":{"currency":"eur","revenue":10,"category":"FOOTWEAR","products":[{"price":2,"category":"footwear"},7]}}`,
 		`[`, ``, `null`, `{"batch":[`,
+		`{"userId":"1","event":"E","properties":{"n":1e400,"s":"\u0000","k\u0065y":"\ud800"},"context":{"d":[[[]]]}}`,
 	}
 	for _, s := range seeds {
 		f.Add(false, []byte(s))
@@ -93,6 +94,14 @@ func FuzzTrackingAPI(f *testing.F) {
 			last = ev.Seq
 			if len(ev.Identifiers) == 0 || !utf8.ValidString(ev.Name) || !utf8.ValidString(ev.MessageID) || ev.MessageID == "" {
 				t.Fatalf("malformed stored event %+v", ev)
+			}
+			// What Postgres's jsonb and the consumers (encoding/json into
+			// float64) can hold: objects, no NUL character.
+			for _, raw := range []json.RawMessage{ev.Properties, ev.Traits, ev.Context} {
+				var m map[string]any
+				if raw != nil && (json.Unmarshal(raw, &m) != nil || m == nil || bytes.Contains(raw, []byte(`\u0000`))) {
+					t.Fatalf("stored JSON that cannot be held: %s", raw)
+				}
 			}
 		}
 	})

@@ -1,12 +1,14 @@
 // Package tracking serves the Segment Tracking API over HTTP (/v1/track,
 // /v1/identify, /v1/page, /v1/screen, /v1/group, /v1/alias and /v1/batch), so
 // that stores can point the Segment and RudderStack SDKs they already use at
-// Barista. It decodes Segment's JSON into IngestEvents requests and calls
-// the gRPC API's implementation in process: validation, normalization,
-// deduplication and the commit happen there, once for every API.
+// Barista. It decodes Segment's JSON into the events of the gRPC API, with
+// their properties, traits and context kept as JSON, and calls the API's
+// implementation in process: validation, normalization, deduplication and
+// the commit happen there, once for every API.
 package tracking
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -28,7 +30,7 @@ import (
 
 // Ingester stores events; *api.Server implements it.
 type Ingester interface {
-	IngestEvents(ctx context.Context, req *eventv1.IngestEventsRequest) (*eventv1.IngestEventsResponse, error)
+	IngestJSON(ctx context.Context, events []*eventv1.Event, fields []api.JSONFields) ([]*eventv1.IngestResult, error)
 }
 
 // Options adjusts New.
@@ -240,9 +242,13 @@ func decodeItem(item json.RawMessage, path string, env envelope, now time.Time) 
 	if n := len(item); n > MaxEventBytes {
 		return nil, errorf("", "the event is %d bytes, over Segment's limit of 32 KB (32768 bytes) per event", n)
 	}
-	m, ferr := object(item, path)
-	if ferr != nil {
-		return nil, ferr
+	// The body is valid UTF-8 and JSON (object checked it), and so is item.
+	if k := kind(item); k != "object" {
+		return nil, errorf("", "%s must be a JSON object, got %s", path, k)
+	}
+	m, err := members(bytes.TrimSpace(item))
+	if err != nil {
+		return nil, errorf("", "%s is malformed JSON: %v", path, err)
 	}
 	typ, ferr := str(m, "type", "type", false)
 	if ferr != nil {
@@ -262,18 +268,18 @@ func (h *Handler) ingest(ctx context.Context, msgs []*message) ([]Result, error)
 	out := make([]Result, 0, len(msgs))
 	for start := 0; start < len(msgs); start += api.MaxBatch {
 		chunk := msgs[start:min(start+api.MaxBatch, len(msgs))]
-		req := &eventv1.IngestEventsRequest{Events: make([]*eventv1.Event, len(chunk))}
+		events, fields := make([]*eventv1.Event, len(chunk)), make([]api.JSONFields, len(chunk))
 		for i, msg := range chunk {
-			req.Events[i] = msg.Event
+			events[i], fields[i] = msg.Event, msg.JSON
 		}
-		resp, err := h.ingester.IngestEvents(ctx, req)
+		results, err := h.ingester.IngestJSON(ctx, events, fields)
 		if err != nil {
 			return nil, err
 		}
-		if len(resp.GetResults()) != len(chunk) {
-			return nil, fmt.Errorf("%w: %d results for %d events", errNoResult, len(resp.GetResults()), len(chunk))
+		if len(results) != len(chunk) {
+			return nil, fmt.Errorf("%w: %d results for %d events", errNoResult, len(results), len(chunk))
 		}
-		for i, r := range resp.GetResults() {
+		for i, r := range results {
 			res := Result{MessageID: r.GetMessageId(), Event: r.GetName(), Profile: r.GetProfile()}
 			switch r.GetStatus() {
 			case eventv1.IngestResult_STATUS_ACCEPTED:

@@ -16,11 +16,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/barista-cdp/barista/pkg/pgtest"
 	"github.com/barista-cdp/barista/services/event/internal/api"
 	"github.com/barista-cdp/barista/services/event/internal/event"
 	"github.com/barista-cdp/barista/services/event/internal/memory"
 	"github.com/barista-cdp/barista/services/event/internal/normalize"
+	"github.com/barista-cdp/barista/services/event/internal/postgres"
 	"github.com/barista-cdp/barista/services/event/internal/tracking"
+	"github.com/barista-cdp/barista/services/event/migrations"
 )
 
 // now is the server's clock.
@@ -67,7 +70,13 @@ type fixture struct {
 
 func start(t testing.TB, opts tracking.Options) *fixture {
 	t.Helper()
-	f := &fixture{store: memory.New(), resolver: &linkingResolver{profiles: map[event.Identifier]string{}}}
+	return startOn(t, memory.New(), opts)
+}
+
+// startOn is start on store.
+func startOn(t testing.TB, store event.Store, opts tracking.Options) *fixture {
+	t.Helper()
+	f := &fixture{store: store, resolver: &linkingResolver{profiles: map[event.Identifier]string{}}}
 	// The built-in rules plus a label and a rate, so that normalization is
 	// on the path the tests and the fuzz test drive.
 	rules := normalize.Defaults()
@@ -257,6 +266,59 @@ func TestWriteKey(t *testing.T) {
 		code, _ = f.post(t, "/v1/batch", `{"writeKey":"secret","batch":[{"type":"track","userId":"1","event":"E"}]}`, "X-None", "")
 		require.Equal(t, http.StatusOK, code)
 	})
+}
+
+// TestBatchRejectsWhatPostgresCannotHoldAlone sends, in one batch, events
+// with values that Postgres text and jsonb cannot hold as sent (the NUL
+// character, numbers beyond float64, deep nesting) beside ordinary ones,
+// to both stores: each such event is rejected with its field, and the
+// others are stored, in one transaction, reading back as sent.
+func TestBatchRejectsWhatPostgresCannotHoldAlone(t *testing.T) {
+	deep := strings.Repeat("[", 1001) + strings.Repeat("]", 1001)
+	body := `{"batch":[
+	  {"type":"track","messageId":"ok-1","userId":"1","event":"Order Completed",
+	   "properties":{"order_id":123456789012345678901234567890, "note":"caf\u00e9 \ud83d\ude00 \ud800", "curr\u0065ncy":"EUR", "revenue":10}},
+	  {"type":"track","messageId":"m1","userId":"1","event":"E\u0000"},
+	  {"type":"track","messageId":"m2","userId":"a\u0000","event":"E"},
+	  {"type":"track","messageId":"m3","userId":"1","event":"E","properties":{"a":"\u0000"}},
+	  {"type":"track","messageId":"m4","userId":"1","event":"E","properties":{"n":1e400}},
+	  {"type":"identify","messageId":"m5","userId":"1","traits":{"t":` + deep + `}},
+	  {"type":"track","messageId":"ok-2","userId":"2","event":"E","properties":{ "url" : "https://shop/x" }},
+	  {"type":"track","messageId":"m\u0000","userId":"1","event":"E"}
+	]}`
+	for name, store := range map[string]func(t *testing.T) event.Store{
+		"memory":   func(*testing.T) event.Store { return memory.New() },
+		"postgres": func(t *testing.T) event.Store { return postgres.New(pgtest.NewPool(t, "event", migrations.FS)) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := startOn(t, store(t), tracking.Options{})
+			code, resp := f.post(t, "/v1/batch", body)
+			require.Equal(t, http.StatusOK, code, resp.Message)
+			var fields []string
+			for _, r := range resp.Results {
+				fields = append(fields, r.Status+" "+r.Field)
+			}
+			require.Equal(t, []string{"accepted ", "rejected batch[1].event", "rejected batch[2].userId", "rejected batch[3].properties",
+				"rejected batch[4].properties", "rejected batch[5].traits", "accepted ", "rejected batch[7].messageId"}, fields)
+			require.Contains(t, resp.Results[3].Error, "NUL character")
+			require.Contains(t, resp.Results[4].Error, "the number 1e400 is out of range")
+			require.Contains(t, resp.Results[5].Error, "nested more than 1000 levels deep")
+
+			events := f.stored(t)
+			require.Len(t, events, 2)
+			d := json.NewDecoder(bytes.NewReader(events[0].Properties))
+			d.UseNumber()
+			var props map[string]any
+			require.NoError(t, d.Decode(&props))
+			// Numbers keep their digits; the escaped key is the currency
+			// that normalization converts (EUR at 1.1 in start's rules).
+			require.Equal(t, map[string]any{
+				"order_id": json.Number("123456789012345678901234567890"), "note": "café 😀 \ufffd",
+				"currency": "USD", "original_currency": "EUR", "exchange_rate": json.Number("1.1"), "revenue": json.Number("11"),
+			}, props)
+			require.Equal(t, map[string]any{"url": "https://shop/x"}, asMap(t, events[1].Properties))
+		})
+	}
 }
 
 func TestBatchStoresTheGoodItemsAndReportsEach(t *testing.T) {
