@@ -218,7 +218,7 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]event.Appen
 func encodeRows(events []event.Event) ([][]any, error) {
 	rows := make([][]any, len(events))
 	for i, ev := range events {
-		ids, err := json.Marshal(ev.Identifiers)
+		ids, err := identifiersJSON(ev.Identifiers)
 		if err != nil {
 			return nil, fmt.Errorf("encode identifiers: %w", err)
 		}
@@ -232,6 +232,38 @@ func encodeRows(events []event.Event) ([][]any, error) {
 			jsonOrNull(ev.Properties), jsonOrNull(ev.Traits), jsonOrNull(ev.Context), ev.OccurredAt, ev.ReceivedAt, jsonOrNull(traces)}
 	}
 	return rows, nil
+}
+
+// identifiersJSON encodes ids as json.Marshal does, without its
+// reflection when every type and value is printable ASCII without quotes
+// or backslashes, as nearly all are: it runs for every appended event.
+func identifiersJSON(ids []event.Identifier) ([]byte, error) {
+	b := make([]byte, 0, 2+40*len(ids))
+	b = append(b, '[')
+	for i, id := range ids {
+		if !plainJSON(id.Type) || !plainJSON(id.Value) {
+			return json.Marshal(ids)
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"type":"`...)
+		b = append(b, id.Type...)
+		b = append(b, `","value":"`...)
+		b = append(b, id.Value...)
+		b = append(b, `"}`...)
+	}
+	return append(b, ']'), nil
+}
+
+// plainJSON reports whether s is written in JSON as it is, between quotes.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // appendRows appends events, encoded as rows, in tx: it reserves their
