@@ -330,8 +330,7 @@ func (l *Log) Commit(ctx context.Context, p *Prepared) ([]Outcome, error) {
 // one transaction.
 func (l *Log) Submit(ctx context.Context, p *Prepared) func() ([]Outcome, error) {
 	events, out := p.events, p.out
-	var batch []Event
-	var at []int
+	batch, at := make([]Event, 0, len(p.fresh)), make([]int, 0, len(p.fresh))
 	for _, i := range p.fresh {
 		if out[i].Status == 0 {
 			batch = append(batch, events[i])

@@ -315,7 +315,14 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, limit int, tooLar
 		writeJSON(w, http.StatusUnsupportedMediaType, Response{Code: "invalid_request", Message: fmt.Sprintf("Content-Encoding %q is not supported; send gzip or no encoding", enc)})
 		return nil, false
 	}
-	b, err := io.ReadAll(io.LimitReader(body, int64(limit)+1))
+	// Read into one buffer of the announced size (within the limit)
+	// instead of growing one step by step.
+	var buf bytes.Buffer
+	if r.ContentLength > 0 && body == r.Body {
+		buf.Grow(int(min(r.ContentLength, int64(limit)+1)) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(body, int64(limit)+1))
+	b := buf.Bytes()
 	if err != nil {
 		h.invalid(w, errorf("", "reading the body: %v", err))
 		return nil, false
