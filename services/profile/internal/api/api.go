@@ -6,6 +6,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -88,6 +89,9 @@ func resolveRequest(req *profilev1.ResolveProfileRequest) (profile.Request, erro
 	if n := len(req.GetSourceEvent()); n > MaxSourceEventLen {
 		invalid.Add("source_event", "is %d bytes long; the limit is %d", n, MaxSourceEventLen)
 	}
+	if strings.IndexByte(req.GetSourceEvent(), 0) >= 0 {
+		invalid.Add("source_event", "holds the NUL character (U+0000), which cannot be stored")
+	}
 	r.Source = req.GetSourceEvent()
 	if ts := req.GetObserveTime(); ts != nil {
 		if err := ts.CheckValid(); err != nil {
@@ -109,7 +113,30 @@ func traitsOf(field string, t *structpb.Struct, invalid *apierror.InvalidError) 
 		invalid.Add(field, "are %d bytes encoded; the limit is %d", size, MaxTraitsBytes)
 		return nil
 	}
-	return t.AsMap()
+	m := t.AsMap()
+	if holdsNUL(m) {
+		invalid.Add(field, "hold the NUL character (U+0000), which cannot be stored")
+		return nil
+	}
+	return m
+}
+
+// holdsNUL reports whether a key or string of v, decoded JSON, holds the
+// NUL character, which Postgres text and jsonb cannot hold.
+func holdsNUL(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.IndexByte(v, 0) >= 0
+	case map[string]any:
+		for k, e := range v {
+			if strings.IndexByte(k, 0) >= 0 || holdsNUL(e) {
+				return true
+			}
+		}
+	case []any:
+		return slices.ContainsFunc(v, holdsNUL)
+	}
+	return false
 }
 
 // GetProfile returns a profile by name; the name of a merged profile yields

@@ -99,6 +99,18 @@ func TestResolveProfileValidation(t *testing.T) {
 			},
 			map[string]string{"traits": "limit", "observe_time": "not a valid timestamp"},
 		},
+		{
+			// Postgres text and jsonb cannot hold it; one in a batch of
+			// resolutions must not fail the transaction they share.
+			"NUL characters",
+			&profilev1.ResolveProfileRequest{
+				Identifiers:   []*typev1.Identifier{id("user_id", "1\x00")},
+				Traits:        traits(t, map[string]any{"tags": []any{"a", map[string]any{"b\x00": 1}}}),
+				TraitsSetOnce: traits(t, map[string]any{"plan": "x\x00"}),
+				SourceEvent:   "m\x00",
+			},
+			map[string]string{"identifiers[0]": "NUL character", "traits": "NUL character", "traits_set_once": "NUL character", "source_event": "NUL character"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
