@@ -418,6 +418,27 @@ func (t *tx) Memberships(_ context.Context, profiles []string) ([]segment.Member
 	return out, nil
 }
 
+func (t *tx) WriteEvents(ctx context.Context, w segment.EventWrites) ([]segment.Change, error) {
+	checks := make([]segment.Check, len(w.Profiles))
+	for i, p := range w.Profiles {
+		checks[i] = segment.Check{Profile: p.Name, At: p.NextCheck}
+	}
+	if err := t.SaveProfiles(ctx, w.Profiles); err != nil {
+		return nil, err
+	}
+	if err := t.SetNextChecks(ctx, checks); err != nil {
+		return nil, err
+	}
+	if err := t.AddFacts(ctx, w.Facts); err != nil {
+		return nil, err
+	}
+	out, err := t.Record(ctx, w.Changes)
+	if err != nil {
+		return nil, err
+	}
+	return out, t.SetCursor(ctx, w.Cursor)
+}
+
 func (t *tx) Record(_ context.Context, changes []segment.Change) ([]segment.Change, error) {
 	s := t.s
 	n := len(s.changes)

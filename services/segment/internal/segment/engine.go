@@ -634,6 +634,9 @@ type profileState struct {
 	profile     *Profile
 	facts       condition.Facts
 	memberships map[string]Membership
+	// stored tells that the store holds the profile with its traits as
+	// they are in profile.
+	stored bool
 }
 
 // ApplyEvents applies delivered events, in log order, in one transaction:
@@ -688,6 +691,7 @@ func (e *Engine) ApplyEvents(ctx context.Context, events []Event) error {
 			if ev.Identify {
 				st.profile.Traits = mergeTraits(st.profile.Traits, ev.Traits)
 				st.facts.Traits = st.profile.Traits
+				st.stored = false
 			}
 			if ev.Name != "" {
 				f := Fact{Profile: ev.Profile, Seq: ev.Seq, Event: condition.Event{
@@ -702,28 +706,24 @@ func (e *Engine) ApplyEvents(ctx context.Context, events []Event) error {
 			changes = append(changes, evChanges...)
 		}
 
-		profiles := make([]*Profile, len(order))
-		checks := make([]Check, len(order))
+		// A stored profile whose traits and next check are unchanged is not
+		// written again.
+		var profiles []*Profile
 		scheduled = false
-		for i, name := range order {
-			profiles[i] = states[name].profile
-			checks[i] = Check{Profile: name, At: nextCheck(&states[name].facts, p.conds, now)}
-			scheduled = scheduled || !checks[i].At.IsZero()
+		for _, name := range order {
+			st := states[name]
+			at := nextCheck(&st.facts, p.conds, now)
+			scheduled = scheduled || !at.IsZero()
+			if !st.stored || !at.Equal(st.profile.NextCheck) {
+				st.profile.NextCheck = at
+				profiles = append(profiles, st.profile)
+			}
 		}
-		if err := tx.SaveProfiles(ctx, profiles); err != nil {
-			return err
-		}
-		if err := tx.SetNextChecks(ctx, checks); err != nil {
-			return err
-		}
-		if err := tx.AddFacts(ctx, facts); err != nil {
-			return err
-		}
-		if _, err := tx.Record(ctx, changes); err != nil {
+		if _, err := tx.WriteEvents(ctx, EventWrites{Profiles: profiles, Facts: facts, Changes: changes, Cursor: cursor}); err != nil {
 			return err
 		}
 		recorded = len(changes)
-		return tx.SetCursor(ctx, cursor)
+		return nil
 	})
 	if err != nil {
 		return err
@@ -940,11 +940,11 @@ func (e *Engine) load(ctx context.Context, tx Tx, events []Event, names []string
 	}
 	states := make(map[string]*profileState, len(order))
 	for _, name := range order {
-		p := known[name]
-		if p == nil {
+		p, stored := known[name]
+		if !stored {
 			p = &Profile{Name: name, Traits: map[string]any{}}
 		}
-		states[name] = &profileState{profile: p, facts: *factsOf(p), memberships: map[string]Membership{}}
+		states[name] = &profileState{profile: p, facts: *factsOf(p), memberships: map[string]Membership{}, stored: stored}
 	}
 	for _, m := range memberships {
 		if st := states[m.Profile]; st != nil {

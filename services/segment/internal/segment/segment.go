@@ -232,4 +232,22 @@ type Tx interface {
 	// (entered at the change time under its revision), an exited change
 	// removes it. It returns the changes with their sequence numbers.
 	Record(ctx context.Context, changes []Change) ([]Change, error)
+	// WriteEvents stores what applying a batch of events writes, in one
+	// step a store can send at once: it does what SaveProfiles(w.Profiles),
+	// SetNextChecks with those profiles' NextCheck, AddFacts(w.Facts),
+	// Record(w.Changes) and SetCursor(w.Cursor) do in this order, and
+	// returns the recorded changes.
+	WriteEvents(ctx context.Context, w EventWrites) ([]Change, error)
+}
+
+// EventWrites is what applying a batch of events stores.
+type EventWrites struct {
+	// Profiles are created, or have their traits and next check replaced.
+	Profiles []*Profile
+	// Facts are added; one already stored is left as it is.
+	Facts []Fact
+	// Changes are recorded.
+	Changes []Change
+	// Cursor is the position of the last event applied.
+	Cursor int64
 }

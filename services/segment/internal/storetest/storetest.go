@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore func(t *testing.T) segment.Store) {
 		{"FactsAndTraits", testFactsAndTraits},
 		{"ProfilePages", testProfilePages},
 		{"RecordNumbersChangesAndAppliesMemberships", testRecord},
+		{"WriteEvents", testWriteEvents},
 		{"MemberPages", testMemberPages},
 		{"ReadChangesFiltersBySegment", testReadChangesFilter},
 		{"ListChangesFiltersBySegmentAndProfile", testListChanges},
