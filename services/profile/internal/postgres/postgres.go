@@ -17,6 +17,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -139,9 +140,6 @@ func lockHolders(ctx context.Context, tx pgx.Tx, types, values []string) ([]prof
 }
 
 const (
-	createProfileSQL = `-- name: CreateProfile
-INSERT INTO profile.profiles (id, traits, trait_sources, create_time, update_time) VALUES ($1::text::uuid, $2, $3, $4, $5)`
-
 	linkIdentifiersSQL = `-- name: LinkIdentifiers
 INSERT INTO profile.identifiers (type, value, profile_id, observe_time, link_time)
 SELECT u.type, u.value, $3::text::uuid, $4, $5 FROM unnest($1::text[], $2::text[]) AS u(type, value)`
@@ -184,14 +182,80 @@ type writes struct {
 	b pgx.Batch
 	// checks[i] says how many rows statement i must affect; -1 for any.
 	checks []int64
+	// created are the profiles the queued changes create, written first
+	// by send, all in one statement and their identifiers in another:
+	// new visitors resolved together are most of a busy store's
+	// resolutions, and a statement each cost more than the rows.
+	created []created
+}
+
+// created is a profile a change creates, and when its identifiers were
+// observed.
+type created struct {
+	profile *profile.Profile
+	observe time.Time
 }
 
 // send sends the statements queued, if any, and checks what they changed.
 func (w *writes) send(ctx context.Context, tx pgx.Tx) error {
+	if len(w.created) > 0 {
+		first, checks, err := createStatements(w.created)
+		if err != nil {
+			return err
+		}
+		w.b.QueuedQueries = append(first, w.b.QueuedQueries...)
+		w.checks = append(checks, w.checks...)
+		w.created = nil
+	}
 	if w.b.Len() == 0 {
 		return nil
 	}
 	return sendChecked(ctx, tx, &w.b, w.checks)
+}
+
+const (
+	createProfilesSQL = `-- name: CreateProfiles
+INSERT INTO profile.profiles (id, traits, trait_sources, create_time, update_time)
+SELECT u.id::uuid, u.traits::jsonb, u.sources::jsonb, u.create_time, u.update_time
+FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[]) AS u(id, traits, sources, create_time, update_time)`
+
+	linkNewIdentifiersSQL = `-- name: LinkNewIdentifiers
+INSERT INTO profile.identifiers (type, value, profile_id, observe_time, link_time)
+SELECT u.type, u.value, u.profile_id::uuid, u.observe_time, u.link_time
+FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[]) AS u(type, value, profile_id, observe_time, link_time)`
+)
+
+// createStatements returns the statements that write the profiles of
+// created and link their identifiers, with the rows each must affect.
+func createStatements(created []created) ([]*pgx.QueuedQuery, []int64, error) {
+	n := len(created)
+	ids, traits, sources := make([]string, n), make([]string, n), make([]string, n)
+	createTimes, updateTimes := make([]time.Time, n), make([]time.Time, n)
+	var types, values, holders []string
+	var observed, linked []time.Time
+	for i, c := range created {
+		p := c.profile
+		t, err := json.Marshal(traitsOrEmpty(p.Traits))
+		if err != nil {
+			return nil, nil, fmt.Errorf("traits of %s: %w", p.ID, err)
+		}
+		src, err := json.Marshal(toSourcesJSON(p.Sources))
+		if err != nil {
+			return nil, nil, fmt.Errorf("trait sources of %s: %w", p.ID, err)
+		}
+		ids[i], traits[i], sources[i], createTimes[i], updateTimes[i] = p.ID, string(t), string(src), p.CreateTime, p.UpdateTime
+		for _, id := range p.Identifiers {
+			types, values, holders = append(types, id.Type), append(values, id.Value), append(holders, p.ID)
+			observed, linked = append(observed, c.observe), append(linked, p.CreateTime)
+		}
+	}
+	queries := []*pgx.QueuedQuery{{SQL: createProfilesSQL, Arguments: []any{ids, traits, sources, createTimes, updateTimes}}}
+	checks := []int64{int64(n)}
+	if len(types) > 0 {
+		queries = append(queries, &pgx.QueuedQuery{SQL: linkNewIdentifiersSQL, Arguments: []any{types, values, holders, observed, linked}})
+		checks = append(checks, int64(len(types)))
+	}
+	return queries, checks, nil
 }
 
 // add queues the statements of change, but for the notices of its merges
@@ -206,11 +270,7 @@ func (w *writes) add(change profile.Change) error {
 		queue(int64(len(types)), shareIdentifiersSQL, types, values, change.ObserveTime)
 	}
 	if p := change.Create; p != nil {
-		queue(1, createProfileSQL, p.ID, traitsOrEmpty(p.Traits), toSourcesJSON(p.Sources), p.CreateTime, p.UpdateTime)
-		if len(p.Identifiers) > 0 {
-			types, values := split(p.Identifiers)
-			queue(int64(len(types)), linkIdentifiersSQL, types, values, p.ID, change.ObserveTime, p.CreateTime)
-		}
+		w.created = append(w.created, created{profile: p, observe: change.ObserveTime})
 	}
 	if u := change.Update; u != nil {
 		if len(u.Link) > 0 {
