@@ -187,6 +187,9 @@ type writes struct {
 	// new visitors resolved together are most of a busy store's
 	// resolutions, and a statement each cost more than the rows.
 	created []created
+	// traitChanges are the queued changes' trait history, recorded last
+	// by send in one statement, in order.
+	traitChanges []profile.TraitChange
 }
 
 // created is a profile a change creates, and when its identifiers were
@@ -206,6 +209,16 @@ func (w *writes) send(ctx context.Context, tx pgx.Tx) error {
 		w.b.QueuedQueries = append(first, w.b.QueuedQueries...)
 		w.checks = append(checks, w.checks...)
 		w.created = nil
+	}
+	if len(w.traitChanges) > 0 {
+		err := queueTraitChanges(func(rows int64, sql string, args ...any) {
+			w.b.Queue(sql, args...)
+			w.checks = append(w.checks, rows)
+		}, w.traitChanges)
+		if err != nil {
+			return err
+		}
+		w.traitChanges = nil
 	}
 	if w.b.Len() == 0 {
 		return nil
@@ -285,9 +298,7 @@ func (w *writes) add(change profile.Change) error {
 		}
 		queue(1, updateProfileSQL, u.ProfileID, traitsOrEmpty(u.Traits), u.Time, toSourcesJSON(u.Sources))
 	}
-	if len(change.TraitChanges) > 0 {
-		return queueTraitChanges(queue, change.TraitChanges)
-	}
+	w.traitChanges = append(w.traitChanges, change.TraitChanges...)
 	return nil
 }
 
