@@ -183,15 +183,13 @@ func str(m map[string]json.RawMessage, field, path string, numberOK bool) (strin
 	}
 }
 
-// plainString returns the JSON string raw without its quotes when it holds
-// no escapes, which is most of them, without decoding it.
+// plainString returns raw, a JSON string of a request already validated
+// as UTF-8 and JSON, without its quotes when it holds no escapes, which is
+// most of them, without decoding it again.
 func plainString(raw json.RawMessage) (string, bool) {
 	raw = bytes.TrimSpace(raw)
-	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
-		return "", false
-	}
 	inner := raw[1 : len(raw)-1]
-	if bytes.IndexByte(inner, '\\') >= 0 || bytes.IndexByte(inner, '"') >= 0 || !utf8.Valid(inner) {
+	if bytes.IndexByte(inner, '\\') >= 0 {
 		return "", false
 	}
 	return string(inner), true
