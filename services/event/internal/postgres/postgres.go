@@ -213,26 +213,69 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]event.Appen
 	return out, nil
 }
 
-// encodeRows encodes events as rows of event.events, in copyColumns order,
-// without their sequences.
-func encodeRows(events []event.Event) ([][]any, error) {
-	rows := make([][]any, len(events))
+// encoded is what an event's row of event.events holds beside the event's
+// own fields: its identifiers and trace context as JSON, its type as the
+// column's smallint.
+type encoded struct {
+	identifiers, traceContext json.RawMessage
+	typ                       int16
+}
+
+// encodeRows encodes what the rows of events hold beside the events' own
+// fields.
+func encodeRows(events []event.Event) ([]encoded, error) {
+	rows := make([]encoded, len(events))
 	for i, ev := range events {
 		ids, err := identifiersJSON(ev.Identifiers)
 		if err != nil {
 			return nil, fmt.Errorf("encode identifiers: %w", err)
 		}
-		var traces json.RawMessage
+		rows[i] = encoded{identifiers: ids, typ: int16(ev.Type)}
 		if len(ev.TraceContext) > 0 {
-			if traces, err = json.Marshal(ev.TraceContext); err != nil {
+			if rows[i].traceContext, err = json.Marshal(ev.TraceContext); err != nil {
 				return nil, fmt.Errorf("encode trace context: %w", err)
 			}
 		}
-		rows[i] = []any{int64(0), ev.MessageID, ev.ProfileID, int16(ev.Type), ev.Name, json.RawMessage(ids),
-			jsonOrNull(ev.Properties), jsonOrNull(ev.Traits), jsonOrNull(ev.Context), ev.OccurredAt, ev.ReceivedAt, jsonOrNull(traces)}
 	}
 	return rows, nil
 }
+
+// copyRows is the pgx.CopyFromSource of the appended events at positions
+// keep, in copyColumns order. Its values other than JSON point into the
+// events and their encoded parts, so that they are not boxed on the heap;
+// pgx encodes each row before it asks for the next.
+type copyRows struct {
+	out    []event.Appended
+	rows   []encoded
+	keep   []int
+	next   int
+	values [12]any
+}
+
+func (c *copyRows) Next() bool {
+	c.next++
+	return c.next <= len(c.keep)
+}
+
+func (c *copyRows) Values() ([]any, error) {
+	i := c.keep[c.next-1]
+	ev, row := &c.out[i].Event, &c.rows[i]
+	c.values = [12]any{&ev.Seq, &ev.MessageID, &ev.ProfileID, &row.typ, &ev.Name, row.identifiers,
+		jsonOrNull(ev.Properties), jsonOrNull(ev.Traits), jsonOrNull(ev.Context), &ev.OccurredAt, &ev.ReceivedAt, jsonOrNull(row.traceContext)}
+	return c.values[:], nil
+}
+
+// jsonOrNull is raw, or SQL NULL when absent. JSON is passed as
+// json.RawMessage, which pgx copies as it is (a pointer to one it would
+// encode with json.Marshal).
+func jsonOrNull(raw json.RawMessage) any {
+	if len(raw) == 0 {
+		return nil
+	}
+	return raw
+}
+
+func (c *copyRows) Err() error { return nil }
 
 // identifiersJSON encodes ids as json.Marshal does, without its
 // reflection when every type and value is printable ASCII without quotes
@@ -269,7 +312,7 @@ func plainJSON(s string) bool {
 // appendRows appends events, encoded as rows, in tx: it reserves their
 // sequences (taking the log_head lock) and copies the events whose message
 // ids are not stored yet.
-func appendRows(ctx context.Context, tx pgx.Tx, events []event.Event, rows [][]any) ([]event.Appended, error) {
+func appendRows(ctx context.Context, tx pgx.Tx, events []event.Event, rows []encoded) ([]event.Appended, error) {
 	n := len(events)
 	var profiles []string
 	distinct := map[string]bool{}
@@ -309,9 +352,9 @@ func appendRows(ctx context.Context, tx pgx.Tx, events []event.Event, rows [][]a
 			return nil, fmt.Errorf("claim message ids: %w", err)
 		}
 	}
-	out, copied := place(events, rows, keep, last, redirects)
-	if len(copied) > 0 {
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"event", "events"}, copyColumns, pgx.CopyFromRows(copied)); err != nil {
+	out := place(events, keep, last, redirects)
+	if len(keep) > 0 {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"event", "events"}, copyColumns, &copyRows{out: out, rows: rows, keep: keep}); err != nil {
 			return nil, fmt.Errorf("copy events: %w", err)
 		}
 	}
@@ -384,12 +427,10 @@ func claimAgain(ctx context.Context, tx pgx.Tx, events []event.Event) ([]int, er
 
 // place gives the events at positions keep their sequences (the n reserved
 // up to last, by position) and the profiles they are stored under, and
-// returns the outcomes (zero for the others, the duplicates) and the rows
-// of event.events to copy.
-func place(events []event.Event, rows [][]any, keep []int, last int64, redirects map[string]string) ([]event.Appended, [][]any) {
+// returns the outcomes (zero for the others, the duplicates).
+func place(events []event.Event, keep []int, last int64, redirects map[string]string) []event.Appended {
 	n := len(events)
 	out := make([]event.Appended, n)
-	copied := make([][]any, 0, len(keep))
 	for _, i := range keep {
 		ev := events[i]
 		ev.Seq = last - int64(n) + 1 + int64(i)
@@ -399,12 +440,9 @@ func place(events []event.Event, rows [][]any, keep []int, last int64, redirects
 		if len(ev.TraceContext) == 0 {
 			ev.TraceContext = nil
 		}
-		row := rows[i]
-		row[0], row[2] = ev.Seq, ev.ProfileID
-		copied = append(copied, row)
 		out[i] = event.Appended{Event: ev}
 	}
-	return out, copied
+	return out
 }
 
 // answerDuplicates answers each event that place left without an outcome
@@ -434,14 +472,6 @@ func answerDuplicates(ctx context.Context, q querier, events []event.Event, out 
 		}
 	}
 	return out, nil
-}
-
-// jsonOrNull is raw, or SQL NULL when absent.
-func jsonOrNull(raw json.RawMessage) any {
-	if len(raw) == 0 {
-		return nil
-	}
-	return raw
 }
 
 // nullable stores absent JSON as SQL NULL.
