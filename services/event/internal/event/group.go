@@ -100,9 +100,12 @@ func (g *groupCommit) drain(ctx context.Context) {
 
 // run appends the events of calls in one transaction and completes them.
 func (g *groupCommit) run(ctx context.Context, calls []*appendCall, size int) {
-	batch := make([]Event, 0, size)
-	for _, c := range calls {
-		batch = append(batch, c.events...)
+	batch := calls[0].events
+	if len(calls) > 1 {
+		batch = make([]Event, 0, size)
+		for _, c := range calls {
+			batch = append(batch, c.events...)
+		}
 	}
 	actx, cancel := context.WithTimeout(ctx, groupCommitTimeout)
 	defer cancel()

@@ -172,6 +172,20 @@ type Prepared struct {
 	fresh  []int
 }
 
+// whole reports whether every event of the batch is to be appended: none
+// was rejected, repeated or found stored.
+func (p *Prepared) whole() bool {
+	if len(p.fresh) != len(p.events) {
+		return false
+	}
+	for i := range p.out {
+		if p.out[i].Status != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // Prepare runs stages 0 to 3 of Ingest: normalization, deduplication and
 // profile resolution. Nothing is stored until Commit. A producer may prepare
 // its next batch while the previous one commits: resolution of the next
@@ -330,11 +344,16 @@ func (l *Log) Commit(ctx context.Context, p *Prepared) ([]Outcome, error) {
 // one transaction.
 func (l *Log) Submit(ctx context.Context, p *Prepared) func() ([]Outcome, error) {
 	events, out := p.events, p.out
-	batch, at := make([]Event, 0, len(p.fresh)), make([]int, 0, len(p.fresh))
-	for _, i := range p.fresh {
-		if out[i].Status == 0 {
-			batch = append(batch, events[i])
-			at = append(at, i)
+	// at maps the appended events to the batch's; nil when they are all of
+	// them, in order, as usual, and the batch is appended as it is.
+	batch, at := events, []int(nil)
+	if !p.whole() {
+		batch, at = make([]Event, 0, len(p.fresh)), make([]int, 0, len(p.fresh))
+		for _, i := range p.fresh {
+			if out[i].Status == 0 {
+				batch = append(batch, events[i])
+				at = append(at, i)
+			}
 		}
 	}
 	var call *appendCall
@@ -352,7 +371,11 @@ func (l *Log) Submit(ctx context.Context, p *Prepared) func() ([]Outcome, error)
 				if a.Duplicate {
 					status = StatusDuplicate
 				}
-				out[at[k]] = Outcome{Status: status, Event: a.Event}
+				i := k
+				if at != nil {
+					i = at[k]
+				}
+				out[i] = Outcome{Status: status, Event: a.Event}
 			}
 		}
 		for i, j := range p.copyOf {
