@@ -20,7 +20,7 @@ func members(raw []byte) (map[string]json.RawMessage, error) {
 	if i >= len(raw) || raw[i] != '{' {
 		return nil, errNotValid
 	}
-	m := map[string]json.RawMessage{}
+	m := make(map[string]json.RawMessage, 8)
 	i = skipSpace(raw, i+1)
 	if i < len(raw) && raw[i] == '}' {
 		return m, nil
@@ -30,7 +30,10 @@ func members(raw []byte) (map[string]json.RawMessage, error) {
 		if end < 0 {
 			return nil, errNotValid
 		}
-		key := string(raw[i+1 : end-1])
+		key, common := commonKeys[string(raw[i+1:end-1])]
+		if !common {
+			key = string(raw[i+1 : end-1])
+		}
 		if escaped || !utf8.ValidString(key) {
 			if err := json.Unmarshal(raw[i:end], &key); err != nil {
 				return nil, err
@@ -61,6 +64,19 @@ func members(raw []byte) (map[string]json.RawMessage, error) {
 	}
 	return nil, errNotValid
 }
+
+// commonKeys are the member names of Segment calls, so that members finds
+// them without allocating a string for each.
+var commonKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{"type", "messageId", "userId", "anonymousId", "previousId", "groupId", "event", "name",
+		"category", "properties", "traits", "context", "integrations", "timestamp", "originalTimestamp", "sentAt",
+		"receivedAt", "writeKey", "batch", "email", "phone", "device", "id", "library", "version", "ip", "userAgent",
+		"locale", "page", "os", "app", "campaign", "channel"} {
+		m[k] = k
+	}
+	return m
+}()
 
 // elements returns the elements of raw, a valid JSON array.
 func elements(raw []byte) ([]json.RawMessage, error) {
