@@ -25,8 +25,10 @@ import (
 
 // BenchmarkBackfill measures the backfill goal at any size: creating a
 // segment over BENCH_PROFILES profiles (default 20,000) with BENCH_EVENTS
-// events each (default 20), evaluating and recording the membership of
-// every profile, against the equivalent hand-written SQL GROUP BY over the
+// events each (default 20), drawn over the BENCH_SPAN_DAYS days before
+// the evaluation instant (default 30, the widest window of the
+// conditions; longer is a more realistic history), evaluating and
+// recording the membership of every profile, against the equivalent hand-written SQL GROUP BY over the
 // same facts in the same Postgres, and fails when the two find different
 // members. The facts, drawn as BenchmarkEvaluation draws them, are loaded
 // with COPY, with progress on stderr. Reported: backfill-s and sql-s, the
@@ -40,7 +42,7 @@ func BenchmarkBackfill(b *testing.B) {
 	ctx := context.Background()
 	profiles, events := benchSize(b, "BENCH_PROFILES", benchProfiles), benchSize(b, "BENCH_EVENTS", benchEvents)
 	pool := pgtest.NewPool(b, "segment", migrations.FS)
-	copyFacts(b, ctx, pool, profiles, events)
+	copyFacts(b, ctx, pool, profiles, events, benchSize(b, "BENCH_SPAN_DAYS", 30))
 	store := &timedStore{Store: postgres.New(pool)}
 	engine := segment.NewEngine(store, segment.Options{Now: func() time.Time { return benchNow }})
 	c := benchCases[0]
@@ -118,9 +120,10 @@ func benchSize(b *testing.B, name string, def int) int {
 	return n
 }
 
-// copyFacts loads profiles profiles with events facts each into the
-// segment schema with COPY, then analyzes the tables.
-func copyFacts(b *testing.B, ctx context.Context, pool *pgxpool.Pool, profiles, events int) {
+// copyFacts loads profiles profiles with events facts each, over the span
+// days before benchNow, into the segment schema with COPY, then analyzes
+// the tables.
+func copyFacts(b *testing.B, ctx context.Context, pool *pgxpool.Pool, profiles, events, span int) {
 	b.Helper()
 	start := time.Now()
 	rows := make([][]any, profiles)
@@ -129,7 +132,7 @@ func copyFacts(b *testing.B, ctx context.Context, pool *pgxpool.Pool, profiles, 
 	}
 	_, err := pool.CopyFrom(ctx, pgx.Identifier{"segment", "profiles"}, []string{"profile"}, pgx.CopyFromRows(rows))
 	require.NoError(b, err)
-	src := &factSource{r: rand.New(rand.NewPCG(5, 5)), profiles: profiles, events: events, total: profiles * events, start: start}
+	src := &factSource{r: rand.New(rand.NewPCG(5, 5)), profiles: profiles, events: events, total: profiles * events, span: time.Duration(span) * 24 * time.Hour, start: start}
 	_, err = pool.CopyFrom(ctx, pgx.Identifier{"segment", "facts"},
 		[]string{"profile", "seq", "name", "event_time", "numbers", "strings"}, src)
 	require.NoError(b, err)
@@ -142,10 +145,11 @@ func profileName(i int) string { return fmt.Sprintf("profiles/p%07d", i) }
 
 // factSource generates the facts row by row for COPY, without holding
 // them, as seedFacts draws them: 30% orders with a revenue and a category,
-// 50% page views, 20% product views, over the 30 days before benchNow.
+// 50% page views, 20% product views, over the span before benchNow.
 type factSource struct {
 	r                       *rand.Rand
 	profiles, events, total int
+	span                    time.Duration
 	i                       int
 	start                   time.Time
 	row                     []any
@@ -160,7 +164,7 @@ func (s *factSource) Next() bool {
 	if s.i > 0 && s.i%1_000_000 == 0 {
 		fmt.Fprintf(os.Stderr, "COPY segment.facts: %d of %d rows (%s)\n", s.i, s.total, time.Since(s.start).Round(time.Second))
 	}
-	at := benchNow.Add(-time.Duration(s.r.Int64N(int64(30 * 24 * time.Hour)))).Truncate(time.Second)
+	at := benchNow.Add(-time.Duration(s.r.Int64N(int64(s.span)))).Truncate(time.Second)
 	name, numbers, strs := "Product Viewed", "{}", "{}"
 	switch k := s.r.IntN(10); {
 	case k < 3:

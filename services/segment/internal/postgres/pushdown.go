@@ -16,12 +16,14 @@ import (
 var _ segment.BackfillPusher = (*tx)(nil)
 
 // pushBackfillSQL does a backfill in one statement. grouped reads the facts
-// of the condition's events once, computing what the aggregates read of
+// of the condition's events once, only those that can matter ({since}: see
+// pushdown.scope), computing what the aggregates read of
 // each ({projected}), grouped by profile: the aggregates of the calls
 // ({columns}) in any order, the profile's next check ({check}), and
 // whether its sums are the same in any order ({exact}); reordered computes
 // the sums again in the order of the facts ({ordered}) for the profiles
-// where they are not. agg keeps the known profiles and whether each
+// where they are not (left out when there are none: see pushReorderedSQL).
+// agg keeps the known profiles and whether each
 // matches ({member}). The changes are the entries of the matching
 // non-members and the exits of the known members that no longer match,
 // numbered after the last change in the order of the profiles' names, as
@@ -35,26 +37,15 @@ WITH grouped AS MATERIALIZED (
   FROM (
     SELECT f.profile, f.seq, f.event_time{projected}
     FROM segment.facts f
-    WHERE f.name = ANY($1::text[])
+    WHERE f.name = ANY($1::text[]){since}
     OFFSET 0
   ) f
   GROUP BY f.profile
-),
-reordered AS MATERIALIZED (
-  SELECT f.profile{ordered}
-  FROM (
-    SELECT f.profile, f.seq, f.event_time{projected}
-    FROM segment.facts f
-    WHERE f.name = ANY($1::text[]) AND f.profile IN (SELECT profile FROM grouped WHERE NOT exact)
-    OFFSET 0
-  ) f
-  GROUP BY f.profile
-),
+),{reordered}
 agg AS MATERIALIZED (
   SELECT g.profile, ({member}) IS TRUE AS member, g.next_check
   FROM grouped g
-  JOIN segment.profiles p ON p.profile = g.profile
-  LEFT JOIN reordered o ON o.profile = g.profile
+  JOIN segment.profiles p ON p.profile = g.profile{reorderedJoin}
 ),
 current AS MATERIALIZED (
   SELECT m.profile FROM segment.memberships m
@@ -85,6 +76,25 @@ checked AS (
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM changed), (SELECT count(*) FROM checked)`
+
+// pushReorderedSQL is the reordered CTE of pushBackfillSQL, and
+// pushReorderedJoinSQL its join in agg, left out when the condition has no
+// sums or averages.
+const (
+	pushReorderedSQL = `
+reordered AS MATERIALIZED (
+  SELECT f.profile{ordered}
+  FROM (
+    SELECT f.profile, f.seq, f.event_time{projected}
+    FROM segment.facts f
+    WHERE f.name = ANY($1::text[]){since} AND f.profile IN (SELECT profile FROM grouped WHERE NOT exact)
+    OFFSET 0
+  ) f
+  GROUP BY f.profile
+),`
+	pushReorderedJoinSQL = `
+  LEFT JOIN reordered o ON o.profile = g.profile`
+)
 
 // backfillWorkMem is the memory each sort or hash of a pushed-down
 // backfill may use before spilling to disk: grouping a million profiles'

@@ -57,17 +57,87 @@ type pushdown struct {
 	ordered, exact []string
 	// bound maps each value bound to its placeholder.
 	bound map[string]string
+	// calls are the distinct calls, in the order of their columns.
+	calls []condition.Call
+	// since, when not zero, is the lower bound (exclusive) of the times
+	// of the facts read: now minus the largest upper age bound of the
+	// windows, when every call has one (see scope); sinceCond is its
+	// condition in the WHERE clause of the facts read. only, when not
+	// empty, is the one event name of the facts read. The conditions
+	// that this WHERE clause implies are left out of the aggregates'
+	// filters.
+	since     time.Time
+	sinceCond string
+	only      string
 }
 
 // compilePushdown compiles cond at now, with args the parameters already
 // bound. It returns false when cond is outside the supported subset.
 func compilePushdown(cond *condition.Condition, now time.Time, args []any) (*pushdown, string, bool) {
-	p := &pushdown{cond: cond, now: now, args: args, byCall: map[string]string{}, bound: map[string]string{}, projectedBy: map[string]string{}}
+	newPushdown := func() *pushdown {
+		return &pushdown{cond: cond, now: now, args: slices.Clip(args), byCall: map[string]string{}, bound: map[string]string{}, projectedBy: map[string]string{}}
+	}
+	// A first compilation finds the calls, and so the facts that can
+	// matter; the second reads only those.
+	first := newPushdown()
+	if _, ok := first.boolean(cond.Expr()); !ok {
+		return nil, "", false
+	}
+	p := newPushdown()
+	p.since, p.only = first.scope()
+	if !p.since.IsZero() {
+		p.sinceCond = " AND f.event_time > " + p.param(p.since, "timestamptz")
+	}
 	member, ok := p.boolean(cond.Expr())
 	if !ok {
 		return nil, "", false
 	}
 	return p, member, true
+}
+
+// scope returns the bounds of the facts that can change the value of a
+// call or a check (see pushdown.since and pushdown.only): when every call
+// has a window with an upper age bound, a fact at or before now minus the
+// largest is in no window, and can neither enter nor leave one after now
+// (addChecks), so it changes nothing. A profile whose facts are all older
+// then has the values of a profile without facts, which is left out as it
+// was: it does not match (the engine only pushes the conditions false for
+// a profile without facts) and has no check.
+func (p *pushdown) scope() (since time.Time, only string) {
+	if names := p.cond.EventNames(); len(names) == 1 {
+		only = names[0]
+	}
+	var widest time.Duration
+	for _, c := range p.calls {
+		if c.Window.To == 0 {
+			return time.Time{}, only
+		}
+		widest = max(widest, c.Window.To)
+	}
+	if widest == 0 {
+		return time.Time{}, only
+	}
+	return p.now.Add(-widest), only
+}
+
+// after is the condition that a fact is after t, "" when the facts read
+// are all after it.
+func (p *pushdown) after(t time.Time) string {
+	if !p.since.IsZero() && t.Equal(p.since) {
+		return ""
+	}
+	return "f.event_time > " + p.param(t, "timestamptz")
+}
+
+// filter returns the FILTER clause of an aggregate over the facts where
+// every one of conds holds, "" when they all hold; empty conditions are
+// left out.
+func filter(conds ...string) string {
+	conds = slices.DeleteFunc(slices.Clone(conds), func(c string) bool { return c == "" })
+	if len(conds) == 0 {
+		return ""
+	}
+	return " FILTER (WHERE " + strings.Join(conds, " AND ") + ")"
 }
 
 // param binds v and returns its placeholder cast to typ; a value bound
@@ -179,9 +249,13 @@ func (p *pushdown) column(c condition.Call) string {
 	if ref, ok := p.byCall[key]; ok {
 		return ref
 	}
+	p.calls = append(p.calls, c)
 	col := fmt.Sprintf("c%d", len(p.columns))
-	selected := p.project(p.selection(c), "s")
-	inWindow := strings.Join(append([]string{selected}, p.window(c.Window)...), " AND ")
+	var selected string
+	if sel := p.selection(c); sel != "" {
+		selected = p.project(sel, "s")
+	}
+	inWindow := filter(append([]string{selected}, p.window(c.Window)...)...)
 	ref := "g." + col
 	var v string
 	if c.Function != "count" {
@@ -189,22 +263,22 @@ func (p *pushdown) column(c condition.Call) string {
 	}
 	switch c.Function {
 	case "count":
-		p.columns = append(p.columns, fmt.Sprintf("(count(*) FILTER (WHERE %s))::float8 AS %s", inWindow, col))
+		p.columns = append(p.columns, fmt.Sprintf("(count(*)%s)::float8 AS %s", inWindow, col))
 	case "sum", "avg":
 		agg := func(order string) string {
-			sum := fmt.Sprintf("sum(%s%s) FILTER (WHERE %s)", v, order, inWindow)
+			sum := fmt.Sprintf("sum(%s%s)%s", v, order, inWindow)
 			if c.Function == "sum" {
 				return fmt.Sprintf("coalesce(%s, 0) AS %s", sum, col)
 			}
-			return fmt.Sprintf("%s / (count(%s) FILTER (WHERE %s))::float8 AS %s", sum, v, inWindow, col)
+			return fmt.Sprintf("%s / (count(%s)%s)::float8 AS %s", sum, v, inWindow, col)
 		}
 		p.columns = append(p.columns, agg(""))
 		p.ordered = append(p.ordered, agg(" ORDER BY f.seq"))
-		p.exact = append(p.exact, fmt.Sprintf("coalesce(bool_and(%[1]s = trunc(%[1]s)) FILTER (WHERE %[2]s), true) AND coalesce(sum(abs(%[1]s)) FILTER (WHERE %[2]s), 0) < %[3]s",
+		p.exact = append(p.exact, fmt.Sprintf("coalesce(bool_and(%[1]s = trunc(%[1]s))%[2]s, true) AND coalesce(sum(abs(%[1]s))%[2]s, 0) < %[3]s",
 			v, inWindow, p.param(float64(maxExactInt), "float8")))
 		ref = fmt.Sprintf("(CASE WHEN g.exact THEN g.%[1]s ELSE o.%[1]s END)", col)
 	default: // min, max
-		p.columns = append(p.columns, fmt.Sprintf("%s(%s) FILTER (WHERE %s) AS %s", c.Function, v, inWindow, col))
+		p.columns = append(p.columns, fmt.Sprintf("%s(%s)%s AS %s", c.Function, v, inWindow, col))
 	}
 	p.byCall[key] = ref
 	p.addChecks(c.Window, selected)
@@ -225,15 +299,24 @@ func (p *pushdown) project(expr, prefix string) string {
 }
 
 // numberOf is the value of a numeric property of the fact, NULL when it
-// has none.
+// has none, parsed from its text as Go parses it. The facts' numbers are
+// all JSON numbers: they are written from float64s, and read back into
+// float64s. Testing each value's type first (jsonb_typeof) read the jsonb
+// twice and made grouping the facts about a fifth slower; a value that is
+// not a number fails the cast with a data exception instead, which leaves
+// the backfill to the engine (PushBackfill).
 func numberOf(key string) string {
-	return fmt.Sprintf("CASE WHEN jsonb_typeof(f.numbers -> %s) = 'number' THEN (f.numbers ->> %s)::float8 END", key, key)
+	return fmt.Sprintf("(f.numbers ->> %s)::float8", key)
 }
 
 // selection is the condition that a fact is of the call's event and
-// matches its filter, as condition.Filter.Matches decides.
+// matches its filter, as condition.Filter.Matches decides; "" when every
+// fact read does (see pushdown.only).
 func (p *pushdown) selection(c condition.Call) string {
-	parts := []string{"f.name = " + p.param(c.Event, "text")}
+	var parts []string
+	if c.Event != p.only {
+		parts = append(parts, "f.name = "+p.param(c.Event, "text"))
+	}
 	keys := make([]string, 0, len(c.Filter))
 	for k := range c.Filter {
 		keys = append(keys, k)
@@ -256,11 +339,12 @@ func (p *pushdown) selection(c condition.Call) string {
 }
 
 // window is the condition that a fact is in w at now, as
-// condition.Window.Contains decides: after now-To, at or before now-From.
+// condition.Window.Contains decides: after now-To, at or before now-From;
+// the parts that every fact read meets are left out (see after).
 func (p *pushdown) window(w condition.Window) []string {
 	var parts []string
 	if w.To != 0 {
-		parts = append(parts, "f.event_time > "+p.param(p.now.Add(-w.To), "timestamptz"))
+		parts = append(parts, p.after(p.now.Add(-w.To)))
 	}
 	if w.From != 0 {
 		parts = append(parts, "f.event_time <= "+p.param(p.now.Add(-w.From), "timestamptz"))
@@ -276,8 +360,8 @@ func (p *pushdown) addChecks(w condition.Window, selected string) {
 		if d == 0 {
 			continue
 		}
-		check := fmt.Sprintf("min(f.event_time) FILTER (WHERE %s AND f.event_time > %s) + %s",
-			selected, p.param(p.now.Add(-d), "timestamptz"), p.param(pgtype.Interval{Microseconds: d.Microseconds(), Valid: true}, "interval"))
+		check := fmt.Sprintf("min(f.event_time)%s + %s",
+			filter(selected, p.after(p.now.Add(-d))), p.param(pgtype.Interval{Microseconds: d.Microseconds(), Valid: true}, "interval"))
 		if !slices.Contains(p.checks, check) {
 			p.checks = append(p.checks, check)
 		}
@@ -315,14 +399,21 @@ func (p *pushdown) exactness() string {
 }
 
 // statement returns pushBackfillSQL for the condition whose membership
-// expression is member.
+// expression is member: without reordered when there are no sums to
+// compute in order, and reading only the facts after p.since when set.
 func (p *pushdown) statement(member string) string {
+	reordered, reorderedJoin := pushReorderedSQL, pushReorderedJoinSQL
+	if len(p.ordered) == 0 {
+		reordered, reorderedJoin = "", ""
+	}
+	sql := strings.NewReplacer("{reordered}", reordered, "{reorderedJoin}", reorderedJoin).Replace(pushBackfillSQL)
 	return strings.NewReplacer(
+		"{since}", p.sinceCond,
 		"{member}", member,
 		"{check}", p.nextCheck(),
 		"{exact}", p.exactness(),
 		"{columns}", columnList(p.columns),
 		"{ordered}", columnList(p.ordered),
 		"{projected}", columnList(p.projected),
-	).Replace(pushBackfillSQL)
+	).Replace(sql)
 }
