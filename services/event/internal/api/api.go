@@ -153,12 +153,12 @@ func (s *Server) prepare(ctx context.Context, events []*eventv1.Event, fields []
 		if fields != nil {
 			raw = fields[i]
 		}
-		ev, violation := parseEvent(pe, raw, now)
-		if violation != nil {
+		valid = append(valid, event.Event{})
+		if violation := parseEvent(&valid[len(valid)-1], pe, raw, now); violation != nil {
+			valid = valid[:len(valid)-1]
 			p.results[i] = rejected(i, pe.GetMessageId(), violation.Field, violation.Description)
 			continue
 		}
-		valid = append(valid, ev)
 		p.at = append(p.at, i)
 	}
 	var err error

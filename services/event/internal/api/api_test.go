@@ -334,6 +334,33 @@ func TestIngestDuplicates(t *testing.T) {
 	require.Len(t, stored, 3)
 }
 
+// TestIngestDropsRepeatedIdentifiers: an identifier sent twice, as is or
+// in two spellings of one normalized value, is kept once, in first-seen
+// order, among few identifiers and among many.
+func TestIngestDropsRepeatedIdentifiers(t *testing.T) {
+	f := start(t)
+	many := []string{"user_id:1"}
+	for i := range 12 {
+		many = append(many, fmt.Sprintf("anonymous_id:a%d", i%6))
+	}
+	results := f.ingest(t,
+		&eventv1.Event{MessageId: "few", Event: "E", Identifiers: ids("user_id:1", "email:Ann@Example.com", "user_id:1", "email:ann@example.com")},
+		&eventv1.Event{MessageId: "many", Event: "E", Identifiers: ids(many...)},
+	)
+	for _, r := range results {
+		require.Equal(t, eventv1.IngestResult_STATUS_ACCEPTED, r.GetStatus(), r.GetError())
+	}
+	stored, err := f.store.ReadAfter(context.Background(), 0, 10)
+	require.NoError(t, err)
+	require.Len(t, stored, 2)
+	require.Equal(t, []event.Identifier{{Type: "user_id", Value: "1"}, {Type: "email", Value: "ann@example.com"}}, stored[0].Identifiers)
+	want := []event.Identifier{{Type: "user_id", Value: "1"}}
+	for i := range 6 {
+		want = append(want, event.Identifier{Type: "anonymous_id", Value: fmt.Sprintf("a%d", i)})
+	}
+	require.Equal(t, want, stored[1].Identifiers)
+}
+
 func TestIngestProfileRejection(t *testing.T) {
 	f := start(t)
 	f.profiles.reject["email:test@test.com"] = "email test@test.com is blocked"

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -38,16 +39,18 @@ const (
 var Epoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // parseEvent validates an event received at now, with the JSON fields of
-// raw where its own are not set, and returns it normalized for the domain,
-// or the first problem found, with a field relative to the event.
-func parseEvent(pe *eventv1.Event, raw JSONFields, now time.Time) (event.Event, *apierror.FieldViolation) {
-	bad := func(field, format string, args ...any) (event.Event, *apierror.FieldViolation) {
-		return event.Event{}, &apierror.FieldViolation{Field: field, Description: fmt.Sprintf(format, args...)}
+// raw where its own are not set, and sets *ev to it normalized for the
+// domain, or returns the first problem found, with a field relative to the
+// event (*ev is then undefined). It fills the caller's event rather than
+// returning one: events are parsed into the batch's slice in place.
+func parseEvent(ev *event.Event, pe *eventv1.Event, raw JSONFields, now time.Time) *apierror.FieldViolation {
+	bad := func(field, format string, args ...any) *apierror.FieldViolation {
+		return &apierror.FieldViolation{Field: field, Description: fmt.Sprintf(format, args...)}
 	}
 	if size := proto.Size(pe) + len(raw.Properties) + len(raw.Traits) + len(raw.Context); size > MaxEventBytes {
 		return bad("", "the event is %d bytes serialized; the limit is %d bytes (32 KiB)", size, MaxEventBytes)
 	}
-	ev := event.Event{Type: event.Type(pe.GetType()), Name: pe.GetEvent(), MessageID: pe.GetMessageId(), ReceivedAt: now}
+	*ev = event.Event{Type: event.Type(pe.GetType()), Name: pe.GetEvent(), MessageID: pe.GetMessageId(), ReceivedAt: now}
 	switch t := pe.GetType(); {
 	case t == eventv1.EventType_EVENT_TYPE_UNSPECIFIED:
 		ev.Type = event.TypeTrack
@@ -58,17 +61,28 @@ func parseEvent(pe *eventv1.Event, raw JSONFields, now time.Time) (event.Event, 
 	if len(pe.GetIdentifiers()) == 0 {
 		return bad("identifiers", "at least one identifier is required, such as anonymous_id or user_id")
 	}
-	seen := make(map[event.Identifier]bool, len(pe.GetIdentifiers()))
+	ev.Identifiers = make([]event.Identifier, 0, len(pe.GetIdentifiers()))
+	// Repeated identifiers are dropped: found by a scan among the few an
+	// event usually has, with a set beyond.
+	var seen map[event.Identifier]bool
+	if len(pe.GetIdentifiers()) > 8 {
+		seen = make(map[event.Identifier]bool, len(pe.GetIdentifiers()))
+	}
 	for k, raw := range pe.GetIdentifiers() {
 		id, err := ident.Normalize(raw)
 		if err != nil {
 			return bad(fmt.Sprintf("identifiers[%d]", k), "%s", err)
 		}
 		e := event.Identifier{Type: id.GetType(), Value: id.GetValue()}
-		if !seen[e] {
+		if seen != nil {
+			if seen[e] {
+				continue
+			}
 			seen[e] = true
-			ev.Identifiers = append(ev.Identifiers, e)
+		} else if slices.Contains(ev.Identifiers, e) {
+			continue
 		}
+		ev.Identifiers = append(ev.Identifiers, e)
 	}
 
 	if ev.Type == event.TypeTrack && ev.Name == "" {
@@ -131,7 +145,7 @@ func parseEvent(pe *eventv1.Event, raw JSONFields, now time.Time) (event.Event, 
 		}
 		*f.dst = b
 	}
-	return ev, nil
+	return nil
 }
 
 // toProto returns the API form of a stored event.
