@@ -56,3 +56,29 @@ func TestLoggerAddsTraceIDs(t *testing.T) {
 	logger.Info("no span")
 	require.NotContains(t, buf.String(), "trace_id")
 }
+
+// TestWithoutExporterNothingIsRecorded: with no exporter configured, spans
+// of our own traces are not recorded, but they still carry trace ids, and
+// a caller's sampled trace is followed and passed on as sampled.
+func TestWithoutExporterNothingIsRecorded(t *testing.T) {
+	for _, env := range []string{"OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_TRACES_SAMPLER"} {
+		t.Setenv(env, "")
+	}
+	tel, err := telemetry.Setup(context.Background(), "test", telemetry.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+
+	ctx, root := otel.Tracer("test").Start(context.Background(), "root")
+	require.False(t, root.IsRecording())
+	require.True(t, root.SpanContext().IsValid(), "a trace id for logs and events all the same")
+	require.Contains(t, telemetry.Inject(ctx), "traceparent")
+	root.End()
+
+	sampled := map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+	ctx, child := otel.Tracer("test").Start(telemetry.Extract(context.Background(), sampled), "child")
+	require.True(t, child.IsRecording(), "a caller's sampled trace is followed")
+	require.True(t, child.SpanContext().IsSampled())
+	require.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", child.SpanContext().TraceID().String())
+	require.Contains(t, telemetry.Inject(ctx)["traceparent"], "-01")
+	child.End()
+}
