@@ -11,8 +11,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -256,4 +259,162 @@ func postBatch(b *testing.B, web *httptest.Server, prefix string, from, count in
 	if resp.StatusCode != http.StatusOK || strings.Contains(string(out), `"rejected"`) {
 		b.Errorf("http: %d %s", resp.StatusCode, out)
 	}
+}
+
+// BenchmarkIngestSustained measures ingest capacity under sustained load,
+// as a store with many clients sees it: benchHTTPClients producers each
+// sending batches of benchEvents back to back for BENCH_SECONDS (default
+// 3) per phase, through each path in turn, against as many concurrent raw
+// pgx CopyFrom loops of the same rows into the same table shape. The
+// phases alternate (copy, stream, http, twice) so that noise hits them
+// alike; each path's rate is its acknowledged events over its time. The
+// stream producers keep up to benchRequests requests of
+// benchEvents/benchRequests events in flight each. Reported: the rates and
+// the ratios to copy.
+func BenchmarkIngestSustained(b *testing.B) {
+	d := 3 * time.Second
+	if v := os.Getenv("BENCH_SECONDS"); v != "" {
+		s, err := strconv.ParseFloat(v, 64)
+		if err != nil || s <= 0 {
+			b.Fatalf("BENCH_SECONDS=%q: want a positive number of seconds", v)
+		}
+		d = time.Duration(s * float64(time.Second))
+	}
+	pool := pgtest.NewPool(b, "event", eventmigrations.FS)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `CREATE TABLE event.bench_copy (LIKE event.events INCLUDING ALL)`); err != nil {
+		b.Fatal(err)
+	}
+	client, handler := serveWithProfiles(b, pool, pgtest.NewPool(b, "profile", profilemigrations.FS))
+	web := httptest.NewServer(handler)
+	b.Cleanup(web.Close)
+	properties := json.RawMessage(`{"category":"shoes","price":59.9,"product_id":"p-7"}`)
+	props, err := structFromJSON(properties)
+	if err != nil {
+		b.Fatal(err)
+	}
+	profileIDs := make([]string, benchProfiles)
+	for i := range profileIDs {
+		profileIDs[i] = uuid.Must(uuid.NewV7()).String()
+	}
+	columns := []string{"seq", "message_id", "profile_id", "type", "event", "identifiers", "properties", "traits", "context", "occurred_at", "received_at", "trace_context"}
+	var seq atomic.Int64
+
+	// Each phase runs benchHTTPClients producers for d and returns the
+	// events they had acknowledged; a producer's batch is numbered by
+	// phase, producer and count, so message ids never repeat.
+	phase := func(name string, round int, send func(p, n int) int) (int, time.Duration) {
+		var total atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		deadline := start.Add(d)
+		for p := range benchHTTPClients {
+			wg.Go(func() {
+				for n := 0; time.Now().Before(deadline); n++ {
+					total.Add(int64(send(p, round*1_000_000+n)))
+				}
+			})
+		}
+		wg.Wait()
+		return int(total.Load()), time.Since(start)
+	}
+	copyBatch := func(p, n int) int {
+		now := time.Now().UTC()
+		rows := make([][]any, benchEvents)
+		for i := range rows {
+			u := i % benchProfiles
+			ids, _ := json.Marshal([]map[string]string{{"type": "user_id", "value": benchUser(u)}})
+			rows[i] = []any{seq.Add(1), fmt.Sprintf("copy-%d-%d-%d", p, n, i), profileIDs[u], int16(1), "Product Viewed",
+				json.RawMessage(ids), properties, nil, nil, now, now, nil}
+		}
+		if _, err := pool.CopyFrom(ctx, pgx.Identifier{"event", "bench_copy"}, columns, pgx.CopyFromRows(rows)); err != nil {
+			b.Error(err)
+			return 0
+		}
+		return benchEvents
+	}
+	streams := make([]eventv1.EventService_IngestEventStreamClient, benchHTTPClients)
+	for p := range streams {
+		if streams[p], err = client.IngestEventStream(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	streamBatch := func(p, n int) int {
+		stream := streams[p]
+		per := benchEvents / benchRequests
+		sendErr := make(chan error, 1)
+		go func() {
+			for r := range benchRequests {
+				req := &eventv1.IngestEventStreamRequest{Events: make([]*eventv1.Event, per)}
+				for k := range per {
+					i := r*per + k
+					req.Events[k] = &eventv1.Event{
+						MessageId: fmt.Sprintf("stream-%d-%d-%d", p, n, i), Event: "Product Viewed", Properties: props,
+						Identifiers: []*typev1.Identifier{{Type: "user_id", Value: benchUser(i % benchProfiles)}},
+					}
+				}
+				if err := stream.Send(req); err != nil {
+					sendErr <- err
+					return
+				}
+			}
+			sendErr <- nil
+		}()
+		acked := 0
+		for range benchRequests {
+			resp, err := stream.Recv()
+			if err != nil {
+				b.Error(err)
+				return acked
+			}
+			for _, r := range resp.GetResults() {
+				if r.GetStatus() != eventv1.IngestResult_STATUS_ACCEPTED {
+					b.Errorf("stream: %v", r)
+					return acked
+				}
+			}
+			acked += len(resp.GetResults())
+		}
+		if err := <-sendErr; err != nil {
+			b.Error(err)
+		}
+		return acked
+	}
+	httpBatch := func(p, n int) int {
+		postBatch(b, web, fmt.Sprintf("http-%d-%d", p, n), 0, benchEvents, properties, time.Now().UTC())
+		return benchEvents
+	}
+
+	// A short untimed round warms every path up, as BenchmarkIngest's
+	// first iteration does.
+	for _, send := range []func(p, n int) int{copyBatch, streamBatch, httpBatch} {
+		for p := range benchHTTPClients {
+			send(p, -1-p)
+		}
+	}
+	var events [3]int
+	var took [3]time.Duration
+	for b.Loop() {
+		for round := range 2 {
+			for k, send := range []func(p, n int) int{copyBatch, streamBatch, httpBatch} {
+				n, t := phase([]string{"copy", "stream", "http"}[k], 3*round+k, send)
+				events[k] += n
+				took[k] += t
+			}
+		}
+	}
+	for _, s := range streams {
+		if err := s.CloseSend(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rate := func(k int) float64 { return float64(events[k]) / took[k].Seconds() }
+	copyRate, streamRate, httpRate := rate(0), rate(1), rate(2)
+	b.ReportMetric(copyRate, "copy-events/s")
+	b.ReportMetric(streamRate, "stream-events/s")
+	b.ReportMetric(httpRate, "http-events/s")
+	b.ReportMetric(streamRate/copyRate, "stream/copy")
+	b.ReportMetric(httpRate/copyRate, "http/copy")
+	b.Logf("%d producers back to back, %s per phase: copy %.0f events/s; gRPC stream %.0f events/s = %.2f× copy; HTTP /v1/batch %.0f events/s = %.2f× copy",
+		benchHTTPClients, d, copyRate, streamRate, streamRate/copyRate, httpRate, httpRate/copyRate)
 }
