@@ -65,28 +65,8 @@ const (
 //
 // It reports each rate and the ratios to copy.
 func BenchmarkIngest(b *testing.B) {
-	pool := pgtest.NewPool(b, "event", eventmigrations.FS)
-	ctx := context.Background()
-	if _, err := pool.Exec(ctx, `CREATE TABLE event.bench_copy (LIKE event.events INCLUDING ALL)`); err != nil {
-		b.Fatal(err)
-	}
-	client, handler := serveWithProfiles(b, pool, pgtest.NewPool(b, "profile", profilemigrations.FS))
-	web := httptest.NewServer(handler)
-	b.Cleanup(web.Close)
-	stream, err := client.IngestEventStream(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-
-	profileIDs := make([]string, benchProfiles)
-	for i := range profileIDs {
-		profileIDs[i] = uuid.Must(uuid.NewV7()).String()
-	}
-	columns := []string{"seq", "message_id", "profile_id", "type", "event", "identifiers", "properties", "traits", "context", "occurred_at", "received_at", "trace_context"}
-	properties := json.RawMessage(`{"category":"shoes","price":59.9,"product_id":"p-7"}`)
-	// The stream's producer encodes its properties once, as the copy path
-	// does: what is measured is the service, not the producer's encoding.
-	props, err := structFromJSON(properties)
+	f := newIngestFixture(b)
+	stream, err := f.client.IngestEventStream(context.Background())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -95,68 +75,29 @@ func BenchmarkIngest(b *testing.B) {
 	// known, as a running store's mostly are, the partitions made and the
 	// connections open, on every path alike.
 	for n := range b.N + 1 {
-		// copy
 		start := time.Now()
 		now := start.UTC()
-		rows := make([][]any, benchEvents)
-		for i := range rows {
-			u := i % benchProfiles
-			ids, _ := json.Marshal([]map[string]string{{"type": "user_id", "value": benchUser(u)}})
-			rows[i] = []any{int64(n*benchEvents + i + 1), fmt.Sprintf("copy-%d-%d", n, i), profileIDs[u], int16(1), "Product Viewed",
-				json.RawMessage(ids), properties, nil, nil, now, now, nil}
-		}
-		if _, err := pool.CopyFrom(ctx, pgx.Identifier{"event", "bench_copy"}, columns, pgx.CopyFromRows(rows)); err != nil {
+		if err := f.copyBatch(fmt.Sprintf("copy-%d", n), int64(n*benchEvents)); err != nil {
 			b.Fatal(err)
 		}
 		copyTime += time.Since(start)
 
-		// stream
 		start = time.Now()
-		sendErr := make(chan error, 1)
-		go func() {
-			per := benchEvents / benchRequests
-			for r := range benchRequests {
-				req := &eventv1.IngestEventStreamRequest{Events: make([]*eventv1.Event, per)}
-				for k := range per {
-					i := r*per + k
-					req.Events[k] = &eventv1.Event{
-						MessageId: fmt.Sprintf("stream-%d-%d", n, i), Event: "Product Viewed", Properties: props,
-						Identifiers: []*typev1.Identifier{{Type: "user_id", Value: benchUser(i % benchProfiles)}},
-					}
-				}
-				if err := stream.Send(req); err != nil {
-					sendErr <- err
-					return
-				}
-			}
-			sendErr <- nil
-		}()
-		for range benchRequests {
-			resp, err := stream.Recv()
-			if err != nil {
-				b.Fatal(err)
-			}
-			for _, r := range resp.GetResults() {
-				if r.GetStatus() != eventv1.IngestResult_STATUS_ACCEPTED {
-					b.Fatalf("stream: %v", r)
-				}
-			}
-		}
-		if err := <-sendErr; err != nil {
+		if err := f.streamBatch(stream, fmt.Sprintf("stream-%d", n)); err != nil {
 			b.Fatal(err)
 		}
 		streamTime += time.Since(start)
 
 		// http: one producer, then benchHTTPClients concurrent producers
 		start = time.Now()
-		postBatch(b, web, fmt.Sprintf("http-%d", n), 0, benchEvents, properties, now)
+		postBatch(b, f.web, fmt.Sprintf("http-%d", n), 0, benchEvents, f.properties, now)
 		httpTime += time.Since(start)
 
 		start = time.Now()
 		var wg sync.WaitGroup
 		per := benchEvents / benchHTTPClients
 		for c := range benchHTTPClients {
-			wg.Go(func() { postBatch(b, web, fmt.Sprintf("http%d-%d", c, n), c*per, per, properties, now) })
+			wg.Go(func() { postBatch(b, f.web, fmt.Sprintf("http%d-%d", c, n), c*per, per, f.properties, now) })
 		}
 		wg.Wait()
 		concurrentTime += time.Since(start)
@@ -182,6 +123,99 @@ func BenchmarkIngest(b *testing.B) {
 	b.Logf("%d events per path: copy %.0f events/s; gRPC stream %.0f events/s = %.2f× copy; HTTP /v1/batch %.0f events/s = %.2f× copy; "+
 		"HTTP /v1/batch from %d concurrent producers %.0f events/s = %.2f× copy",
 		b.N*benchEvents, copyRate, streamRate, streamRate/copyRate, httpRate, httpRate/copyRate, benchHTTPClients, concurrentRate, concurrentRate/copyRate)
+}
+
+// ingestFixture is what both benchmarks measure: the event service with
+// the profile service, each on its own Postgres database, with
+// event.bench_copy for the baseline; and the benchmark's customers.
+type ingestFixture struct {
+	pool       *pgxpool.Pool
+	client     eventv1.EventServiceClient
+	web        *httptest.Server
+	profileIDs []string
+	properties json.RawMessage
+	// props are the properties as the stream's producer sends them,
+	// encoded once, as the copy path's are: what is measured is the
+	// service, not the producer's encoding.
+	props *structpb.Struct
+}
+
+func newIngestFixture(b *testing.B) *ingestFixture {
+	b.Helper()
+	f := &ingestFixture{pool: pgtest.NewPool(b, "event", eventmigrations.FS), profileIDs: make([]string, benchProfiles),
+		properties: json.RawMessage(`{"category":"shoes","price":59.9,"product_id":"p-7"}`)}
+	if _, err := f.pool.Exec(context.Background(), `CREATE TABLE event.bench_copy (LIKE event.events INCLUDING ALL)`); err != nil {
+		b.Fatal(err)
+	}
+	client, handler := serveWithProfiles(b, f.pool, pgtest.NewPool(b, "profile", profilemigrations.FS))
+	f.client, f.web = client, httptest.NewServer(handler)
+	b.Cleanup(f.web.Close)
+	for i := range f.profileIDs {
+		f.profileIDs[i] = uuid.Must(uuid.NewV7()).String()
+	}
+	var err error
+	if f.props, err = structFromJSON(f.properties); err != nil {
+		b.Fatal(err)
+	}
+	return f
+}
+
+var copyColumns = []string{"seq", "message_id", "profile_id", "type", "event", "identifiers", "properties", "traits", "context", "occurred_at", "received_at", "trace_context"}
+
+// copyBatch copies benchEvents rows into event.bench_copy, with message ids
+// prefix-i and sequences after seq.
+func (f *ingestFixture) copyBatch(prefix string, seq int64) error {
+	now := time.Now().UTC()
+	rows := make([][]any, benchEvents)
+	for i := range rows {
+		u := i % benchProfiles
+		ids, _ := json.Marshal([]map[string]string{{"type": "user_id", "value": benchUser(u)}})
+		rows[i] = []any{seq + int64(i) + 1, fmt.Sprintf("%s-%d", prefix, i), f.profileIDs[u], int16(1), "Product Viewed",
+			json.RawMessage(ids), f.properties, nil, nil, now, now, nil}
+	}
+	_, err := f.pool.CopyFrom(context.Background(), pgx.Identifier{"event", "bench_copy"}, copyColumns, pgx.CopyFromRows(rows))
+	return err
+}
+
+// streamBatch sends benchEvents events with message ids prefix-i on stream
+// as benchRequests pipelined requests, and fails unless every one is
+// accepted.
+func (f *ingestFixture) streamBatch(stream eventv1.EventService_IngestEventStreamClient, prefix string) error {
+	sendErr := make(chan error, 1)
+	go func() {
+		per := benchEvents / benchRequests
+		for r := range benchRequests {
+			req := &eventv1.IngestEventStreamRequest{Events: make([]*eventv1.Event, per)}
+			for k := range per {
+				i := r*per + k
+				req.Events[k] = &eventv1.Event{
+					MessageId: fmt.Sprintf("%s-%d", prefix, i), Event: "Product Viewed", Properties: f.props,
+					Identifiers: []*typev1.Identifier{{Type: "user_id", Value: benchUser(i % benchProfiles)}},
+				}
+			}
+			if err := stream.Send(req); err != nil {
+				sendErr <- err
+				return
+			}
+		}
+		sendErr <- nil
+	}()
+	var failed error
+	for range benchRequests {
+		resp, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		for _, r := range resp.GetResults() {
+			if r.GetStatus() != eventv1.IngestResult_STATUS_ACCEPTED && failed == nil {
+				failed = fmt.Errorf("stream: %v", r)
+			}
+		}
+	}
+	if err := <-sendErr; err != nil {
+		return err
+	}
+	return failed
 }
 
 // serveWithProfiles runs the event service on eventPool with the profile
@@ -280,30 +314,13 @@ func BenchmarkIngestSustained(b *testing.B) {
 		}
 		d = time.Duration(s * float64(time.Second))
 	}
-	pool := pgtest.NewPool(b, "event", eventmigrations.FS)
-	ctx := context.Background()
-	if _, err := pool.Exec(ctx, `CREATE TABLE event.bench_copy (LIKE event.events INCLUDING ALL)`); err != nil {
-		b.Fatal(err)
-	}
-	client, handler := serveWithProfiles(b, pool, pgtest.NewPool(b, "profile", profilemigrations.FS))
-	web := httptest.NewServer(handler)
-	b.Cleanup(web.Close)
-	properties := json.RawMessage(`{"category":"shoes","price":59.9,"product_id":"p-7"}`)
-	props, err := structFromJSON(properties)
-	if err != nil {
-		b.Fatal(err)
-	}
-	profileIDs := make([]string, benchProfiles)
-	for i := range profileIDs {
-		profileIDs[i] = uuid.Must(uuid.NewV7()).String()
-	}
-	columns := []string{"seq", "message_id", "profile_id", "type", "event", "identifiers", "properties", "traits", "context", "occurred_at", "received_at", "trace_context"}
+	f := newIngestFixture(b)
 	var seq atomic.Int64
 
 	// Each phase runs benchHTTPClients producers for d and returns the
 	// events they had acknowledged; a producer's batch is numbered by
 	// phase, producer and count, so message ids never repeat.
-	phase := func(name string, round int, send func(p, n int) int) (int, time.Duration) {
+	phase := func(round int, send func(p, n int) int) (int, time.Duration) {
 		var total atomic.Int64
 		var wg sync.WaitGroup
 		start := time.Now()
@@ -318,70 +335,29 @@ func BenchmarkIngestSustained(b *testing.B) {
 		wg.Wait()
 		return int(total.Load()), time.Since(start)
 	}
-	copyBatch := func(p, n int) int {
-		now := time.Now().UTC()
-		rows := make([][]any, benchEvents)
-		for i := range rows {
-			u := i % benchProfiles
-			ids, _ := json.Marshal([]map[string]string{{"type": "user_id", "value": benchUser(u)}})
-			rows[i] = []any{seq.Add(1), fmt.Sprintf("copy-%d-%d-%d", p, n, i), profileIDs[u], int16(1), "Product Viewed",
-				json.RawMessage(ids), properties, nil, nil, now, now, nil}
-		}
-		if _, err := pool.CopyFrom(ctx, pgx.Identifier{"event", "bench_copy"}, columns, pgx.CopyFromRows(rows)); err != nil {
+	// A producer's failure fails the benchmark; it counts nothing.
+	counted := func(err error) int {
+		if err != nil {
 			b.Error(err)
 			return 0
 		}
 		return benchEvents
 	}
+	copyBatch := func(p, n int) int {
+		return counted(f.copyBatch(fmt.Sprintf("copy-%d-%d", p, n), seq.Add(benchEvents)-benchEvents))
+	}
 	streams := make([]eventv1.EventService_IngestEventStreamClient, benchHTTPClients)
 	for p := range streams {
-		if streams[p], err = client.IngestEventStream(ctx); err != nil {
+		var err error
+		if streams[p], err = f.client.IngestEventStream(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 	}
 	streamBatch := func(p, n int) int {
-		stream := streams[p]
-		per := benchEvents / benchRequests
-		sendErr := make(chan error, 1)
-		go func() {
-			for r := range benchRequests {
-				req := &eventv1.IngestEventStreamRequest{Events: make([]*eventv1.Event, per)}
-				for k := range per {
-					i := r*per + k
-					req.Events[k] = &eventv1.Event{
-						MessageId: fmt.Sprintf("stream-%d-%d-%d", p, n, i), Event: "Product Viewed", Properties: props,
-						Identifiers: []*typev1.Identifier{{Type: "user_id", Value: benchUser(i % benchProfiles)}},
-					}
-				}
-				if err := stream.Send(req); err != nil {
-					sendErr <- err
-					return
-				}
-			}
-			sendErr <- nil
-		}()
-		acked := 0
-		for range benchRequests {
-			resp, err := stream.Recv()
-			if err != nil {
-				b.Error(err)
-				return acked
-			}
-			for _, r := range resp.GetResults() {
-				if r.GetStatus() != eventv1.IngestResult_STATUS_ACCEPTED {
-					b.Errorf("stream: %v", r)
-					return acked
-				}
-			}
-			acked += len(resp.GetResults())
-		}
-		if err := <-sendErr; err != nil {
-			b.Error(err)
-		}
-		return acked
+		return counted(f.streamBatch(streams[p], fmt.Sprintf("stream-%d-%d", p, n)))
 	}
 	httpBatch := func(p, n int) int {
-		postBatch(b, web, fmt.Sprintf("http-%d-%d", p, n), 0, benchEvents, properties, time.Now().UTC())
+		postBatch(b, f.web, fmt.Sprintf("http-%d-%d", p, n), 0, benchEvents, f.properties, time.Now().UTC())
 		return benchEvents
 	}
 
@@ -397,7 +373,7 @@ func BenchmarkIngestSustained(b *testing.B) {
 	for b.Loop() {
 		for round := range 2 {
 			for k, send := range []func(p, n int) int{copyBatch, streamBatch, httpBatch} {
-				n, t := phase([]string{"copy", "stream", "http"}[k], 3*round+k, send)
+				n, t := phase(3*round+k, send)
 				events[k] += n
 				took[k] += t
 			}
