@@ -16,11 +16,17 @@ var errNotValid = errors.New("not a valid JSON object or array")
 // members returns the members of raw, a valid JSON object; a repeated key
 // keeps its last value, as json.Unmarshal does.
 func members(raw []byte) (map[string]json.RawMessage, error) {
+	return membersInto(make(map[string]json.RawMessage, 8), raw)
+}
+
+// membersInto is members, into m, emptied first: a caller that splits many
+// objects one after the other reuses one map.
+func membersInto(m map[string]json.RawMessage, raw []byte) (map[string]json.RawMessage, error) {
+	clear(m)
 	i := skipSpace(raw, 0)
 	if i >= len(raw) || raw[i] != '{' {
 		return nil, errNotValid
 	}
-	m := make(map[string]json.RawMessage, 8)
 	i = skipSpace(raw, i+1)
 	if i < len(raw) && raw[i] == '}' {
 		return m, nil

@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -197,11 +198,13 @@ func (h *Handler) batch(w http.ResponseWriter, r *http.Request) {
 	results := make([]Result, len(items))
 	var msgs []*message
 	var at []int
+	// One map holds the members of each item in turn: a message keeps
+	// their values, which alias the body, not the map.
+	scratch := make(map[string]json.RawMessage, 16)
 	for i, item := range items {
-		path := fmt.Sprintf("batch[%d]", i)
-		msg, ferr := decodeItem(item, path, env, now)
+		msg, ferr := decodeItem(scratch, item, i, env, now)
 		if ferr != nil {
-			field := path
+			field := itemPath(i)
 			if ferr.Field != "" {
 				field += "." + ferr.Field
 			}
@@ -237,18 +240,22 @@ func (h *Handler) batch(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, resp)
 }
 
-// decodeItem decodes one item of a batch, which names its own call type.
-func decodeItem(item json.RawMessage, path string, env envelope, now time.Time) (*message, *fieldError) {
+// itemPath is the field path of item i of a batch.
+func itemPath(i int) string { return "batch[" + strconv.Itoa(i) + "]" }
+
+// decodeItem decodes item i of a batch, which names its own call type,
+// splitting its members into scratch.
+func decodeItem(scratch map[string]json.RawMessage, item json.RawMessage, i int, env envelope, now time.Time) (*message, *fieldError) {
 	if n := len(item); n > MaxEventBytes {
 		return nil, errorf("", "the event is %d bytes, over Segment's limit of 32 KB (32768 bytes) per event", n)
 	}
 	// The body is valid UTF-8 and JSON (object checked it), and so is item.
 	if k := kind(item); k != "object" {
-		return nil, errorf("", "%s must be a JSON object, got %s", path, k)
+		return nil, errorf("", "%s must be a JSON object, got %s", itemPath(i), k)
 	}
-	m, err := members(bytes.TrimSpace(item))
+	m, err := membersInto(scratch, bytes.TrimSpace(item))
 	if err != nil {
-		return nil, errorf("", "%s is malformed JSON: %v", path, err)
+		return nil, errorf("", "%s is malformed JSON: %v", itemPath(i), err)
 	}
 	typ, ferr := str(m, "type", "type", false)
 	if ferr != nil {
