@@ -129,6 +129,17 @@ type Normalizer struct {
 	events     map[string]string
 	categories map[string]string
 	money      map[string]bool
+	// spelled maps the names of the rules as written (aliases and the
+	// names they map to) to the alias of their matching form, if any, so
+	// that names sent as the rules spell them, as most are, are looked up
+	// without computing their matching form.
+	spelled map[string]eventAlias
+}
+
+// eventAlias is the name an event name maps to, if it does.
+type eventAlias struct {
+	to string
+	ok bool
 }
 
 var _ event.Normalizer = (*Normalizer)(nil)
@@ -173,7 +184,23 @@ func New(rules Rules) (*Normalizer, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	n.spelled = map[string]eventAlias{}
+	for from, to := range rules.EventAliases {
+		for _, name := range []string{from, to} {
+			alias, ok := n.events[key(name)]
+			n.spelled[name] = eventAlias{alias, ok}
+		}
+	}
 	return n, nil
+}
+
+// eventAlias returns what the event name maps to, if it does.
+func (n *Normalizer) eventAlias(name string) (string, bool) {
+	if a, known := n.spelled[name]; known {
+		return a.to, a.ok
+	}
+	to, ok := n.events[key(name)]
+	return to, ok
 }
 
 // Rules returns the active rules.
@@ -205,7 +232,7 @@ func key(s string) string {
 // properties.exchange_rate. Amounts in a currency without a configured rate
 // are left as sent, with their currency, so nothing is lost or guessed.
 func (n *Normalizer) Normalize(ev *event.Event) error {
-	if to, ok := n.events[key(ev.Name)]; ok && ev.Type == event.TypeTrack {
+	if to, ok := n.eventAlias(ev.Name); ok && ev.Type == event.TypeTrack {
 		ev.Name = to
 	}
 	// Most events need no change: decode properties only when they may.
