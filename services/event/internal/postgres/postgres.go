@@ -265,6 +265,8 @@ func (c *copyRows) Values() ([]any, error) {
 	return c.values[:], nil
 }
 
+func (c *copyRows) Err() error { return nil }
+
 // jsonOrNull is raw, or SQL NULL when absent. JSON is passed as
 // json.RawMessage, which pgx copies as it is (a pointer to one it would
 // encode with json.Marshal).
@@ -274,8 +276,6 @@ func jsonOrNull(raw json.RawMessage) any {
 	}
 	return raw
 }
-
-func (c *copyRows) Err() error { return nil }
 
 // identifiersJSON encodes ids as json.Marshal does, without its
 // reflection when every type and value is printable ASCII without quotes
