@@ -57,8 +57,6 @@ type pushdown struct {
 	ordered, exact []string
 	// bound maps each value bound to its placeholder.
 	bound map[string]string
-	// calls are the distinct calls, in the order of their columns.
-	calls []condition.Call
 	// since, when not zero, is the lower bound (exclusive) of the times
 	// of the facts read: now minus the largest upper age bound of the
 	// windows, when every call has one (see scope); sinceCond is its
@@ -74,17 +72,8 @@ type pushdown struct {
 // compilePushdown compiles cond at now, with args the parameters already
 // bound. It returns false when cond is outside the supported subset.
 func compilePushdown(cond *condition.Condition, now time.Time, args []any) (*pushdown, string, bool) {
-	newPushdown := func() *pushdown {
-		return &pushdown{cond: cond, now: now, args: slices.Clip(args), byCall: map[string]string{}, bound: map[string]string{}, projectedBy: map[string]string{}}
-	}
-	// A first compilation finds the calls, and so the facts that can
-	// matter; the second reads only those.
-	first := newPushdown()
-	if _, ok := first.boolean(cond.Expr()); !ok {
-		return nil, "", false
-	}
-	p := newPushdown()
-	p.since, p.only = first.scope()
+	p := &pushdown{cond: cond, now: now, args: args, byCall: map[string]string{}, bound: map[string]string{}, projectedBy: map[string]string{}}
+	p.since, p.only = p.scope()
 	if !p.since.IsZero() {
 		p.sinceCond = " AND f.event_time > " + p.param(p.since, "timestamptz")
 	}
@@ -108,7 +97,7 @@ func (p *pushdown) scope() (since time.Time, only string) {
 		only = names[0]
 	}
 	var widest time.Duration
-	for _, c := range p.calls {
+	for _, c := range p.cond.Calls() {
 		if c.Window.To == 0 {
 			return time.Time{}, only
 		}
@@ -249,7 +238,6 @@ func (p *pushdown) column(c condition.Call) string {
 	if ref, ok := p.byCall[key]; ok {
 		return ref
 	}
-	p.calls = append(p.calls, c)
 	col := fmt.Sprintf("c%d", len(p.columns))
 	var selected string
 	if sel := p.selection(c); sel != "" {
