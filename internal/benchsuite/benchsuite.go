@@ -11,10 +11,26 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
+
+// LoadSeconds is how long each load of a benchmark runs: BENCH_SECONDS, a
+// positive number of seconds, else 3 s.
+func LoadSeconds() (time.Duration, error) {
+	v := os.Getenv("BENCH_SECONDS")
+	if v == "" {
+		return 3 * time.Second, nil
+	}
+	s, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(s > 0) {
+		return 0, fmt.Errorf("BENCH_SECONDS=%q: want a positive number of seconds", v)
+	}
+	return time.Duration(s * float64(time.Second)), nil
+}
 
 // Latencies collects durations from many goroutines.
 type Latencies struct {

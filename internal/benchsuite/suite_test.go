@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -74,15 +73,12 @@ func waitFor(b *testing.B, what string, cond func() bool) {
 	}
 }
 
-// loadSeconds is how long each open-loop load runs: BENCH_SECONDS, else 3.
+// loadSeconds is how long each open-loop load runs (see LoadSeconds).
 func loadSeconds(b *testing.B) time.Duration {
 	b.Helper()
-	if v := os.Getenv("BENCH_SECONDS"); v != "" {
-		s, err := strconv.ParseFloat(v, 64)
-		require.NoError(b, err, "BENCH_SECONDS")
-		return time.Duration(s * float64(time.Second))
-	}
-	return 3 * time.Second
+	d, err := LoadSeconds()
+	require.NoError(b, err)
+	return d
 }
 
 // healthBaseline offers rate grpc.health.v1 Check calls per second for d,

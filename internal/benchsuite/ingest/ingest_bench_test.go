@@ -11,8 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +24,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/barista-cdp/barista/internal/benchsuite"
 	"github.com/barista-cdp/barista/pkg/app"
 	eventv1 "github.com/barista-cdp/barista/pkg/gen/barista/event/v1"
 	typev1 "github.com/barista-cdp/barista/pkg/gen/barista/type/v1"
@@ -306,13 +305,9 @@ func postBatch(b *testing.B, web *httptest.Server, prefix string, from, count in
 // benchEvents/benchRequests events in flight each. Reported: the rates and
 // the ratios to copy.
 func BenchmarkIngestSustained(b *testing.B) {
-	d := 3 * time.Second
-	if v := os.Getenv("BENCH_SECONDS"); v != "" {
-		s, err := strconv.ParseFloat(v, 64)
-		if err != nil || s <= 0 {
-			b.Fatalf("BENCH_SECONDS=%q: want a positive number of seconds", v)
-		}
-		d = time.Duration(s * float64(time.Second))
+	d, err := benchsuite.LoadSeconds()
+	if err != nil {
+		b.Fatal(err)
 	}
 	f := newIngestFixture(b)
 	var seq atomic.Int64
