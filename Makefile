@@ -51,9 +51,9 @@ bench: ## measure every performance goal against same-run baselines and write BE
 	QUICK="$(QUICK)" scripts/bench-report
 
 .PHONY: bench-ingest
-bench-ingest: ## events/s through gRPC streaming and HTTP /v1/batch, as ratios to a raw pgx CopyFrom, one producer and then four back to back
+bench-ingest: ## events/s through gRPC streaming and HTTP /v1/batch, as ratios to a raw pgx CopyFrom; then four producers against four CopyFrom loops
 	@url="$$(scripts/test-postgres)"; \
-	TEST_DATABASE_URL="$$url" go test -count=1 -run '^$$' -bench '^BenchmarkIngest$$' -benchtime 30x ./internal/benchsuite/ingest/ && \
+	TEST_DATABASE_URL="$$url" go test -count=1 -run '^$$' -bench '^BenchmarkIngest$$' -benchtime 10x ./internal/benchsuite/ingest/ && \
 	TEST_DATABASE_URL="$$url" BENCH_SECONDS=2 go test -count=1 -run '^$$' -bench '^BenchmarkIngestSustained$$' -benchtime 1x ./internal/benchsuite/ingest/
 
 .PHONY: bench-segment
