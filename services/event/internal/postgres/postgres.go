@@ -534,8 +534,8 @@ func query(ctx context.Context, q querier, sql string, args ...any) ([]event.Eve
 
 func scanEvent(row pgx.CollectableRow) (event.Event, error) {
 	var ev event.Event
-	err := row.Scan(&ev.Seq, &ev.MessageID, &ev.ProfileID, &ev.Type, &ev.Name, &ev.Identifiers,
-		&ev.Properties, &ev.Traits, &ev.Context, &ev.OccurredAt, &ev.ReceivedAt, &ev.TraceContext)
+	err := row.Scan(&ev.Seq, &ev.MessageID, &ev.ProfileID, &ev.Type, &ev.Name, (*identifiersColumn)(&ev.Identifiers),
+		rawJSON(&ev.Properties), rawJSON(&ev.Traits), rawJSON(&ev.Context), &ev.OccurredAt, &ev.ReceivedAt, (*traceContextColumn)(&ev.TraceContext))
 	ev.OccurredAt, ev.ReceivedAt = ev.OccurredAt.UTC(), ev.ReceivedAt.UTC()
 	return ev, err
 }

@@ -237,6 +237,31 @@ func BenchmarkCopyFromBaseline(b *testing.B) {
 	b.ReportMetric(float64(b.N*benchBatchSize)/b.Elapsed().Seconds(), "events/s")
 }
 
+// BenchmarkReadAfter measures what each consumer of the log (the segment
+// and metrics services) costs the event service per page: reading
+// benchBatchSize events after a cursor, as StreamEvents does.
+func BenchmarkReadAfter(b *testing.B) {
+	store := postgres.New(pgtest.NewPool(b, "event", migrations.FS))
+	const batches = 10
+	for n := range batches {
+		if _, err := store.Append(context.Background(), benchBatch(n)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := range b.N {
+		read, err := store.ReadAfter(context.Background(), int64(n%batches*benchBatchSize), benchBatchSize)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(read) != benchBatchSize {
+			b.Fatalf("read %d events, want %d", len(read), benchBatchSize)
+		}
+	}
+	b.ReportMetric(float64(b.N*benchBatchSize)/b.Elapsed().Seconds(), "events/s")
+}
+
 const benchBatchSize = 1000
 
 func benchBatch(n int) []event.Event {

@@ -195,8 +195,9 @@ func readAfter(ctx context.Context, q querier, after int64, limit int) ([]event.
 			consents           []event.Consent
 			updated            *time.Time
 		)
-		if err := row.Scan(&ev.Seq, &messageID, &profile, &typ, &name, &ev.Identifiers, &ev.Properties, &ev.Traits, &ev.Context,
-			&occurred, &received, &ev.TraceContext, &kind, &profiles, &consents, &updated); err != nil {
+		if err := row.Scan(&ev.Seq, &messageID, &profile, &typ, &name, (*identifiersColumn)(&ev.Identifiers),
+			rawJSON(&ev.Properties), rawJSON(&ev.Traits), rawJSON(&ev.Context),
+			&occurred, &received, (*traceContextColumn)(&ev.TraceContext), &kind, &profiles, &consents, &updated); err != nil {
 			return ev, err
 		}
 		if kind != nil {
