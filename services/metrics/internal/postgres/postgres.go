@@ -194,11 +194,19 @@ ON CONFLICT (seq) DO NOTHING`
 
 // seenSQL makes profiles known. Both feeds' appliers run it, in their own
 // transactions: rows are locked in profile order, so they cannot deadlock.
+// Nearly every event is of a profile known since earlier: such profiles
+// are left out before the insert, and a conflicting row is rewritten only
+// when its first_seen moves earlier, so that known profiles cost a lookup
+// instead of a new row version and its index entries. first_seen only
+// ever moves earlier, so a profile left out because its committed
+// first_seen is already as early stays right whatever commits meanwhile.
 const seenSQL = `-- name: UpsertProfiles
 INSERT INTO metrics.profiles AS p (profile, first_seen)
 SELECT profile, min(first_seen) FROM unnest($1::text[], $2::timestamptz[]) AS b (profile, first_seen)
+WHERE NOT EXISTS (SELECT 1 FROM metrics.profiles k WHERE k.profile = b.profile AND k.first_seen <= b.first_seen)
 GROUP BY profile ORDER BY profile
-ON CONFLICT (profile) DO UPDATE SET first_seen = LEAST(p.first_seen, excluded.first_seen)`
+ON CONFLICT (profile) DO UPDATE SET first_seen = excluded.first_seen
+WHERE excluded.first_seen < p.first_seen`
 
 // queueChanges queues the writes that keep each membership change and
 // make its profile known.

@@ -357,6 +357,12 @@ func testProfiles(t *testing.T, s metrics.Store) {
 	require.EqualValues(t, 2, profiles(t, s, day1.Add(time.Microsecond)), "a from its first event")
 	require.EqualValues(t, 4, profiles(t, s, day1.Add(24*time.Hour+time.Microsecond)), "b and c, even c's other event")
 	require.EqualValues(t, 4, profiles(t, s, day1.Add(100*time.Hour)), "a counts once")
+	// b's change, applied after b's events, happened before them: b is
+	// first seen at that change now.
+	apply(t, s, []metrics.Change{{Seq: 3, Segment: "buyers", Profile: "profiles/b", Kind: metrics.Entered, Time: day1.Add(-2 * time.Hour)}}, 3)
+	require.EqualValues(t, 1, profiles(t, s, day1.Add(-time.Hour)), "b, from its change two hours before day1")
+	require.EqualValues(t, 2, profiles(t, s, day1), "p1 and b")
+	require.EqualValues(t, 4, profiles(t, s, day1.Add(100*time.Hour)), "b counts once")
 }
 
 func testExperiments(t *testing.T, s metrics.Store) {
