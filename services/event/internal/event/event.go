@@ -63,6 +63,13 @@ type Event struct {
 	// Update is set, and nothing but Seq with it, on a marker of a profile
 	// change in the log (see ProfileUpdate).
 	Update *ProfileUpdate
+	// ResolvedAfter is the position in the profile change log up to which
+	// this service had applied the changes when the event's profile was
+	// resolved: ProfileID reflects every change up to it, and may not
+	// reflect later ones. Store.Append uses it to place an event resolved
+	// before an unmerge that was applied before the event is appended (see
+	// Unmerge). It is not stored.
+	ResolvedAfter int64
 }
 
 // Appended is the outcome of appending one event.

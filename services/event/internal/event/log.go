@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/barista-cdp/barista/pkg/apierror"
@@ -90,6 +91,10 @@ type Log struct {
 	parallelism int
 	// cache holds recent resolutions that can be reused; nil when off.
 	cache *resolveCache
+	// profileChanges is the position in the profile change log up to which
+	// the changes are known applied to the store: every event prepared is
+	// stamped with it before it is resolved (Event.ResolvedAfter).
+	profileChanges atomic.Int64
 }
 
 // Option adjusts NewLog.
@@ -192,6 +197,9 @@ func (p *Prepared) whole() bool {
 // batch then starts after the previous one's, so identity order holds, and a
 // message id that the previous batch stores meanwhile is caught by Commit.
 func (l *Log) Prepare(ctx context.Context, events []Event) (*Prepared, error) {
+	// Read before any resolution, cached or not: the changes up to it are
+	// applied, so the profile service had made them before it resolves.
+	resolvedAfter := l.profileChanges.Load()
 	out := make([]Outcome, len(events))
 	traceContext := telemetry.Inject(ctx)
 	if len(traceContext) == 0 {
@@ -206,6 +214,7 @@ func (l *Log) Prepare(ctx context.Context, events []Event) (*Prepared, error) {
 		ev.OccurredAt = ev.OccurredAt.UTC().Truncate(time.Microsecond)
 		ev.ReceivedAt = ev.ReceivedAt.UTC().Truncate(time.Microsecond)
 		ev.TraceContext = traceContext
+		ev.ResolvedAfter = resolvedAfter
 		if l.normalizer != nil {
 			if err := l.normalizer.Normalize(ev); err != nil {
 				out[i] = Outcome{Status: StatusRejected, Field: "properties", Reason: err.Error()}

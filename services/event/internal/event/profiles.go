@@ -2,6 +2,7 @@ package event
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"time"
 )
@@ -108,6 +109,72 @@ func MovesBack(ids []Identifier, moved, kept map[Identifier]bool) bool {
 	return back
 }
 
+// Unmerge is an unmerge as the log keeps it to place late events: an event
+// resolved to Survivor before the unmerge was applied (ResolvedAfter below
+// Seq) and appended after it belongs to Restored when MovesBack holds for
+// it, as it would have moved back had it been stored before. Identifiers
+// are kept as their IdentifierHash, so that no identifier of a person
+// outlives the erasure of their events.
+type Unmerge struct {
+	// Seq is the unmerge's position in the profile change log.
+	Seq                int64
+	Survivor, Restored string
+	Moved, Kept        map[[32]byte]bool
+}
+
+// UnmergeOf returns the Unmerge that c, an UpdateUnmerged change, leaves
+// for late events.
+func UnmergeOf(c ProfileChange) Unmerge {
+	return Unmerge{Seq: c.Seq, Survivor: c.Profile, Restored: c.Other, Moved: HashSet(c.Identifiers), Kept: HashSet(c.Kept)}
+}
+
+// IdentifierHash is the SHA-256 of an identifier's text form, type:value.
+func IdentifierHash(id Identifier) [32]byte {
+	return sha256.Sum256([]byte(id.String()))
+}
+
+// HashSet returns the set of the IdentifierHash of ids.
+func HashSet(ids []Identifier) map[[32]byte]bool {
+	out := make(map[[32]byte]bool, len(ids))
+	for _, id := range ids {
+		out[IdentifierHash(id)] = true
+	}
+	return out
+}
+
+// Places reports whether ev, resolved to u.Survivor, belongs to
+// u.Restored: it was resolved before u was applied and carries one of the
+// identifiers moved back and none of those kept.
+func (u Unmerge) Places(ev *Event) bool {
+	if ev.ProfileID != u.Survivor || ev.ResolvedAfter >= u.Seq {
+		return false
+	}
+	back := false
+	for _, id := range ev.Identifiers {
+		h := IdentifierHash(id)
+		if u.Kept[h] {
+			return false
+		}
+		back = back || u.Moved[h]
+	}
+	return back
+}
+
+// PlaceAfterUnmerges gives ev the profile it belongs to after unmerges,
+// ordered by Seq, of which it may have been resolved before: restored
+// maps a restored profile to the profile it now belongs to (itself, or the
+// profile it was merged into since). It reports whether ev moved.
+func PlaceAfterUnmerges(ev *Event, unmerges []Unmerge, restored func(string) string) bool {
+	moved := false
+	for _, u := range unmerges {
+		if u.Places(ev) {
+			ev.ProfileID = restored(u.Restored)
+			moved = true
+		}
+	}
+	return moved
+}
+
 // ApplyProfileChange applies a change of the profile change log and wakes
 // readers of the log, which now holds its marker.
 //
@@ -125,6 +192,8 @@ func (l *Log) ApplyProfileChange(ctx context.Context, c ProfileChange) error {
 	if err != nil {
 		return err
 	}
+	// Applied here or before: either way the store holds it.
+	l.knowProfileChanges(c.Seq)
 	if applied {
 		l.signal.Notify()
 	}
@@ -137,7 +206,22 @@ func (l *Log) ProfileCursor(ctx context.Context) (int64, error) {
 	if !ok {
 		return 0, errProfileChangesUnsupported
 	}
-	return store.ProfileCursor(ctx)
+	cursor, err := store.ProfileCursor(ctx)
+	if err == nil {
+		l.knowProfileChanges(cursor)
+	}
+	return cursor, err
+}
+
+// knowProfileChanges records that the profile changes up to seq are
+// applied to the store.
+func (l *Log) knowProfileChanges(seq int64) {
+	for {
+		known := l.profileChanges.Load()
+		if seq <= known || l.profileChanges.CompareAndSwap(known, seq) {
+			return
+		}
+	}
 }
 
 var errProfileChangesUnsupported = errors.New("the event store does not apply profile changes")

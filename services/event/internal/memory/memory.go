@@ -25,6 +25,9 @@ type Store struct {
 	redirects map[string]string
 	// erased holds the erased profiles and those merged into them.
 	erased map[string]bool
+	// unmerges are the unmerges applied, in order, for the events resolved
+	// before them and appended after.
+	unmerges []event.Unmerge
 }
 
 var _ event.Store = (*Store)(nil)
@@ -41,8 +44,20 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]event.Appen
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, ev := range events {
+	// Each event goes to the profile it belongs to now: the one an unmerge
+	// applied since its resolution gave its identifiers back to, or the
+	// one its profile was merged into since.
+	placed := make([]string, len(events))
+	for i, ev := range events {
 		if s.erased[ev.ProfileID] {
+			return nil, event.ErrProfileErased
+		}
+		if event.PlaceAfterUnmerges(&ev, s.unmerges, s.redirected) {
+			placed[i] = ev.ProfileID
+		} else {
+			placed[i] = s.redirected(ev.ProfileID)
+		}
+		if s.erased[placed[i]] {
 			return nil, event.ErrProfileErased
 		}
 	}
@@ -53,9 +68,7 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]event.Appen
 			continue
 		}
 		ev.Seq = int64(len(s.log)) + 1
-		if to, ok := s.redirects[ev.ProfileID]; ok {
-			ev.ProfileID = to
-		}
+		ev.ProfileID, ev.ResolvedAfter = placed[i], 0
 		if len(ev.TraceContext) == 0 {
 			ev.TraceContext = nil
 		}
@@ -66,6 +79,15 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]event.Appen
 		out[i] = event.Appended{Event: ev}
 	}
 	return out, nil
+}
+
+// redirected returns the profile that the events of profile p now belong
+// to: p, or the profile it was merged into.
+func (s *Store) redirected(p string) string {
+	if to, ok := s.redirects[p]; ok {
+		return to
+	}
+	return p
 }
 
 // ByMessageIDs implements event.Store.

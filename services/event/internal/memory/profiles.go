@@ -46,6 +46,7 @@ func (s *Store) ApplyProfileChange(ctx context.Context, c event.ProfileChange) (
 		moved, kept := set(c.Identifiers), set(c.Kept)
 		s.rekey(c.Profile, c.Other, func(ev event.Event) bool { return event.MovesBack(ev.Identifiers, moved, kept) })
 		s.unredirect(c.Other)
+		s.unmerges = append(s.unmerges, event.UnmergeOf(c))
 	case event.UpdateErased:
 		for _, at := range s.byProfile[c.Profile] {
 			delete(s.byMessage, s.log[at].MessageID)

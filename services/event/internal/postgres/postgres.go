@@ -126,8 +126,12 @@ const prefixed = `e.seq, e.message_id, e.profile_id, e.type, e.event, e.identifi
 // a batch commits before the next one can take numbers, and visibility order
 // equals sequence order. The lock is held only for the insert and the
 // commit; profile resolution happens before the transaction starts.
+//
+// It also returns the position in the profile change log of the last
+// unmerge applied, which ApplyProfileChange sets under the same lock: a
+// batch resolved after it needs no unmerge placed (see unmergesSQL).
 const reserveSQL = `-- name: ReserveSequences
-UPDATE event.log_head SET last_seq = last_seq + $1 RETURNING last_seq`
+UPDATE event.log_head SET last_seq = last_seq + $1 RETURNING last_seq, last_unmerge`
 
 // Deduplication under the log_head lock. Every appender holds it from
 // reservation to commit, so when an append writes, every message id stored
@@ -163,6 +167,24 @@ SELECT from_id, to_id FROM event.profile_redirects WHERE from_id = ANY($1)`
 	erasedAmongSQL = `-- name: ErasedProfilesAmong
 SELECT count(*) FROM event.erased_profiles
 WHERE hash = ANY(ARRAY(SELECT sha256(convert_to(p, 'UTF8')) FROM unnest($1::text[]) AS p))`
+
+	// unmergesSQL finds the unmerges applied after $2, the earliest point
+	// up to which the batch's events were resolved, that may place an
+	// event resolved to one of the profiles $1 elsewhere (event.Unmerge):
+	// theirs, and those of the profiles they restored (or that those were
+	// merged into since), in order, each with the profile its restored
+	// profile's events now belong to.
+	unmergesSQL = `-- name: UnmergesAfter
+WITH RECURSIVE u (seq, survivor, restored, moved, kept) AS (
+	SELECT seq, survivor, restored, moved, kept FROM event.profile_unmerges WHERE survivor = ANY($1) AND seq > $2
+	UNION ALL
+	SELECT n.seq, n.survivor, n.restored, n.moved, n.kept
+	FROM u LEFT JOIN event.profile_redirects r ON r.from_id = u.restored
+	JOIN event.profile_unmerges n ON n.survivor = COALESCE(r.to_id, u.restored) AND n.seq > u.seq
+)
+SELECT DISTINCT ON (u.seq) u.seq, u.survivor, u.restored, COALESCE(r.to_id, u.restored), u.moved, u.kept
+FROM u LEFT JOIN event.profile_redirects r ON r.from_id = u.restored
+ORDER BY u.seq`
 
 	savepointSQL = `SAVEPOINT claim`
 
@@ -323,8 +345,8 @@ func appendRows(ctx context.Context, tx pgx.Tx, events []event.Event, rows []enc
 		}
 	}
 	b := &pgx.Batch{}
-	var last int64
-	b.Queue(reserveSQL, n).QueryRow(func(row pgx.Row) error { return row.Scan(&last) })
+	var last, lastUnmerge int64
+	b.Queue(reserveSQL, n).QueryRow(func(row pgx.Row) error { return row.Scan(&last, &lastUnmerge) })
 	redirects := map[string]string{}
 	b.Queue(redirectsSQL, profiles).Query(func(rows pgx.Rows) error {
 		var from, to string
@@ -352,7 +374,22 @@ func appendRows(ctx context.Context, tx pgx.Tx, events []event.Event, rows []enc
 			return nil, fmt.Errorf("claim message ids: %w", err)
 		}
 	}
-	out := place(events, keep, last, redirects)
+	var unmerges []event.Unmerge
+	restored := map[string]string{}
+	if after := resolvedAfter(events); lastUnmerge > after {
+		if unmerges, err = unmergesAfter(ctx, tx, profiles, after, restored); err != nil {
+			return nil, fmt.Errorf("read unmerges: %w", err)
+		}
+	}
+	out, placed := place(events, keep, last, redirects, unmerges, func(p string) string { return restored[p] })
+	if len(placed) > 0 {
+		if err := tx.QueryRow(ctx, erasedAmongSQL, placed).Scan(&erased); err != nil {
+			return nil, fmt.Errorf("check restored profiles: %w", err)
+		}
+		if erased > 0 {
+			return nil, event.ErrProfileErased
+		}
+	}
 	if len(keep) > 0 {
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"event", "events"}, copyColumns, &copyRows{out: out, rows: rows, keep: keep}); err != nil {
 			return nil, fmt.Errorf("copy events: %w", err)
@@ -427,20 +464,68 @@ func claimAgain(ctx context.Context, tx pgx.Tx, events []event.Event) ([]int, er
 
 // place gives the events at positions keep their sequences (the n reserved
 // up to last, by position) and the profiles they are stored under, and
-// returns the outcomes (zero for the others, the duplicates).
-func place(events []event.Event, keep []int, last int64, redirects map[string]string) []event.Appended {
+// returns the outcomes (zero for the others, the duplicates). An event goes
+// to the profile an unmerge applied since its resolution gave its
+// identifiers back to (now(restored)); placed lists those profiles.
+// Otherwise it goes to the profile its own was merged into since, if any.
+func place(events []event.Event, keep []int, last int64, redirects map[string]string,
+	unmerges []event.Unmerge, now func(restored string) string) (out []event.Appended, placed []string) {
 	n := len(events)
-	out := make([]event.Appended, n)
+	out = make([]event.Appended, n)
 	for _, i := range keep {
 		ev := events[i]
 		ev.Seq = last - int64(n) + 1 + int64(i)
-		if to, ok := redirects[ev.ProfileID]; ok {
+		if len(unmerges) > 0 && event.PlaceAfterUnmerges(&ev, unmerges, now) {
+			placed = append(placed, ev.ProfileID)
+		} else if to, ok := redirects[ev.ProfileID]; ok {
 			ev.ProfileID = to
 		}
+		ev.ResolvedAfter = 0
 		if len(ev.TraceContext) == 0 {
 			ev.TraceContext = nil
 		}
 		out[i] = event.Appended{Event: ev}
+	}
+	return out, placed
+}
+
+// unmergesAfter returns the unmerges of unmergesSQL, and sets in restored
+// the profile each restored profile's events now belong to.
+func unmergesAfter(ctx context.Context, tx pgx.Tx, profiles []string, after int64, restored map[string]string) ([]event.Unmerge, error) {
+	rows, err := tx.Query(ctx, unmergesSQL, profiles, after)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		out         []event.Unmerge
+		u           event.Unmerge
+		now         string
+		moved, kept [][]byte
+	)
+	_, err = pgx.ForEachRow(rows, []any{&u.Seq, &u.Survivor, &u.Restored, &now, &moved, &kept}, func() error {
+		u.Moved, u.Kept = hashSet(moved), hashSet(kept)
+		out = append(out, u)
+		restored[u.Restored] = now
+		return nil
+	})
+	return out, err
+}
+
+// resolvedAfter is the earliest point of the profile change log up to
+// which events were resolved.
+func resolvedAfter(events []event.Event) int64 {
+	first := events[0].ResolvedAfter
+	for _, ev := range events[1:] {
+		first = min(first, ev.ResolvedAfter)
+	}
+	return first
+}
+
+// hashSet is the set of the identifier hashes hs.
+func hashSet(hs [][]byte) map[[32]byte]bool {
+	out := make(map[[32]byte]bool, len(hs))
+	for _, h := range hs {
+		out[[32]byte(h)] = true
 	}
 	return out
 }

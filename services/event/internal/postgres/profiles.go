@@ -57,6 +57,16 @@ SELECT sha256(convert_to(id, 'UTF8')) FROM (
 ) AS erased
 ON CONFLICT DO NOTHING`
 
+	// recordUnmergeSQL keeps the unmerge $1 of $3 out of $2, with the
+	// hashes of the identifiers moved back ($4) and kept ($5), for appends
+	// resolved before it (see unmergesSQL).
+	recordUnmergeSQL = `-- name: RecordUnmerge
+INSERT INTO event.profile_unmerges (seq, survivor, restored, moved, kept) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (seq) DO NOTHING`
+
+	lastUnmergeSQL = `-- name: SetLastUnmerge
+UPDATE event.log_head SET last_unmerge = GREATEST(last_unmerge, $1)`
+
 	unredirectSQL = `-- name: UnredirectProfile
 DELETE FROM event.profile_redirects WHERE from_id = $1 OR to_id = $1`
 
@@ -113,7 +123,7 @@ func (s *Store) ApplyProfileChange(ctx context.Context, c event.ProfileChange) (
 			return nil
 		}
 		var seq int64
-		if err := tx.QueryRow(ctx, reserveSQL, 1).Scan(&seq); err != nil {
+		if err := tx.QueryRow(ctx, reserveSQL, 1).Scan(&seq, nil); err != nil {
 			return fmt.Errorf("reserve sequence: %w", err)
 		}
 		b := &pgx.Batch{}
@@ -132,6 +142,8 @@ func (s *Store) ApplyProfileChange(ctx context.Context, c event.ProfileChange) (
 			}
 			b.Queue(moveBackSQL, c.Profile, c.Other, moved, kept)
 			b.Queue(unredirectSQL, c.Other)
+			b.Queue(recordUnmergeSQL, c.Seq, c.Profile, c.Other, hashes(c.Identifiers), hashes(c.Kept))
+			b.Queue(lastUnmergeSQL, c.Seq)
 		case event.UpdateErased:
 			b.Queue(deleteMessageIDsSQL, c.Profile)
 			b.Queue(deleteEventsSQL, c.Profile)
@@ -156,6 +168,16 @@ func (s *Store) ApplyProfileChange(ctx context.Context, c event.ProfileChange) (
 		return nil
 	})
 	return applied, err
+}
+
+// hashes are the event.IdentifierHash of ids.
+func hashes(ids []event.Identifier) [][]byte {
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		h := event.IdentifierHash(id)
+		out[i] = h[:]
+	}
+	return out
 }
 
 func nonNil(ids []event.Identifier) []event.Identifier {

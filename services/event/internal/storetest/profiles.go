@@ -152,3 +152,65 @@ func testProfileChanges(t *testing.T, s event.Store) {
 	require.Equal(t, logTexts(before), logTexts(readAll(t, s)), "nothing of the failed appends is stored")
 	appendOK(t, s, withIDs(newEvent("live", "D"), "d"))
 }
+
+// testResolvedBeforeUnmerge appends events resolved before an unmerge was
+// applied (their ResolvedAfter is before it) after it was: those that carry
+// an identifier moved back and none kept go where they would have gone had
+// they been stored before it, following later merges and unmerges, and
+// never to an erased profile.
+func testResolvedBeforeUnmerge(t *testing.T, s event.Store) {
+	ctx := context.Background()
+	ps, ok := s.(event.ProfileChangeStore)
+	require.True(t, ok, "the store applies profile changes")
+	apply := func(c event.ProfileChange) {
+		t.Helper()
+		c.Time = base
+		applied, err := ps.ApplyProfileChange(ctx, c)
+		require.NoError(t, err)
+		require.True(t, applied)
+	}
+	resolved := func(ev event.Event, after int64) event.Event {
+		ev.ResolvedAfter = after
+		return ev
+	}
+	profiles := func(out []event.Appended) []string {
+		var ps []string
+		for _, a := range out {
+			require.Zero(t, a.Event.ResolvedAfter, "it is not stored")
+			ps = append(ps, a.Event.ProfileID)
+		}
+		return ps
+	}
+
+	appendOK(t, s, withIDs(newEvent("a1", "A"), "a"), withIDs(newEvent("b1", "B"), "b"))
+	apply(event.ProfileChange{Seq: 1, Kind: event.UpdateMerged, Profile: "A", Other: "B"})
+	apply(event.ProfileChange{Seq: 2, Kind: event.UpdateUnmerged, Profile: "A", Other: "B", Identifiers: idents("b", "x"), Kept: idents("a")})
+	out := appendOK(t, s,
+		resolved(withIDs(newEvent("late-b", "A"), "b"), 1),
+		resolved(withIDs(newEvent("late-ab", "A"), "a", "b"), 1),
+		resolved(withIDs(newEvent("late-y", "A"), "y"), 1),
+		resolved(withIDs(newEvent("after-b", "A"), "b"), 2))
+	require.Equal(t, []string{"B", "A", "A", "A"}, profiles(out),
+		"moved back: only the event resolved before the unmerge with a moved identifier and none kept")
+	require.Equal(t, []string{"b1", "late-b"}, profileTexts(t, s, "B"))
+	require.Equal(t, []string{"a1", "late-ab", "late-y", "after-b"}, profileTexts(t, s, "A"))
+
+	// B was merged into C since, and C unmerged D, which took x back: an
+	// event resolved to A before all of it, carrying x, is D's.
+	apply(event.ProfileChange{Seq: 3, Kind: event.UpdateMerged, Profile: "C", Other: "B"})
+	out = appendOK(t, s, resolved(withIDs(newEvent("late-x", "A"), "x"), 1))
+	require.Equal(t, []string{"C"}, profiles(out), "the restored profile was merged since")
+	apply(event.ProfileChange{Seq: 4, Kind: event.UpdateUnmerged, Profile: "C", Other: "D", Identifiers: idents("x"), Kept: idents("b")})
+	out = appendOK(t, s, resolved(withIDs(newEvent("later-x", "A"), "x"), 1), resolved(withIDs(newEvent("c-x", "C"), "x"), 3))
+	require.Equal(t, []string{"D", "D"}, profiles(out), "unmerges apply in order")
+
+	// An event that would go to an erased profile is not stored: resolved
+	// again, it finds the profile its identifiers belong to now.
+	apply(event.ProfileChange{Seq: 5, Kind: event.UpdateErased, Profile: "D"})
+	before := readAll(t, s)
+	_, err := s.Append(ctx, []event.Event{withIDs(newEvent("live", "E"), "e"), resolved(withIDs(newEvent("gone", "A"), "x"), 1)})
+	require.ErrorIs(t, err, event.ErrProfileErased)
+	require.Equal(t, logTexts(before), logTexts(readAll(t, s)), "nothing of the failed append is stored")
+	out = appendOK(t, s, resolved(withIDs(newEvent("gone", "A"), "x"), 5))
+	require.Equal(t, []string{"A"}, profiles(out))
+}

@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) event.Store) {
 		{"ReadAfter", testReadAfter},
 		{"ConcurrentWritersTailingReaderSeeEveryEventOnceInOrder", testNoGaps},
 		{"ProfileChanges", testProfileChanges},
+		{"EventResolvedBeforeAnUnmergeFollowsItsIdentifiers", testResolvedBeforeUnmerge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
