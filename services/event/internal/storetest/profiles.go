@@ -47,15 +47,15 @@ func idents(values ...string) []event.Identifier {
 	return out
 }
 
-// testProfileChanges applies a merge, an unmerge, a consent change and an
-// erasure, each twice (as a redelivery does), and checks the events, the
-// markers in the log and the cursor after each.
-func testProfileChanges(t *testing.T, s event.Store) {
-	ctx := context.Background()
+// applier returns s as an event.ProfileChangeStore, and a function that
+// applies a change to it twice, as a redelivery does: the first time
+// applies it, the second skips it, and the cursor is the change's.
+func applier(t *testing.T, s event.Store) (event.ProfileChangeStore, func(event.ProfileChange)) {
 	ps, ok := s.(event.ProfileChangeStore)
 	require.True(t, ok, "the store applies profile changes")
-	apply := func(c event.ProfileChange) {
+	return ps, func(c event.ProfileChange) {
 		t.Helper()
+		ctx := context.Background()
 		applied, err := ps.ApplyProfileChange(ctx, c)
 		require.NoError(t, err)
 		require.True(t, applied)
@@ -66,6 +66,14 @@ func testProfileChanges(t *testing.T, s event.Store) {
 		require.NoError(t, err)
 		require.Equal(t, c.Seq, cursor)
 	}
+}
+
+// testProfileChanges applies a merge, an unmerge, a consent change and an
+// erasure, each twice (as a redelivery does), and checks the events, the
+// markers in the log and the cursor after each.
+func testProfileChanges(t *testing.T, s event.Store) {
+	ctx := context.Background()
+	ps, apply := applier(t, s)
 	cursor, err := ps.ProfileCursor(ctx)
 	require.NoError(t, err)
 	require.Zero(t, cursor)
@@ -160,15 +168,7 @@ func testProfileChanges(t *testing.T, s event.Store) {
 // never to an erased profile.
 func testResolvedBeforeUnmerge(t *testing.T, s event.Store) {
 	ctx := context.Background()
-	ps, ok := s.(event.ProfileChangeStore)
-	require.True(t, ok, "the store applies profile changes")
-	apply := func(c event.ProfileChange) {
-		t.Helper()
-		c.Time = base
-		applied, err := ps.ApplyProfileChange(ctx, c)
-		require.NoError(t, err)
-		require.True(t, applied)
-	}
+	_, apply := applier(t, s)
 	resolved := func(ev event.Event, after int64) event.Event {
 		ev.ResolvedAfter = after
 		return ev
