@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -420,11 +421,17 @@ func firsts(events []event.Event, stored map[string]bool) []int {
 }
 
 // claimArgs are the arguments of claimSQL for the events at positions keep.
+//
+// The message ids go in their byte order: random ones (UUIDs, as most SDKs
+// make them) then reach the primary key's pages in order, each page once,
+// instead of jumping between them.
 func claimArgs(events []event.Event, keep []int) []any {
-	ids := make([]string, len(keep))
-	positions := make([]int64, len(keep))
-	received := make([]time.Time, len(keep))
-	for k, i := range keep {
+	order := slices.Clone(keep)
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(events[a].MessageID, events[b].MessageID) })
+	ids := make([]string, len(order))
+	positions := make([]int64, len(order))
+	received := make([]time.Time, len(order))
+	for k, i := range order {
 		ids[k], positions[k], received[k] = events[i].MessageID, int64(i), events[i].ReceivedAt
 	}
 	return []any{ids, positions, received, len(events)}
