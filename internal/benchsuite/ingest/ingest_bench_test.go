@@ -5,12 +5,14 @@ package ingest_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -87,14 +89,14 @@ func BenchmarkIngest(b *testing.B) {
 	for n := range b.N + 1 {
 		start := time.Now()
 		for k := range benchBatches {
-			if err := f.copyBatch(fmt.Sprintf("copy-%d-%d", n, k), int64((n*benchBatches+k)*benchEvents)); err != nil {
+			if err := f.copyBatch(int64((n*benchBatches + k) * benchEvents)); err != nil {
 				b.Fatal(err)
 			}
 		}
 		copyTime += time.Since(start)
 
 		start = time.Now()
-		if err := f.streamBatches(stream, fmt.Sprintf("stream-%d", n), benchBatches); err != nil {
+		if err := f.streamBatches(stream, benchBatches); err != nil {
 			b.Fatal(err)
 		}
 		streamTime += time.Since(start)
@@ -104,7 +106,7 @@ func BenchmarkIngest(b *testing.B) {
 		for c := range benchHTTPClients {
 			wg.Go(func() {
 				for k := c; k < benchBatches; k += benchHTTPClients {
-					postBatch(b, f.web, fmt.Sprintf("http-%d-%d", n, k), 0, benchEvents, f.properties, time.Now().UTC())
+					f.postBatch(b, 0, benchEvents, time.Now().UTC())
 				}
 			})
 		}
@@ -112,8 +114,8 @@ func BenchmarkIngest(b *testing.B) {
 		httpTime += time.Since(start)
 
 		start = time.Now()
-		for k := range benchBatches {
-			postBatch(b, f.web, fmt.Sprintf("serial-%d-%d", n, k), 0, benchEvents, f.properties, time.Now().UTC())
+		for range benchBatches {
+			f.postBatch(b, 0, benchEvents, time.Now().UTC())
 		}
 		serialTime += time.Since(start)
 		if n == 0 {
@@ -153,6 +155,18 @@ type ingestFixture struct {
 	// encoded once, as the copy path's are: what is measured is the
 	// service, not the producer's encoding.
 	props *structpb.Struct
+	// messageID makes the message id of each event, for every path alike
+	// (see messageIDs).
+	messageID func() string
+}
+
+// messageIDs are the formats of message id the benchmarks can send, by
+// the value of BENCH_MESSAGE_IDS: the Segment Node SDK's (the default),
+// which starts with the time in milliseconds, and RudderStack's random
+// UUIDs, which land all over event.message_ids's primary key.
+var messageIDs = map[string]func() string{
+	"segment": func() string { return fmt.Sprintf("node-next-%d-%s", time.Now().UnixMilli(), uuid.NewString()) },
+	"uuid":    uuid.NewString,
 }
 
 func newIngestFixture(b *testing.B) *ingestFixture {
@@ -172,31 +186,35 @@ func newIngestFixture(b *testing.B) *ingestFixture {
 	if f.props, err = structFromJSON(f.properties); err != nil {
 		b.Fatal(err)
 	}
+	format := cmp.Or(os.Getenv("BENCH_MESSAGE_IDS"), "segment")
+	if f.messageID = messageIDs[format]; f.messageID == nil {
+		b.Fatalf("BENCH_MESSAGE_IDS=%s: want segment or uuid", format)
+	}
 	return f
 }
 
 var copyColumns = []string{"seq", "message_id", "profile_id", "type", "event", "identifiers", "properties", "traits", "context", "occurred_at", "received_at", "trace_context"}
 
-// copyBatch copies benchEvents rows into event.bench_copy, with message ids
-// prefix-i and sequences after seq.
-func (f *ingestFixture) copyBatch(prefix string, seq int64) error {
+// copyBatch copies benchEvents rows into event.bench_copy, with fresh
+// message ids and sequences after seq.
+func (f *ingestFixture) copyBatch(seq int64) error {
 	now := time.Now().UTC()
 	rows := make([][]any, benchEvents)
 	for i := range rows {
 		u := i % benchProfiles
 		ids, _ := json.Marshal([]map[string]string{{"type": "user_id", "value": benchUser(u)}})
-		rows[i] = []any{seq + int64(i) + 1, fmt.Sprintf("%s-%d", prefix, i), f.profileIDs[u], int16(1), "Product Viewed",
+		rows[i] = []any{seq + int64(i) + 1, f.messageID(), f.profileIDs[u], int16(1), "Product Viewed",
 			json.RawMessage(ids), f.properties, nil, nil, now, now, nil}
 	}
 	_, err := f.pool.CopyFrom(context.Background(), pgx.Identifier{"event", "bench_copy"}, copyColumns, pgx.CopyFromRows(rows))
 	return err
 }
 
-// streamBatches sends batches×benchEvents events with message ids
-// prefix-i on stream, as requests of benchEvents/benchRequests events sent
-// without waiting for answers, reads every answer, and fails unless every
-// event is accepted.
-func (f *ingestFixture) streamBatches(stream eventv1.EventService_IngestEventStreamClient, prefix string, batches int) error {
+// streamBatches sends batches×benchEvents events with fresh message ids on
+// stream, as requests of benchEvents/benchRequests events sent without
+// waiting for answers, reads every answer, and fails unless every event is
+// accepted.
+func (f *ingestFixture) streamBatches(stream eventv1.EventService_IngestEventStreamClient, batches int) error {
 	requests := batches * benchRequests
 	sendErr := make(chan error, 1)
 	go func() {
@@ -206,7 +224,7 @@ func (f *ingestFixture) streamBatches(stream eventv1.EventService_IngestEventStr
 			for k := range per {
 				i := r*per + k
 				req.Events[k] = &eventv1.Event{
-					MessageId: fmt.Sprintf("%s-%d", prefix, i), Event: "Product Viewed", Properties: f.props,
+					MessageId: f.messageID(), Event: "Product Viewed", Properties: f.props,
 					Identifiers: []*typev1.Identifier{{Type: "user_id", Value: benchUser(i % benchProfiles)}},
 				}
 			}
@@ -281,26 +299,26 @@ func structFromJSON(raw json.RawMessage) (*structpb.Struct, error) {
 	return s, protojson.Unmarshal(raw, s)
 }
 
-// postBatch posts count track events as one /v1/batch request, failing b
-// unless every event is accepted.
-func postBatch(b *testing.B, web *httptest.Server, prefix string, from, count int, properties json.RawMessage, now time.Time) {
+// postBatch posts count track events with fresh message ids as one
+// /v1/batch request, failing b unless every event is accepted.
+func (f *ingestFixture) postBatch(b *testing.B, from, count int, now time.Time) {
 	var body bytes.Buffer
 	body.WriteString(`{"batch":[`)
 	for i := from; i < from+count; i++ {
 		if i > from {
 			body.WriteByte(',')
 		}
-		fmt.Fprintf(&body, `{"type":"track","messageId":"%s-%d","userId":"%s","event":"Product Viewed","properties":%s,"timestamp":%q}`,
-			prefix, i, benchUser(i%benchProfiles), properties, now.Format(time.RFC3339Nano))
+		fmt.Fprintf(&body, `{"type":"track","messageId":"%s","userId":"%s","event":"Product Viewed","properties":%s,"timestamp":%q}`,
+			f.messageID(), benchUser(i%benchProfiles), f.properties, now.Format(time.RFC3339Nano))
 	}
 	body.WriteString(`]}`)
-	req, err := http.NewRequest(http.MethodPost, web.URL+"/v1/batch", &body)
+	req, err := http.NewRequest(http.MethodPost, f.web.URL+"/v1/batch", &body)
 	if err != nil {
 		b.Error(err)
 		return
 	}
 	req.SetBasicAuth("bench", "")
-	resp, err := web.Client().Do(req)
+	resp, err := f.web.Client().Do(req)
 	if err != nil {
 		b.Error(err)
 		return
@@ -357,7 +375,7 @@ func BenchmarkIngestSustained(b *testing.B) {
 		return benchEvents
 	}
 	copyBatch := func(p, n int) int {
-		return counted(f.copyBatch(fmt.Sprintf("copy-%d-%d", p, n), seq.Add(benchEvents)-benchEvents))
+		return counted(f.copyBatch(seq.Add(benchEvents) - benchEvents))
 	}
 	streams := make([]eventv1.EventService_IngestEventStreamClient, benchHTTPClients)
 	for p := range streams {
@@ -367,10 +385,10 @@ func BenchmarkIngestSustained(b *testing.B) {
 		}
 	}
 	streamBatch := func(p, n int) int {
-		return counted(f.streamBatches(streams[p], fmt.Sprintf("stream-%d-%d", p, n), 1))
+		return counted(f.streamBatches(streams[p], 1))
 	}
 	httpBatch := func(p, n int) int {
-		postBatch(b, f.web, fmt.Sprintf("http-%d-%d", p, n), 0, benchEvents, f.properties, time.Now().UTC())
+		f.postBatch(b, 0, benchEvents, time.Now().UTC())
 		return benchEvents
 	}
 
