@@ -204,6 +204,14 @@ func TestIngestValidatesEachEvent(t *testing.T) {
 		{"NUL in identifier", track("E", "user_id:1\x00"), "identifiers[0]", "NUL character"},
 		{"NUL in property", &eventv1.Event{Event: "E", Identifiers: ids("user_id:1"), Properties: nulStruct("note", "a\x00")}, "properties", "NUL character"},
 		{"NUL in trait key", &eventv1.Event{Type: eventv1.EventType_EVENT_TYPE_IDENTIFY, Identifiers: ids("user_id:1"), Traits: nulStruct("a\x00", "v")}, "traits", "NUL character"},
+		// Objects sent as JSON text.
+		{"properties as JSON", &eventv1.Event{Event: "E", Identifiers: ids("user_id:1"), PropertiesJson: ` {"order_id": 123456789012345678901234567890}`}, "", ""},
+		{"malformed properties JSON", &eventv1.Event{Event: "E", Identifiers: ids("user_id:1"), PropertiesJson: `{"a":}`}, "properties_json", "not valid JSON: invalid character '}'"},
+		{"properties JSON not an object", &eventv1.Event{Event: "E", Identifiers: ids("user_id:1"), PropertiesJson: `[1]`}, "properties_json", "must be a JSON object, got an array"},
+		{"properties both ways", &eventv1.Event{Event: "E", Identifiers: ids("user_id:1"), Properties: nulStruct("a", "b"), PropertiesJson: `{}`}, "properties_json", "set properties or properties_json, not both"},
+		{"NUL in traits JSON", &eventv1.Event{Type: eventv1.EventType_EVENT_TYPE_IDENTIFY, Identifiers: ids("user_id:1"), TraitsJson: `{"a":"x\u0000"}`}, "traits_json", "NUL character"},
+		{"number out of range in context JSON", &eventv1.Event{Event: "E", Identifiers: ids("user_id:1"), ContextJson: `{"n":1e999}`}, "context_json", "the number 1e999 is out of range"},
+		{"JSON over 32 KiB", &eventv1.Event{Event: "E", Identifiers: ids("user_id:1"), PropertiesJson: `{"blob":"` + strings.Repeat("x", 33<<10) + `"}`}, "", "limit is 32768 bytes"},
 	}
 	f := start(t)
 	batch := make([]*eventv1.Event, len(tests))
@@ -231,7 +239,7 @@ func TestIngestValidatesEachEvent(t *testing.T) {
 			require.Empty(t, r.GetProfile())
 		})
 	}
-	// The five accepted events have two distinct identifier lists (user_id:1
+	// The six accepted events have two distinct identifier lists (user_id:1
 	// and anonymous_id:a1); events repeating one share its resolution.
 	require.Len(t, f.profiles.resolveCalls(), 2, "only accepted events reach the profile service, once per identifier list")
 }
@@ -538,4 +546,26 @@ func TestDeliveredEventsContinueTheIngestTrace(t *testing.T) {
 
 func cmpDiff(want, got any) string {
 	return cmp.Diff(want, got, protocmp.Transform())
+}
+
+// TestIngestKeepsJSONTextAsSent: objects sent as JSON text are stored as
+// sent, numbers with every digit (a Struct would hold them as doubles), and
+// are the event's properties, traits and context as if sent as Structs.
+func TestIngestKeepsJSONTextAsSent(t *testing.T) {
+	f := start(t)
+	res := f.ingest(t, &eventv1.Event{
+		MessageId: "m-json", Type: eventv1.EventType_EVENT_TYPE_IDENTIFY, Identifiers: ids("user_id:1"),
+		PropertiesJson: `{"order_id":123456789012345678901234567890,"revenue":12.5}`,
+		TraitsJson:     `{"plan":"gold"}`,
+		ContextJson:    `{"device":{"type":"mobile"}}`,
+	})
+	require.Equal(t, eventv1.IngestResult_STATUS_ACCEPTED, res[0].GetStatus(), res[0].GetError())
+	stored, err := f.store.ByMessageIDs(context.Background(), []string{"m-json"})
+	require.NoError(t, err)
+	ev := stored["m-json"]
+	require.Equal(t, `{"order_id":123456789012345678901234567890,"revenue":12.5}`, string(ev.Properties))
+	require.Equal(t, `{"plan":"gold"}`, string(ev.Traits))
+	require.Equal(t, `{"device":{"type":"mobile"}}`, string(ev.Context))
+	calls := f.profiles.resolveCalls()
+	require.Equal(t, "gold", calls[len(calls)-1].GetTraits().GetFields()["plan"].GetStringValue(), "traits sent as JSON reach the profile service")
 }

@@ -122,13 +122,25 @@ func parseEvent(ev *event.Event, pe *eventv1.Event, raw JSONFields, now time.Tim
 	for _, f := range []struct {
 		name string
 		s    *structpb.Struct
+		text string
 		raw  json.RawMessage
 		dst  *json.RawMessage
 	}{
-		{"properties", pe.GetProperties(), raw.Properties, &ev.Properties},
-		{"traits", pe.GetTraits(), raw.Traits, &ev.Traits},
-		{"context", pe.GetContext(), raw.Context, &ev.Context},
+		{"properties", pe.GetProperties(), pe.GetPropertiesJson(), raw.Properties, &ev.Properties},
+		{"traits", pe.GetTraits(), pe.GetTraitsJson(), raw.Traits, &ev.Traits},
+		{"context", pe.GetContext(), pe.GetContextJson(), raw.Context, &ev.Context},
 	} {
+		if f.text != "" {
+			if len(f.s.GetFields()) > 0 {
+				return bad(f.name+"_json", "set %s or %s_json, not both", f.name, f.name)
+			}
+			b, err := jsonObject(f.text)
+			if err != nil {
+				return bad(f.name+"_json", "%v", err)
+			}
+			*f.dst = b
+			continue
+		}
 		if len(f.s.GetFields()) == 0 {
 			if f.raw != nil {
 				b, err := storableJSON(f.raw)

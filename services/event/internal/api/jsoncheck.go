@@ -18,6 +18,37 @@ const (
 	maxExponent  = 400
 )
 
+// jsonObject returns text, the JSON text of an object field of an event
+// (properties_json and the like), as storableJSON does, or says why it is
+// not a storable JSON object.
+func jsonObject(text string) (json.RawMessage, error) {
+	raw := json.RawMessage(text)
+	if !json.Valid(raw) {
+		var v any
+		err := json.Unmarshal(raw, &v)
+		return nil, fmt.Errorf("not valid JSON: %v", err)
+	}
+	if trimmed := bytes.TrimLeft(raw, " \t\r\n"); trimmed[0] != '{' {
+		return nil, fmt.Errorf("must be a JSON object, got %s", jsonKind(trimmed[0]))
+	}
+	return storableJSON(raw)
+}
+
+// jsonKind names the kind of JSON value that starts with c.
+func jsonKind(c byte) string {
+	switch c {
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
 // storableJSON returns raw, a valid JSON value, in a form every store and
 // consumer can hold, or says why it cannot be stored: a string or key with
 // the NUL character (which Postgres text cannot hold), a number beyond

@@ -240,7 +240,17 @@ type Event struct {
 	// Profile the event was resolved to, "profiles/{profile}". Output only.
 	Profile string `protobuf:"bytes,11,opt,name=profile,proto3" json:"profile,omitempty"`
 	// Position of the event in the log. Output only.
-	Sequence      int64 `protobuf:"varint,12,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	Sequence int64 `protobuf:"varint,12,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// properties as the text of a JSON object, for producers that hold
+	// events as JSON: numbers keep every digit (a Struct holds doubles), and
+	// the service stores the text without decoding a Struct. Set at most one
+	// of properties and properties_json. Input only: stored events are
+	// returned with properties.
+	PropertiesJson string `protobuf:"bytes,13,opt,name=properties_json,json=propertiesJson,proto3" json:"properties_json,omitempty"`
+	// traits as the text of a JSON object, as properties_json. Input only.
+	TraitsJson string `protobuf:"bytes,14,opt,name=traits_json,json=traitsJson,proto3" json:"traits_json,omitempty"`
+	// context as the text of a JSON object, as properties_json. Input only.
+	ContextJson   string `protobuf:"bytes,15,opt,name=context_json,json=contextJson,proto3" json:"context_json,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -357,6 +367,27 @@ func (x *Event) GetSequence() int64 {
 		return x.Sequence
 	}
 	return 0
+}
+
+func (x *Event) GetPropertiesJson() string {
+	if x != nil {
+		return x.PropertiesJson
+	}
+	return ""
+}
+
+func (x *Event) GetTraitsJson() string {
+	if x != nil {
+		return x.TraitsJson
+	}
+	return ""
+}
+
+func (x *Event) GetContextJson() string {
+	if x != nil {
+		return x.ContextJson
+	}
+	return ""
 }
 
 // IngestEventsRequest carries a batch of events.
@@ -1280,7 +1311,7 @@ var File_barista_event_v1_event_proto protoreflect.FileDescriptor
 
 const file_barista_event_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1cbarista/event/v1/event.proto\x12\x10barista.event.v1\x1a barista/type/v1/identifier.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x04\n" +
+	"\x1cbarista/event/v1/event.proto\x12\x10barista.event.v1\x1a barista/type/v1/identifier.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf9\x04\n" +
 	"\x05Event\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
@@ -1297,7 +1328,11 @@ const file_barista_event_v1_event_proto_rawDesc = "" +
 	"\freceive_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime\x12\x18\n" +
 	"\aprofile\x18\v \x01(\tR\aprofile\x12\x1a\n" +
-	"\bsequence\x18\f \x01(\x03R\bsequence\"F\n" +
+	"\bsequence\x18\f \x01(\x03R\bsequence\x12'\n" +
+	"\x0fproperties_json\x18\r \x01(\tR\x0epropertiesJson\x12\x1f\n" +
+	"\vtraits_json\x18\x0e \x01(\tR\n" +
+	"traitsJson\x12!\n" +
+	"\fcontext_json\x18\x0f \x01(\tR\vcontextJson\"F\n" +
 	"\x13IngestEventsRequest\x12/\n" +
 	"\x06events\x18\x01 \x03(\v2\x17.barista.event.v1.EventR\x06events\"\xbe\x02\n" +
 	"\fIngestResult\x12\x14\n" +

@@ -104,6 +104,31 @@ export declare type Event = Message<"barista.event.v1.Event"> & {
    * @generated from field: int64 sequence = 12;
    */
   sequence: bigint;
+
+  /**
+   * properties as the text of a JSON object, for producers that hold
+   * events as JSON: numbers keep every digit (a Struct holds doubles), and
+   * the service stores the text without decoding a Struct. Set at most one
+   * of properties and properties_json. Input only: stored events are
+   * returned with properties.
+   *
+   * @generated from field: string properties_json = 13;
+   */
+  propertiesJson: string;
+
+  /**
+   * traits as the text of a JSON object, as properties_json. Input only.
+   *
+   * @generated from field: string traits_json = 14;
+   */
+  traitsJson: string;
+
+  /**
+   * context as the text of a JSON object, as properties_json. Input only.
+   *
+   * @generated from field: string context_json = 15;
+   */
+  contextJson: string;
 };
 
 /**
