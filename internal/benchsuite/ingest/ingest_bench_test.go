@@ -151,10 +151,9 @@ type ingestFixture struct {
 	web        *httptest.Server
 	profileIDs []string
 	properties json.RawMessage
-	// props are the properties as the stream's producer sends them,
-	// encoded once, as the copy path's are: what is measured is the
-	// service, not the producer's encoding.
-	props *structpb.Struct
+	// streamProperties sets the properties of an event the stream's
+	// producer sends (see streamProperties).
+	streamProperties func(*eventv1.Event)
 	// messageID makes the message id of each event, for every path alike
 	// (see messageIDs).
 	messageID func() string
@@ -167,6 +166,29 @@ type ingestFixture struct {
 var messageIDs = map[string]func() string{
 	"segment": func() string { return fmt.Sprintf("node-next-%d-%s", time.Now().UnixMilli(), uuid.NewString()) },
 	"uuid":    uuid.NewString,
+}
+
+// streamProperties are the ways the stream's producer can send an event's
+// properties, by the value of BENCH_STREAM_PROPERTIES: as the text of a
+// JSON object (properties_json, the default), as a producer that holds
+// events as JSON does and the Tracking API receives them, or as a Struct.
+// Either is made once, as the copy path's rows are: what is measured is
+// the service, not the producer's encoding.
+func streamProperties(b *testing.B, properties json.RawMessage) func(*eventv1.Event) {
+	switch format := cmp.Or(os.Getenv("BENCH_STREAM_PROPERTIES"), "json"); format {
+	case "json":
+		text := string(properties)
+		return func(ev *eventv1.Event) { ev.PropertiesJson = text }
+	case "struct":
+		s := &structpb.Struct{}
+		if err := protojson.Unmarshal(properties, s); err != nil {
+			b.Fatal(err)
+		}
+		return func(ev *eventv1.Event) { ev.Properties = s }
+	default:
+		b.Fatalf("BENCH_STREAM_PROPERTIES=%s: want json or struct", format)
+		return nil
+	}
 }
 
 func newIngestFixture(b *testing.B) *ingestFixture {
@@ -182,10 +204,7 @@ func newIngestFixture(b *testing.B) *ingestFixture {
 	for i := range f.profileIDs {
 		f.profileIDs[i] = uuid.Must(uuid.NewV7()).String()
 	}
-	var err error
-	if f.props, err = structFromJSON(f.properties); err != nil {
-		b.Fatal(err)
-	}
+	f.streamProperties = streamProperties(b, f.properties)
 	format := cmp.Or(os.Getenv("BENCH_MESSAGE_IDS"), "segment")
 	if f.messageID = messageIDs[format]; f.messageID == nil {
 		b.Fatalf("BENCH_MESSAGE_IDS=%s: want segment or uuid", format)
@@ -224,9 +243,10 @@ func (f *ingestFixture) streamBatches(stream eventv1.EventService_IngestEventStr
 			for k := range per {
 				i := r*per + k
 				req.Events[k] = &eventv1.Event{
-					MessageId: f.messageID(), Event: "Product Viewed", Properties: f.props,
+					MessageId: f.messageID(), Event: "Product Viewed",
 					Identifiers: []*typev1.Identifier{{Type: "user_id", Value: benchUser(i % benchProfiles)}},
 				}
+				f.streamProperties(req.Events[k])
 			}
 			if err := stream.Send(req); err != nil {
 				sendErr <- err
@@ -293,11 +313,6 @@ func serveWithProfiles(b *testing.B, eventPool, profilePool *pgxpool.Pool) (even
 
 // benchUser is the user id of the benchmark's customer u.
 func benchUser(u int) string { return fmt.Sprintf("bench-user-%d", u) }
-
-func structFromJSON(raw json.RawMessage) (*structpb.Struct, error) {
-	s := &structpb.Struct{}
-	return s, protojson.Unmarshal(raw, s)
-}
 
 // postBatch posts count track events with fresh message ids as one
 // /v1/batch request, failing b unless every event is accepted.
