@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -165,6 +166,9 @@ func (a *app) eventListCommand() *cobra.Command {
 				ctx, cancel := callCtx(cmd)
 				resp, err := client.ListProfileEvents(ctx, &eventv1.ListProfileEventsRequest{
 					Profile: name, Identifier: id, PageSize: int32(min(limit-len(all.Events), 1000)), PageToken: token,
+					// The table shows properties as stored, numbers with
+					// every digit; -o json prints the API's Structs.
+					JsonObjects: a.output != "json",
 				})
 				cancel()
 				if err != nil {
@@ -179,7 +183,7 @@ func (a *app) eventListCommand() *cobra.Command {
 			return a.print(all, func(t *table) {
 				t.row("SEQ", "TIME", "TYPE", "EVENT", "PROPERTIES")
 				for _, e := range all.GetEvents() {
-					t.row(e.GetSequence(), formatTime(e.GetTimestamp(), e.GetTimestamp() != nil), eventType(e.GetType()), dash(e.GetEvent()), compactJSON(e.GetProperties()))
+					t.row(e.GetSequence(), formatTime(e.GetTimestamp(), e.GetTimestamp() != nil), eventType(e.GetType()), dash(e.GetEvent()), compactJSONText(e.GetPropertiesJson()))
 				}
 			})
 		},
@@ -201,6 +205,16 @@ func compactJSON(s *structpb.Struct) string {
 		return "?"
 	}
 	return string(b)
+}
+
+// compactJSONText is a JSON object's text on one line; "-" when it is
+// absent or empty.
+func compactJSONText(text string) string {
+	var b bytes.Buffer
+	if err := json.Compact(&b, []byte(text)); err != nil || b.Len() <= 2 {
+		return "-"
+	}
+	return b.String()
 }
 
 func identifiers(ids []*typev1.Identifier) string {

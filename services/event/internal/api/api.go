@@ -272,7 +272,7 @@ func (s *Server) ListProfileEvents(ctx context.Context, req *eventv1.ListProfile
 	events, resp.NextPageToken = page.Trim(events, size, func(x event.Event) any { return pageKey{After: x.Seq} })
 	resp.Events = make([]*eventv1.Event, len(events))
 	for i, ev := range events {
-		if resp.Events[i], err = toProto(ev); err != nil {
+		if resp.Events[i], err = toProto(ev, req.GetJsonObjects()); err != nil {
 			return nil, err
 		}
 	}
@@ -304,7 +304,7 @@ func (s *Server) StreamEvents(req *eventv1.StreamEventsRequest, stream eventv1.E
 				msg.Events[i] = &eventv1.DeliveredEvent{Cursor: feed.EncodeCursor(ev.Seq), ProfileUpdate: updateToProto(ev.Update)}
 				continue
 			}
-			pe, err := toProto(ev)
+			pe, err := toProto(ev, false)
 			if err != nil {
 				return err
 			}

@@ -569,3 +569,27 @@ func TestIngestKeepsJSONTextAsSent(t *testing.T) {
 	calls := f.profiles.resolveCalls()
 	require.Equal(t, "gold", calls[len(calls)-1].GetTraits().GetFields()["plan"].GetStringValue(), "traits sent as JSON reach the profile service")
 }
+
+// TestListProfileEventsAsJSONText: with json_objects, a listing returns the
+// objects as stored, numbers with every digit; without, as Structs.
+func TestListProfileEventsAsJSONText(t *testing.T) {
+	f := start(t)
+	res := f.ingest(t, &eventv1.Event{Event: "Order Completed", Identifiers: ids("user_id:7"),
+		PropertiesJson: `{"order_id":123456789012345678901234567890}`, ContextJson: `{"ip":"10.0.0.1"}`})
+	require.Equal(t, eventv1.IngestResult_STATUS_ACCEPTED, res[0].GetStatus(), res[0].GetError())
+	list := func(asJSON bool) *eventv1.Event {
+		resp, err := f.client.ListProfileEvents(context.Background(), &eventv1.ListProfileEventsRequest{
+			Profile: res[0].GetProfile(), JsonObjects: asJSON})
+		require.NoError(t, err)
+		require.Len(t, resp.GetEvents(), 1)
+		return resp.GetEvents()[0]
+	}
+	ev := list(true)
+	require.Equal(t, `{"order_id":123456789012345678901234567890}`, ev.GetPropertiesJson())
+	require.Equal(t, `{"ip":"10.0.0.1"}`, ev.GetContextJson())
+	require.Empty(t, ev.GetTraitsJson())
+	require.Nil(t, ev.GetProperties())
+	ev = list(false)
+	require.Empty(t, ev.GetPropertiesJson())
+	require.Equal(t, 1.2345678901234568e+29, ev.GetProperties().GetFields()["order_id"].GetNumberValue())
+}

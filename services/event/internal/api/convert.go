@@ -160,8 +160,9 @@ func parseEvent(ev *event.Event, pe *eventv1.Event, raw JSONFields, now time.Tim
 	return nil
 }
 
-// toProto returns the API form of a stored event.
-func toProto(ev event.Event) (*eventv1.Event, error) {
+// toProto returns the API form of a stored event: with its properties,
+// traits and context as Structs, or as JSON text when asJSON.
+func toProto(ev event.Event, asJSON bool) (*eventv1.Event, error) {
 	pe := &eventv1.Event{
 		Name:        eventName(ev.Seq),
 		MessageId:   ev.MessageID,
@@ -175,6 +176,10 @@ func toProto(ev event.Event) (*eventv1.Event, error) {
 	}
 	for i, id := range ev.Identifiers {
 		pe.Identifiers[i] = &typev1.Identifier{Type: id.Type, Value: id.Value}
+	}
+	if asJSON {
+		pe.PropertiesJson, pe.TraitsJson, pe.ContextJson = string(ev.Properties), string(ev.Traits), string(ev.Context)
+		return pe, nil
 	}
 	for _, f := range []struct {
 		raw json.RawMessage

@@ -244,12 +244,13 @@ type Event struct {
 	// properties as the text of a JSON object, for producers that hold
 	// events as JSON: numbers keep every digit (a Struct holds doubles), and
 	// the service stores the text without decoding a Struct. Set at most one
-	// of properties and properties_json. Input only: stored events are
-	// returned with properties.
+	// of properties and properties_json. Stored events come with properties,
+	// or with properties_json when ListProfileEventsRequest.json_objects
+	// asks for it.
 	PropertiesJson string `protobuf:"bytes,13,opt,name=properties_json,json=propertiesJson,proto3" json:"properties_json,omitempty"`
-	// traits as the text of a JSON object, as properties_json. Input only.
+	// traits as the text of a JSON object, as properties_json.
 	TraitsJson string `protobuf:"bytes,14,opt,name=traits_json,json=traitsJson,proto3" json:"traits_json,omitempty"`
-	// context as the text of a JSON object, as properties_json. Input only.
+	// context as the text of a JSON object, as properties_json.
 	ContextJson   string `protobuf:"bytes,15,opt,name=context_json,json=contextJson,proto3" json:"context_json,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -592,7 +593,11 @@ type ListProfileEventsRequest struct {
 	// Maximum number of events to return; default 50, at most 1000.
 	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// Token from a previous response.
-	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Return each event's properties, traits and context as the text of JSON
+	// objects, as stored (properties_json, traits_json, context_json),
+	// instead of Structs: numbers keep every digit.
+	JsonObjects   bool `protobuf:"varint,5,opt,name=json_objects,json=jsonObjects,proto3" json:"json_objects,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -653,6 +658,13 @@ func (x *ListProfileEventsRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListProfileEventsRequest) GetJsonObjects() bool {
+	if x != nil {
+		return x.JsonObjects
+	}
+	return false
 }
 
 // ListProfileEventsResponse is one page of a profile's events.
@@ -1350,7 +1362,7 @@ const file_barista_event_v1_event_proto_rawDesc = "" +
 	"\x10STATUS_DUPLICATE\x10\x02\x12\x13\n" +
 	"\x0fSTATUS_REJECTED\x10\x03\"P\n" +
 	"\x14IngestEventsResponse\x128\n" +
-	"\aresults\x18\x01 \x03(\v2\x1e.barista.event.v1.IngestResultR\aresults\"\xad\x01\n" +
+	"\aresults\x18\x01 \x03(\v2\x1e.barista.event.v1.IngestResultR\aresults\"\xd0\x01\n" +
 	"\x18ListProfileEventsRequest\x12\x18\n" +
 	"\aprofile\x18\x01 \x01(\tR\aprofile\x12;\n" +
 	"\n" +
@@ -1358,7 +1370,8 @@ const file_barista_event_v1_event_proto_rawDesc = "" +
 	"identifier\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tR\tpageToken\"t\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\x12!\n" +
+	"\fjson_objects\x18\x05 \x01(\bR\vjsonObjects\"t\n" +
 	"\x19ListProfileEventsResponse\x12/\n" +
 	"\x06events\x18\x01 \x03(\v2\x17.barista.event.v1.EventR\x06events\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"^\n" +

@@ -109,22 +109,23 @@ export declare type Event = Message<"barista.event.v1.Event"> & {
    * properties as the text of a JSON object, for producers that hold
    * events as JSON: numbers keep every digit (a Struct holds doubles), and
    * the service stores the text without decoding a Struct. Set at most one
-   * of properties and properties_json. Input only: stored events are
-   * returned with properties.
+   * of properties and properties_json. Stored events come with properties,
+   * or with properties_json when ListProfileEventsRequest.json_objects
+   * asks for it.
    *
    * @generated from field: string properties_json = 13;
    */
   propertiesJson: string;
 
   /**
-   * traits as the text of a JSON object, as properties_json. Input only.
+   * traits as the text of a JSON object, as properties_json.
    *
    * @generated from field: string traits_json = 14;
    */
   traitsJson: string;
 
   /**
-   * context as the text of a JSON object, as properties_json. Input only.
+   * context as the text of a JSON object, as properties_json.
    *
    * @generated from field: string context_json = 15;
    */
@@ -310,6 +311,15 @@ export declare type ListProfileEventsRequest = Message<"barista.event.v1.ListPro
    * @generated from field: string page_token = 4;
    */
   pageToken: string;
+
+  /**
+   * Return each event's properties, traits and context as the text of JSON
+   * objects, as stored (properties_json, traits_json, context_json),
+   * instead of Structs: numbers keep every digit.
+   *
+   * @generated from field: bool json_objects = 5;
+   */
+  jsonObjects: boolean;
 };
 
 /**
