@@ -93,28 +93,11 @@ func (c ProfileChange) Marker() *ProfileUpdate {
 	return u
 }
 
-// MovesBack reports whether an event with ids goes back to the restored
-// profile of an unmerge that moved identifiers back and left kept with the
-// survivor: it must carry one of moved and none of kept. An event that
-// carried identifiers of both (the one that joined them) stays with the
-// survivor.
-func MovesBack(ids []Identifier, moved, kept map[Identifier]bool) bool {
-	back := false
-	for _, id := range ids {
-		if kept[id] {
-			return false
-		}
-		back = back || moved[id]
-	}
-	return back
-}
-
-// Unmerge is an unmerge as the log keeps it to place late events: an event
-// resolved to Survivor before the unmerge was applied (ResolvedAfter below
-// Seq) and appended after it belongs to Restored when MovesBack holds for
-// it, as it would have moved back had it been stored before. Identifiers
-// are kept as their IdentifierHash, so that no identifier of a person
-// outlives the erasure of their events.
+// Unmerge is an unmerge as the log keeps it: the events of Survivor for
+// which MovesBack holds go back to Restored when it is applied, and so does
+// an event resolved to Survivor before it was applied (ResolvedAfter below
+// Seq) and appended after. Identifiers are kept as their IdentifierHash, so
+// that no identifier of a person outlives the erasure of their events.
 type Unmerge struct {
 	// Seq is the unmerge's position in the profile change log.
 	Seq                int64
@@ -122,8 +105,7 @@ type Unmerge struct {
 	Moved, Kept        map[[32]byte]bool
 }
 
-// UnmergeOf returns the Unmerge that c, an UpdateUnmerged change, leaves
-// for late events.
+// UnmergeOf returns the Unmerge of c, an UpdateUnmerged change.
 func UnmergeOf(c ProfileChange) Unmerge {
 	return Unmerge{Seq: c.Seq, Survivor: c.Profile, Restored: c.Other, Moved: HashSet(c.Identifiers), Kept: HashSet(c.Kept)}
 }
@@ -142,15 +124,13 @@ func HashSet(ids []Identifier) map[[32]byte]bool {
 	return out
 }
 
-// Places reports whether ev, resolved to u.Survivor, belongs to
-// u.Restored: it was resolved before u was applied and carries one of the
-// identifiers moved back and none of those kept.
-func (u Unmerge) Places(ev *Event) bool {
-	if ev.ProfileID != u.Survivor || ev.ResolvedAfter >= u.Seq {
-		return false
-	}
+// MovesBack reports whether an event with ids goes back to the restored
+// profile: it must carry one of the identifiers moved back and none of
+// those kept. An event that carried identifiers of both (the one that
+// joined them) stays with the survivor.
+func (u Unmerge) MovesBack(ids []Identifier) bool {
 	back := false
-	for _, id := range ev.Identifiers {
+	for _, id := range ids {
 		h := IdentifierHash(id)
 		if u.Kept[h] {
 			return false
@@ -158,6 +138,12 @@ func (u Unmerge) Places(ev *Event) bool {
 		back = back || u.Moved[h]
 	}
 	return back
+}
+
+// Places reports whether ev, resolved to u.Survivor before u was applied,
+// belongs to u.Restored.
+func (u Unmerge) Places(ev *Event) bool {
+	return ev.ProfileID == u.Survivor && ev.ResolvedAfter < u.Seq && u.MovesBack(ev.Identifiers)
 }
 
 // PlaceAfterUnmerges gives ev the profile it belongs to after unmerges,

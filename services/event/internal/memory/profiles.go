@@ -43,10 +43,10 @@ func (s *Store) ApplyProfileChange(ctx context.Context, c event.ProfileChange) (
 		}
 		s.redirects[c.Other] = c.Profile
 	case event.UpdateUnmerged:
-		moved, kept := set(c.Identifiers), set(c.Kept)
-		s.rekey(c.Profile, c.Other, func(ev event.Event) bool { return event.MovesBack(ev.Identifiers, moved, kept) })
+		u := event.UnmergeOf(c)
+		s.rekey(c.Profile, c.Other, func(ev event.Event) bool { return u.MovesBack(ev.Identifiers) })
 		s.unredirect(c.Other)
-		s.unmerges = append(s.unmerges, event.UnmergeOf(c))
+		s.unmerges = append(s.unmerges, u)
 	case event.UpdateErased:
 		for _, at := range s.byProfile[c.Profile] {
 			delete(s.byMessage, s.log[at].MessageID)
@@ -94,14 +94,6 @@ func (s *Store) rekey(from, to string, move func(event.Event) bool) {
 	merged := append(slices.Clone(s.byProfile[to]), moving...)
 	slices.Sort(merged)
 	s.byProfile[to] = merged
-}
-
-func set(ids []event.Identifier) map[event.Identifier]bool {
-	out := make(map[event.Identifier]bool, len(ids))
-	for _, id := range ids {
-		out[id] = true
-	}
-	return out
 }
 
 // deleted reports whether the log entry ev was deleted by an erasure.

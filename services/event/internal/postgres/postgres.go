@@ -473,16 +473,16 @@ func claimAgain(ctx context.Context, tx pgx.Tx, events []event.Event) ([]int, er
 // up to last, by position) and the profiles they are stored under, and
 // returns the outcomes (zero for the others, the duplicates). An event goes
 // to the profile an unmerge applied since its resolution gave its
-// identifiers back to (now(restored)); placed lists those profiles.
+// identifiers back to (current(restored)); placed lists those profiles.
 // Otherwise it goes to the profile its own was merged into since, if any.
 func place(events []event.Event, keep []int, last int64, redirects map[string]string,
-	unmerges []event.Unmerge, now func(restored string) string) (out []event.Appended, placed []string) {
+	unmerges []event.Unmerge, current func(restored string) string) (out []event.Appended, placed []string) {
 	n := len(events)
 	out = make([]event.Appended, n)
 	for _, i := range keep {
 		ev := events[i]
 		ev.Seq = last - int64(n) + 1 + int64(i)
-		if len(unmerges) > 0 && event.PlaceAfterUnmerges(&ev, unmerges, now) {
+		if len(unmerges) > 0 && event.PlaceAfterUnmerges(&ev, unmerges, current) {
 			placed = append(placed, ev.ProfileID)
 		} else if to, ok := redirects[ev.ProfileID]; ok {
 			ev.ProfileID = to
@@ -506,13 +506,13 @@ func unmergesAfter(ctx context.Context, tx pgx.Tx, profiles []string, after int6
 	var (
 		out         []event.Unmerge
 		u           event.Unmerge
-		now         string
+		current     string
 		moved, kept [][]byte
 	)
-	_, err = pgx.ForEachRow(rows, []any{&u.Seq, &u.Survivor, &u.Restored, &now, &moved, &kept}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&u.Seq, &u.Survivor, &u.Restored, &current, &moved, &kept}, func() error {
 		u.Moved, u.Kept = hashSet(moved), hashSet(kept)
 		out = append(out, u)
-		restored[u.Restored] = now
+		restored[u.Restored] = current
 		return nil
 	})
 	return out, err

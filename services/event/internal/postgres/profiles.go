@@ -29,7 +29,7 @@ UPDATE event.events SET profile_id = $2 WHERE profile_id = $1`
 
 	// moveBackSQL gives back to the restored profile $2 the events of the
 	// survivor $1 that carry one of the identifiers $3 and none of $4
-	// (event.MovesBack).
+	// (event.Unmerge.MovesBack).
 	moveBackSQL = `-- name: MoveEventsBack
 UPDATE event.events e SET profile_id = $2
 WHERE e.profile_id = $1
